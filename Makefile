@@ -1,0 +1,46 @@
+# closecast — `make train` and `make test` are all a fresh clone needs; both set up .venv themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+HOST            ?= 0.0.0.0
+PORT            ?= 9010
+WORKERS         ?= 1
+CHECKPOINTS_DIR ?= checkpoints
+export HOST PORT WORKERS CHECKPOINTS_DIR
+
+.PHONY: install train test test-fast lint tensorboard serve backtest bench clean
+
+install: $(STAMP)
+
+# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/python train.py $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+tensorboard: $(STAMP)
+	$(BIN)/tensorboard --logdir outputs --bind_all
+
+serve: $(STAMP)
+	$(BIN)/python -m closecast.serve
+
+clean:
+	rm -rf outputs/* checkpoints/*.pt data/cache .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,389 @@
+"""Prices in, tensors out: sources, the integrity step, the chronological split and the windows."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+
+from closecast.codec import Codec
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("sample", "yahoo", "csv")
+DATE_COLUMNS = ("Date", "date", "Datetime", "datetime", "timestamp")
+
+
+class DataError(ValueError):
+    """A problem with the input series that the user can fix (wrong source, too short, bad file)."""
+
+
+# ---------------------------------------------------------------------------------------------- sources
+
+
+def yf_download(ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
+    """The one place that talks to Yahoo Finance (tests replace it with a recorded frame)."""
+    import yfinance as yf
+
+    return yf.download(ticker, start=start, end=end, auto_adjust=False, progress=False, threads=False)
+
+
+def _flatten_yahoo(frame: pd.DataFrame) -> pd.DataFrame:
+    # Recent yfinance returns (field, ticker) column pairs even for one ticker, with dates in the index.
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame = frame.copy()
+        frame.columns = frame.columns.get_level_values(0)
+    if not any(c in frame.columns for c in DATE_COLUMNS):
+        frame = frame.reset_index()
+        frame = frame.rename(columns={frame.columns[0]: "Date"})
+    return frame
+
+
+def load_yahoo(ticker: str, start: str | None, end: str | None, cache_dir: Path) -> pd.DataFrame:
+    """Download `ticker` with yfinance, caching it as CSV; a cached file is reused."""
+    cache = Path(cache_dir) / f"{ticker}_{start or 'first'}_{end or 'last'}.csv"
+    if cache.exists():
+        log.info("using cached download %s", cache)
+        return pd.read_csv(cache)
+    offline_hint = "use data.source=sample (bundled prices) or data.source=csv data.path=<file>"
+    try:
+        frame = yf_download(ticker, start, end)
+    except Exception as exc:  # yfinance raises for some failures and only logs for others
+        raise DataError(f"ticker {ticker!r}: Yahoo Finance download failed ({exc}); {offline_hint}") from exc
+    if frame is None or len(frame) == 0:
+        raise DataError(f"ticker {ticker!r}: Yahoo Finance returned no rows (offline?); {offline_hint}")
+    frame = _flatten_yahoo(frame)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(cache)
+    log.info("downloaded %d rows of %s to %s", len(frame), ticker, cache)
+    return frame
+
+
+def read_source(
+    source: str,
+    ticker: str = "AAPL",
+    path: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    data_dir: str | Path = "data",
+) -> pd.DataFrame:
+    """Raw frame of one series from `sample`, `yahoo` or `csv` (Yahoo's column layout)."""
+    data_dir = Path(data_dir)
+    if source == "sample":
+        file = data_dir / "sample" / f"{ticker}.csv"
+        if not file.exists():
+            have = sorted(p.stem for p in (data_dir / "sample").glob("*.csv"))
+            raise DataError(
+                f"ticker {ticker!r} is not in the bundled sample ({file} missing); bundled: {have}. "
+                "Use data.source=yahoo or data.source=csv data.path=<file> for other series."
+            )
+        return pd.read_csv(file)
+    if source == "yahoo":
+        return load_yahoo(ticker, start, end, data_dir / "cache")
+    if source == "csv":
+        if not path:
+            raise DataError("data.source=csv needs data.path=<file.csv>")
+        if not Path(path).exists():
+            raise DataError(f"data.path {path!r} does not exist")
+        return pd.read_csv(path)
+    raise DataError(f"data.source {source!r} is not one of {SOURCES}")
+
+
+def pick_feature(frame: pd.DataFrame, feature: str) -> str:
+    """Resolve `auto` to `Adj Close` when present, else `Close`; check the column exists."""
+    if feature == "auto":
+        for name in ("Adj Close", "Close", "adj_close", "close"):
+            if name in frame.columns:
+                return name
+        raise DataError(f"no 'Adj Close' or 'Close' column; columns are {list(frame.columns)}")
+    if feature not in frame.columns:
+        raise DataError(f"data.feature {feature!r} not in columns {list(frame.columns)}")
+    return feature
+
+
+def clean_series(
+    frame: pd.DataFrame, feature: str, start: str | None = None, end: str | None = None
+) -> pd.Series:
+    """Integrity step: one positive finite price per date, sorted by date; logs what each rule removed."""
+    date_col = next((c for c in DATE_COLUMNS if c in frame.columns), None)
+    if date_col is None:
+        raise DataError(f"no date column (one of {DATE_COLUMNS}); columns are {list(frame.columns)}")
+    dates = pd.to_datetime(frame[date_col], errors="coerce", utc=True).dt.tz_localize(None).dt.normalize()
+    prices = pd.to_numeric(frame[feature], errors="coerce")
+    series = pd.Series(prices.to_numpy(dtype=np.float64), index=dates, name=feature)
+
+    removed: dict[str, int] = {}
+    n = len(series)
+    series = series[series.index.notna()]
+    removed["unparseable date"] = n - len(series)
+    series = series.sort_index(kind="stable")
+    n = len(series)
+    series = series[~series.index.duplicated(keep="last")]
+    removed["duplicate date"] = n - len(series)
+    n = len(series)
+    series = series[np.isfinite(series.to_numpy())]
+    removed["non-finite price"] = n - len(series)
+    n = len(series)
+    series = series[series > 0]
+    removed["non-positive price"] = n - len(series)
+    if start or end:
+        n = len(series)
+        series = series.loc[start:end]
+        removed["outside data.start/data.end"] = n - len(series)
+    for rule, count in removed.items():
+        if count:
+            log.warning("cleaning: removed %d rows (%s)", count, rule)
+    series.index.name = "Date"
+    return series
+
+
+# ------------------------------------------------------------------------------------------- windows
+
+
+@dataclass
+class Split:
+    """Sizes of the chronological split, in prices."""
+
+    n_train: int
+    n_val: int
+    n_test: int
+
+
+def split_sizes(n: int, train_frac: float, val_frac: float) -> Split:
+    """Chronological split of `n` prices by fractions; the test part gets the rest."""
+    if not (0 < train_frac < 1 and 0 < val_frac < 1 and train_frac + val_frac < 1):
+        raise DataError(
+            f"split fractions train={train_frac}, val={val_frac} must be positive and leave room for test"
+        )
+    n_train = int(math.floor(n * train_frac))
+    n_val = int(math.floor(n * val_frac))
+    return Split(n_train, n_val, n - n_train - n_val)
+
+
+def _sample_counts(split: Split, window: int, horizon: int) -> tuple[int, int, int]:
+    # A sample is anchored at its last observed price t and targets t+1..t+horizon; it belongs to the
+    # part that holds all of its targets (samples straddling a boundary are dropped).
+    train = split.n_train - window - horizon + 1
+    val = split.n_val - horizon + 1
+    test = split.n_test - horizon + 1
+    return train, val, test
+
+
+def min_length(window: int, horizon: int, train_frac: float, val_frac: float) -> int:
+    """Fewest prices that give every part at least one sample."""
+    n = window + horizon
+    while min(_sample_counts(split_sizes(n, train_frac, val_frac), window, horizon)) < 1:
+        n += 1
+    return n
+
+
+@dataclass
+class WindowSet:
+    """Every sample of one part as tensors: inputs, normalized targets, last price, future prices."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    last: torch.Tensor
+    future: torch.Tensor
+    anchor_dates: list
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device: torch.device | str) -> WindowSet:
+        """Copy of this set on `device`."""
+        return WindowSet(
+            self.x.to(device),
+            self.y.to(device),
+            self.last.to(device),
+            self.future.to(device),
+            self.anchor_dates,
+        )
+
+
+def make_windows(prices: torch.Tensor, codec: Codec, anchors: slice, dates: pd.DatetimeIndex) -> WindowSet:
+    """Samples whose anchor index lies in `anchors`, built from a strided view (no Python loop)."""
+    span = codec.window + codec.horizon
+    all_windows = prices.unfold(0, span, 1)  # view: row i covers prices[i : i + span], anchor i + window - 1
+    first = codec.window - 1
+    rows = slice(anchors.start - first, anchors.stop - first)
+    windows = all_windows[rows]
+    return WindowSet(
+        x=codec.encode(windows[:, : codec.window]),
+        y=codec.target_of(windows),
+        last=windows[:, codec.window - 1].clone(),
+        future=windows[:, codec.window :].clone(),
+        anchor_dates=list(dates[anchors]),
+    )
+
+
+class Batches:
+    """Mini-batches drawn by indexing resident tensors: no per-sample Python, no collate.
+
+    With `shuffle`, each pass draws a fresh permutation; under DDP each rank takes every
+    `world`-th index of it, so ranks see disjoint samples.
+    """
+
+    def __init__(
+        self,
+        tensors: tuple[torch.Tensor, ...],
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rank, self.world = rank, world
+        self.generator = torch.Generator().manual_seed(seed)
+        self.n = math.ceil(int(tensors[0].shape[0]) / world)
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        total = int(self.tensors[0].shape[0])
+        device = self.tensors[0].device
+        if self.shuffle:
+            order = torch.randperm(total, generator=self.generator).to(device)
+        else:
+            order = torch.arange(total, device=device)
+        if self.world > 1:
+            # Pad by wrapping so every rank runs the same number of steps (DDP needs equal step counts).
+            pad = self.n * self.world - total
+            order = torch.cat([order, order[:pad]])[self.rank :: self.world]
+        for i in range(0, self.n, self.batch_size):
+            idx = order[i : i + self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)
+
+
+# ---------------------------------------------------------------------------------------- datamodule
+
+
+class PriceDataModule(pl.LightningDataModule):
+    """One price series → chronological train/val/test windows, normalization fitted on train only."""
+
+    def __init__(
+        self,
+        source: str = "sample",
+        ticker: str = "AAPL",
+        path: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        feature: str = "auto",
+        data_dir: str = "data",
+        window: int = 30,
+        horizon: int = 1,
+        target: str = "return",
+        train_frac: float = 0.7,
+        val_frac: float = 0.15,
+        batch_size: int = 64,
+        on_device: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if source not in SOURCES:
+            raise DataError(f"data.source {source!r} is not one of {SOURCES}")
+        if batch_size < 1:
+            raise DataError(f"data.batch_size must be positive, got {batch_size}")
+        self.source, self.ticker, self.path = source, ticker, path
+        self.start = str(start) if start else None
+        self.end = str(end) if end else None
+        self.feature, self.data_dir = feature, data_dir
+        self.window, self.horizon, self.target = int(window), int(horizon), target
+        self.train_frac, self.val_frac = float(train_frac), float(val_frac)
+        self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
+        self.series: pd.Series | None = None
+        self.codec: Codec | None = None
+        self.parts: dict[str, WindowSet] = {}
+
+    def prepare_data(self) -> None:
+        """Download (yahoo) into the cache once, before any process reads it."""
+        if self.source == "yahoo":
+            read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load, clean, split and window the series (idempotent)."""
+        if self.parts:
+            return
+        frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+        self.feature = pick_feature(frame, self.feature)
+        series = clean_series(frame, self.feature, self.start, self.end)
+        need = min_length(self.window, self.horizon, self.train_frac, self.val_frac)
+        if len(series) < need:
+            raise DataError(
+                f"series {self.ticker!r} has {len(series)} rows after cleaning, but window={self.window}, "
+                f"horizon={self.horizon} and split {self.train_frac}/{self.val_frac}/rest need at least "
+                f"{need}; use a longer date range or a smaller data.window"
+            )
+        self.series = series
+        prices = torch.from_numpy(series.to_numpy(dtype=np.float64))
+        split = split_sizes(len(series), self.train_frac, self.val_frac)
+        self.split = split
+        self.codec = Codec.fit(prices[: split.n_train], self.target, self.window, self.horizon)
+        w, h = self.window, self.horizon
+        bounds = {
+            "train": slice(w - 1, split.n_train - h),
+            "val": slice(split.n_train - 1, split.n_train + split.n_val - h),
+            "test": slice(split.n_train + split.n_val - 1, len(series) - h),
+        }
+        self.parts = {name: make_windows(prices, self.codec, s, series.index) for name, s in bounds.items()}
+        log.info(
+            "%s %s: %d prices %s..%s; samples train=%d val=%d test=%d",
+            self.ticker,
+            self.feature,
+            len(series),
+            series.index[0].date(),
+            series.index[-1].date(),
+            *(len(self.parts[k]) for k in ("train", "val", "test")),
+        )
+
+    def describe(self) -> dict:
+        """Plain metadata of the data this module serves (for the artifact and metrics)."""
+        s = self.series
+        idx = s.index
+        return {
+            "source": self.source,
+            "ticker": self.ticker,
+            "feature": self.feature,
+            "start": str(idx[0].date()),
+            "end": str(idx[-1].date()),
+            "train_end": str(idx[self.split.n_train - 1].date()),
+            "val_end": str(idx[self.split.n_train + self.split.n_val - 1].date()),
+            "rows": int(len(s)),
+            "samples": {k: len(v) for k, v in self.parts.items()},
+        }
+
+    def _device(self) -> torch.device:
+        trainer = getattr(self, "trainer", None)
+        if self.on_device and trainer is not None:
+            return trainer.strategy.root_device
+        return torch.device("cpu")
+
+    def _batches(self, part: str, shuffle: bool, full: bool) -> Batches:
+        ws = self.parts[part].to(self._device())
+        tensors = (ws.x, ws.y) if not full else (ws.x, ws.y, ws.last, ws.future)
+        rank, world = 0, 1
+        trainer = getattr(self, "trainer", None)
+        if shuffle and trainer is not None:
+            rank, world = trainer.global_rank, trainer.world_size
+        return Batches(tensors, self.batch_size, shuffle, seed=self.seed, rank=rank, world=world)
+
+    def train_dataloader(self) -> Batches:
+        return self._batches("train", shuffle=True, full=False)
+
+    def val_dataloader(self) -> Batches:
+        return self._batches("val", shuffle=False, full=True)
+
+    def test_dataloader(self) -> Batches:
+        return self._batches("test", shuffle=False, full=True)

@@ -1,0 +1,63 @@
+"""Shared fixtures: configs composed through Hydra's compose API, small and offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A tiny but real run: one bundled ticker from 2009, a small network, two epochs.
+TINY = [
+    "data.ticker=AAPL",
+    "data.start=2009-01-01",
+    "data.window=10",
+    "data.batch_size=32",
+    "model.hidden=8",
+    "model.layers=1",
+    "model.dropout=0.0",
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+    "callbacks.progress_bar=null",
+]
+
+
+def compose_train(tmp_path: Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The `train` config with paths inside `tmp_path` (data still from the repo's data/)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                f"paths.root_dir={ROOT}",
+                f"paths.output_dir={tmp_path / 'run'}",
+                f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",
+                f"paths.log_dir={tmp_path / 'outputs'}",
+                *TINY,
+                *overrides,
+            ],
+        )
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "run")
+    return cfg
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path: Path) -> DictConfig:
+    """A tiny training config writing into `tmp_path`."""
+    return compose_train(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def trained_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny trained artifact shared by the inference and serving tests."""
+    from closecast.training import train
+
+    tmp = tmp_path_factory.mktemp("trained")
+    train(compose_train(tmp))
+    return tmp / "checkpoints" / "best.pt"

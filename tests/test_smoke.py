@@ -1,0 +1,20 @@
+"""End-to-end: a tiny run produces every output a user relies on."""
+
+import json
+
+import torch
+
+from closecast.training import train
+
+
+def test_tiny_run_writes_all_outputs(tiny_cfg, tmp_path):
+    metrics = train(tiny_cfg)
+    run = tmp_path / "run"
+    saved = json.loads((run / "metrics.json").read_text())
+    for key in ("test/mae", "test/rmse", "test/mape", "test/mase", "naive/mae", "naive/rmse", "naive/mape"):
+        assert key in saved and saved[key] == metrics[key]
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    artifact = torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
+    assert artifact["model"]["hidden"] == 8
+    assert artifact["window"] == 10
