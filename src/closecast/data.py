@@ -185,6 +185,28 @@ def min_length(window: int, horizon: int, train_frac: float, val_frac: float) ->
     return n
 
 
+def walk_forward_splits(
+    n: int, folds: int, test_frac: float, train_frac: float, val_frac: float
+) -> list[Split]:
+    """Expanding-window folds over `n` prices: the last `test_frac` of the series is cut into `folds`
+    consecutive test blocks; fold k sees only the prices before its block, split into train and
+    validation in the `train_frac : val_frac` proportion. Each split covers a prefix of the series.
+    """
+    if folds < 1:
+        raise DataError(f"backtest.folds must be at least 1, got {folds}")
+    if not 0 < test_frac < 1:
+        raise DataError(f"backtest.test_frac must be in (0, 1), got {test_frac}")
+    if not (train_frac > 0 and val_frac > 0):
+        raise DataError(f"split fractions train={train_frac}, val={val_frac} must be positive")
+    first_test = n - int(math.floor(n * test_frac))
+    edges = [first_test + round(k * (n - first_test) / folds) for k in range(folds + 1)]
+    splits = []
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        n_val = int(math.floor(start * val_frac / (train_frac + val_frac)))
+        splits.append(Split(start - n_val, n_val, stop - start))
+    return splits
+
+
 @dataclass
 class WindowSet:
     """Every sample of one part as tensors: inputs, normalized targets, last price, future prices."""
@@ -312,13 +334,17 @@ class PriceDataModule(pl.LightningDataModule):
         if self.source == "yahoo":
             read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
 
+    def load_series(self) -> pd.Series:
+        """Read and clean the configured series (no split, no statistics)."""
+        frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+        self.feature = pick_feature(frame, self.feature)
+        return clean_series(frame, self.feature, self.start, self.end)
+
     def setup(self, stage: str | None = None) -> None:
         """Load, clean, split and window the series (idempotent)."""
         if self.parts:
             return
-        frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
-        self.feature = pick_feature(frame, self.feature)
-        series = clean_series(frame, self.feature, self.start, self.end)
+        series = self.load_series()
         need = min_length(self.window, self.horizon, self.train_frac, self.val_frac)
         if len(series) < need:
             raise DataError(
@@ -326,9 +352,20 @@ class PriceDataModule(pl.LightningDataModule):
                 f"horizon={self.horizon} and split {self.train_frac}/{self.val_frac}/rest need at least "
                 f"{need}; use a longer date range or a smaller data.window"
             )
+        self.use_series(series, split_sizes(len(series), self.train_frac, self.val_frac))
+
+    def use_series(self, series: pd.Series, split: Split) -> None:
+        """Window `series` by an explicit split (the backtest's folds); the codec sees train prices only."""
+        if split.n_train + split.n_val + split.n_test != len(series):
+            raise DataError(f"split {split} does not cover the {len(series)} prices of the series")
+        counts = _sample_counts(split, self.window, self.horizon)
+        if min(counts) < 1:
+            raise DataError(
+                f"split {split} with window={self.window}, horizon={self.horizon} leaves a part without "
+                f"samples (train/val/test samples: {counts}); use fewer folds or a smaller data.window"
+            )
         self.series = series
         prices = torch.from_numpy(series.to_numpy(dtype=np.float64))
-        split = split_sizes(len(series), self.train_frac, self.val_frac)
         self.split = split
         self.codec = Codec.fit(prices[: split.n_train], self.target, self.window, self.horizon)
         w, h = self.window, self.horizon

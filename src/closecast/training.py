@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from closecast.codec import Codec
 from closecast.data import PriceDataModule, WindowSet
 from closecast.metrics import conformal_quantile, interval_coverage, score_forecasts
 from closecast.module import ForecastModule
+from closecast.plots import save_forecast_plots
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,73 @@ def summary_table(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class Fitted:
+    """A network fitted by `fit_network`, on the CPU, with the trainer and logger that fitted it."""
+
+    net: torch.nn.Module
+    trainer: pl.Trainer
+    logger: Any
+    best_path: str
+
+
+def fit_network(
+    cfg: DictConfig,
+    datamodule: PriceDataModule,
+    output_dir: Path,
+    extra_callbacks: list[pl.Callback] | None = None,
+) -> Fitted:
+    """Build the network and module from `cfg`, fit on the datamodule's train part with early stopping on
+    its validation part, and reload the best checkpoint. The test part is never read here."""
+    codec = datamodule.codec
+    net = hydra.utils.instantiate(cfg.model, input_size=1, horizon=codec.horizon)
+    module = ForecastModule(
+        net=net,
+        optimizer=hydra.utils.instantiate(cfg.optimizer),
+        scheduler=hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        codec=codec,
+    )
+    callbacks = build_callbacks(cfg, output_dir) + list(extra_callbacks or [])
+    logger = hydra.utils.instantiate(cfg.logger, save_dir=str(output_dir)) if cfg.get("logger") else False
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best and trainer.is_global_zero:
+        # Our own checkpoint from this run: a full load is fine here (the server never does this).
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    return Fitted(module.net.cpu(), trainer, logger, best or "")
+
+
+@dataclass
+class Assessment:
+    """Calibrated forecasts of one fitted network: metrics, conformal residuals, test predictions."""
+
+    metrics: dict[str, float]
+    residuals: np.ndarray
+    test_pred: np.ndarray
+    test_drift: np.ndarray
+
+
+def assess(cfg: DictConfig, codec: Codec, net: torch.nn.Module, parts: dict[str, WindowSet]) -> Assessment:
+    """Choose the shrink and the conformal residuals on validation, then score val and test.
+
+    Sets `codec.shrink`. Nothing about the test part feeds a choice: it is only scored.
+    """
+    val, test = parts["val"], parts["test"]
+    y_val, y_test = predict_normalized(net, val), predict_normalized(net, test)
+    codec.shrink = choose_shrink(codec, y_val, val, cfg.calibration.shrink)
+    residuals = log_residuals(codec.decode(y_val, val.last).numpy(), val.future.numpy())
+    level = float(cfg.calibration.interval)
+    metrics = {
+        **evaluate(codec, y_val, val, residuals, level, "val"),
+        **evaluate(codec, y_test, test, residuals, level, "test"),
+    }
+    metrics["shrink"] = codec.shrink
+    test_pred = codec.decode(y_test, test.last).numpy()
+    return Assessment(metrics, residuals, test_pred, codec.drift_forecast(test.last).numpy())
+
+
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
     """Fit, test on the best checkpoint, write metrics.json and the serving artifact; return metrics."""
     output_dir = Path(cfg.paths.output_dir)
@@ -105,46 +174,35 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     datamodule.prepare_data()
     datamodule.setup("fit")
     codec = datamodule.codec
-    net = hydra.utils.instantiate(cfg.model, input_size=1, horizon=codec.horizon)
-    module = ForecastModule(
-        net=net,
-        optimizer=hydra.utils.instantiate(cfg.optimizer),
-        scheduler=hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
-        codec=codec,
-    )
-
-    callbacks = build_callbacks(cfg, output_dir) + list(extra_callbacks or [])
-    logger = hydra.utils.instantiate(cfg.logger, save_dir=str(output_dir)) if cfg.get("logger") else False
-    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-
+    fitted = fit_network(cfg, datamodule, output_dir, extra_callbacks)
+    trainer, logger, best, net = fitted.trainer, fitted.logger, fitted.best_path, fitted.net
     if not trainer.is_global_zero:
         return {}
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if best:
-        # Our own checkpoint from this run: a full load is fine here (the server never does this).
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
-    net = module.net.cpu()
 
-    val, test = datamodule.parts["val"], datamodule.parts["test"]
-    y_val, y_test = predict_normalized(net, val), predict_normalized(net, test)
-    codec.shrink = choose_shrink(codec, y_val, val, cfg.calibration.shrink)
-    residuals = log_residuals(codec.decode(y_val, val.last).numpy(), val.future.numpy())
+    result = assess(cfg, codec, net, datamodule.parts)
+    metrics, residuals = result.metrics, result.residuals
     level = float(cfg.calibration.interval)
-    metrics = {
-        **evaluate(codec, y_val, val, residuals, level, "val"),
-        **evaluate(codec, y_test, test, residuals, level, "test"),
-    }
     # The reference's top-level naive keys (test part), kept for scripts that read them.
     metrics.update({f"naive/{k}": metrics[f"test/naive/{k}"] for k in ("mae", "rmse", "mape", "smape")})
-    metrics["shrink"] = codec.shrink
     metrics["epochs"] = float(trainer.current_epoch)
     if logger:
         logger.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=trainer.global_step)
 
     data_meta = datamodule.describe()
     atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=2)))
+    test = datamodule.parts["test"]
+    radius = conformal_quantile(residuals, level)
+    plot_files = save_forecast_plots(
+        output_dir,
+        test.anchor_dates,
+        test.future.numpy(),
+        result.test_pred,
+        radius,
+        level,
+        title=f"{data_meta['ticker']} test",
+        tensorboard=logger.experiment if logger else None,
+        step=trainer.global_step,
+    )
     artifact = build_artifact(
         net,
         codec,
@@ -164,13 +222,10 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         f"target={codec.target}, shrink={codec.shrink}, window={codec.window}, horizon={codec.horizon}"
     )
     print(summary_table(metrics))
+    print(f"{level:.0%} interval coverage on test: {metrics['test/coverage']:.3f}")
+    plots = ", ".join(str(p) for p in plot_files)
     print(
-        f"90% interval coverage on test: {metrics['test/coverage']:.3f}"
-        if level == 0.9
-        else f"{level:.0%} interval coverage on test: {metrics['test/coverage']:.3f}"
-    )
-    print(
-        f"run dir:  {output_dir}\nartifact: {artifact_path}"
+        f"run dir:  {output_dir}\nartifact: {artifact_path}\nplots:    {plots}"
         + (f"\npublished: {published}" if published else "")
     )
     return metrics

@@ -1,0 +1,29 @@
+"""Hydra entry: `python scripts/backtest.py [overrides]` runs the walk-forward backtest of one series.
+
+Writes backtest.csv (fold × method), backtest.md and backtest.png into the run dir and prints the table.
+"""
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from closecast.backtest import describe, markdown_table, run_backtest, save_outputs, verdict
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="backtest")
+def main(cfg: DictConfig) -> float:
+    output_dir = Path(cfg.paths.output_dir)
+    result = run_backtest(cfg, output_dir)
+    title = f"{cfg.data.ticker if cfg.data.source != 'csv' else cfg.data.path} walk-forward backtest"
+    paths = save_outputs(result, output_dir, title)
+    print(f"\n{title} ({describe(cfg)})\n")
+    print(markdown_table(result.table))
+    print(f"\n{verdict(result.table)}\nwall time: {result.seconds:.0f} s")
+    print("\n".join(f"{kind}: {path}" for kind, path in paths.items()))
+    overall = result.table[(result.table.fold == "all") & (result.table.method == "model")]
+    return float(overall.mase.iloc[0])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""A multi-step model end to end: metrics per step and baselines, artifact, predict function, plots."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import compose_train
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from closecast.artifact import Forecaster, InputError, load_artifact
+from closecast.codec import Codec
+from closecast.data import PriceDataModule
+from closecast.predict import load_forecaster, predict_next_from_values
+from closecast.training import SHRINK_GRID, choose_shrink, train
+
+HORIZON = 3
+
+
+@pytest.fixture(scope="module")
+def horizon_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("horizon")
+    cfg = compose_train(tmp, [f"data.horizon={HORIZON}"])
+    metrics = train(cfg)
+    return tmp, cfg, metrics
+
+
+def test_metrics_hold_model_and_both_baselines_per_step(horizon_run):
+    tmp, _, metrics = horizon_run
+    saved = json.loads((tmp / "run" / "metrics.json").read_text())
+    assert saved == pytest.approx(metrics, nan_ok=True)
+    for head in ("test", "test/naive", "test/drift", "val", "val/naive", "val/drift"):
+        for name in ("mae", "rmse", "mape", "smape", "mase"):
+            assert np.isfinite(saved[f"{head}/{name}"])
+            for h in range(1, HORIZON + 1):
+                assert np.isfinite(saved[f"{head}/h{h}/{name}"])
+    assert saved["test/naive/mase"] == 1.0 and saved["test/naive/h3/mase"] == 1.0
+    # Errors grow with the horizon for naive on a trending-noisy series: later steps are harder.
+    assert saved["test/naive/h3/mae"] > saved["test/naive/h1/mae"]
+    assert 0.0 <= saved["test/coverage"] <= 1.0
+    assert saved["shrink"] in SHRINK_GRID
+
+
+def test_artifact_and_predict_carry_the_horizon(horizon_run):
+    tmp, cfg, metrics = horizon_run
+    path = tmp / "checkpoints" / "best.pt"
+    artifact = load_artifact(path)
+    assert artifact["horizon"] == HORIZON and artifact["codec"]["horizon"] == HORIZON
+    assert tuple(artifact["residuals"].shape)[1] == HORIZON
+
+    # The artifact answers exactly what the training run computed for the last test sample.
+    datamodule = PriceDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
+    datamodule.setup()
+    series = datamodule.series.to_numpy()
+    values = series[-HORIZON - cfg.data.window : -HORIZON]
+    forecaster = Forecaster(artifact)
+    out = forecaster.predict(values, horizon=HORIZON, interval=0.9)
+    assert len(out["predictions"]) == HORIZON == len(out["lower"]) == len(out["upper"])
+    net_out = forecaster.net(datamodule.parts["test"].x[-1:])
+    expected = Codec.from_dict(artifact["codec"]).decode(net_out.detach(), torch.tensor([values[-1]]))[0]
+    np.testing.assert_allclose(out["predictions"], expected.numpy(), rtol=1e-6)
+    for lo, p, hi in zip(out["lower"], out["predictions"], out["upper"], strict=True):
+        assert lo < p < hi
+    # Conformal radii per step come from the stored residuals; later steps are wider.
+    widths = np.log(np.array(out["upper"]) / np.array(out["predictions"]))
+    assert widths[-1] > widths[0]
+
+    shorter = forecaster.predict(values, horizon=2)
+    assert shorter["predictions"] == out["predictions"][:2]
+    with pytest.raises(InputError, match=f"from 1 to {HORIZON}"):
+        forecaster.predict(values, horizon=HORIZON + 1)
+    with pytest.raises(InputError, match="interval"):
+        forecaster.predict(values, horizon=1, interval=1.5)
+
+    value, meta = predict_next_from_values(values, path)
+    assert value == out["predictions"][0]
+    assert meta["horizon"] == HORIZON
+    assert load_forecaster(path).horizon == HORIZON
+
+
+def test_plots_are_written_and_logged_to_tensorboard(horizon_run):
+    tmp, _, _ = horizon_run
+    run = tmp / "run"
+    for name in ("forecast.png", "residuals.png"):
+        assert (run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"test/forecast", "test/residuals"} <= set(events.Tags()["images"])
+
+
+def test_shrink_is_chosen_on_validation_and_zero_is_the_naive_forecast():
+    codec = Codec(target="return", window=3, horizon=1, mean=0.0, std=0.01)
+    last = torch.full((200,), 100.0, dtype=torch.float64)
+    rng = np.random.default_rng(0)
+    true_move = torch.from_numpy(rng.normal(0, 1, (200, 1)))
+    future = codec.decode(true_move, last, shrink=1.0)
+
+    class Part:
+        pass
+
+    part = Part()
+    part.last, part.future = last, future
+    # A perfect model gets shrink 1; a model pointing the wrong way gets 0, which is exactly naive.
+    assert choose_shrink(codec, true_move, part, "auto") == 1.0
+    assert choose_shrink(codec, -true_move, part, "auto") == 0.0
+    np.testing.assert_allclose(codec.decode(-true_move, last, shrink=0.0).numpy()[:, 0], last.numpy())
+    assert choose_shrink(codec, true_move, part, 0.25) == 0.25
+    with pytest.raises(ValueError, match="calibration.shrink"):
+        choose_shrink(codec, true_move, part, 2.0)
