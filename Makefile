@@ -10,7 +10,7 @@ WORKERS         ?= 1
 CHECKPOINTS_DIR ?= checkpoints
 export HOST PORT WORKERS CHECKPOINTS_DIR
 
-.PHONY: install train test test-fast lint tensorboard serve backtest bench clean
+.PHONY: install train test test-fast lint tensorboard serve backtest results bench clean
 
 install: $(STAMP)
 
@@ -37,6 +37,14 @@ lint: $(STAMP)
 
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir outputs --bind_all
+
+# Walk-forward backtest of one series (configs/backtest.yaml), e.g. make backtest ARGS="data.ticker=MSFT"
+backtest: $(STAMP)
+	$(BIN)/python scripts/backtest.py $(ARGS)
+
+# Regenerate docs/RESULTS.md: the backtest on every bundled ticker
+results: $(STAMP)
+	$(BIN)/python scripts/results.py $(ARGS)
 
 serve: $(STAMP)
 	$(BIN)/python -m closecast.serve

@@ -107,3 +107,25 @@ def test_shrink_is_chosen_on_validation_and_zero_is_the_naive_forecast():
     assert choose_shrink(codec, true_move, part, 0.25) == 0.25
     with pytest.raises(ValueError, match="calibration.shrink"):
         choose_shrink(codec, true_move, part, 2.0)
+
+
+def test_shrink_guard_falls_back_to_naive_without_evidence_and_keeps_a_real_edge():
+    codec = Codec(target="return", window=3, horizon=1, mean=0.0, std=0.01)
+    rng = np.random.default_rng(0)
+    n = 300
+    last = torch.full((n,), 100.0, dtype=torch.float64)
+    move = torch.from_numpy(rng.normal(0, 1, (n, 1)))
+
+    class Part:
+        pass
+
+    part = Part()
+    part.last, part.future = last, codec.decode(move, last, shrink=1.0)
+    # Barely related to the truth: the best factor on these samples is a little above 0 by luck,
+    # but its gain is within noise, so the guard answers naive.
+    weak = 0.1 * move + torch.from_numpy(rng.normal(0, 1, (n, 1)))
+    assert choose_shrink(codec, weak, part, "auto") > 0.0
+    assert choose_shrink(codec, weak, part, "auto", min_gain_z=1.645) == 0.0
+    # A real edge passes the same guard.
+    strong = 0.5 * move + torch.from_numpy(rng.normal(0, 0.5, (n, 1)))
+    assert choose_shrink(codec, strong, part, "auto", min_gain_z=1.645) >= 0.75

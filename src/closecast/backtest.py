@@ -18,11 +18,12 @@ import hydra
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from closecast.data import PriceDataModule, Split, walk_forward_splits
 from closecast.metrics import conformal_quantile, interval_coverage, score_forecasts
-from closecast.training import assess, fit_network
+from closecast.training import assess, fit_network, predict_normalized
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class BacktestResult:
 def fold_datamodule(cfg: DictConfig, series: pd.Series, split: Split) -> PriceDataModule:
     """A datamodule over the prefix of `series` that `split` covers; statistics from its train part only."""
     datamodule: PriceDataModule = hydra.utils.instantiate(cfg.data)
+    datamodule.feature = str(series.name)  # the column `load_series` resolved `auto` to
     total = split.n_train + split.n_val + split.n_test
     datamodule.use_series(series.iloc[:total], split)
     return datamodule
@@ -87,6 +89,10 @@ def _rows(fold: str, dates: list, report: dict, coverage: float, shrink: float) 
 def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestResult:
     """Run every fold of `cfg.backtest`, writing fold runs under `output_dir`; return the table."""
     began = time.perf_counter()
+    if cfg.backtest.get("threads"):
+        # Many small refits: one thread each avoids the oversubscription that slows a busy machine's
+        # LSTM steps by an order of magnitude.
+        torch.set_num_threads(int(cfg.backtest.threads))
     output_dir = Path(output_dir or cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     data = cfg.data
@@ -103,7 +109,18 @@ def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestRes
         datamodule = fold_datamodule(fold_cfg, series, split)
         fitted = fit_network(fold_cfg, datamodule, output_dir / f"fold{k}")
         result = assess(fold_cfg, datamodule.codec, fitted.net, datamodule.parts)
-        test = datamodule.parts["test"]
+        val, test = datamodule.parts["val"], datamodule.parts["test"]
+        # Raw network outputs and prices of the fold, kept so calibration rules can be studied offline.
+        np.savez(
+            output_dir / f"fold{k}" / "forecasts.npz",
+            y_val=predict_normalized(fitted.net, val).numpy(),
+            val_last=val.last.numpy(),
+            val_future=val.future.numpy(),
+            y_test=predict_normalized(fitted.net, test).numpy(),
+            test_last=test.last.numpy(),
+            test_future=test.future.numpy(),
+            codec_std=datamodule.codec.std,
+        )
         radius = conformal_quantile(result.residuals, level)
         fc = FoldForecasts(
             dates=test.anchor_dates,

@@ -49,18 +49,44 @@ def predict_normalized(net: torch.nn.Module, part: WindowSet, batch_size: int = 
     return torch.cat(outs)
 
 
-def choose_shrink(codec: Codec, y_hat: torch.Tensor, part: WindowSet, setting: Any) -> float:
-    """`auto`: the factor in [0, 1] with the lowest validation MAE (0 is naive); else the number given."""
+def shrink_gains(codec: Codec, y_hat: torch.Tensor, part: WindowSet) -> np.ndarray:
+    """Per-sample gain over naive (naive's absolute error minus the model's, averaged over the horizon)
+    for every factor of `SHRINK_GRID`: shape `(len(SHRINK_GRID), samples)`."""
+    future = part.future.numpy()
+    naive_err = np.abs(future - part.last.numpy()[:, None]).mean(axis=1)
+    return np.stack(
+        [
+            naive_err - np.abs(codec.decode(y_hat, part.last, shrink=s).numpy() - future).mean(axis=1)
+            for s in SHRINK_GRID
+        ]
+    )
+
+
+def choose_shrink(
+    codec: Codec, y_hat: torch.Tensor, part: WindowSet, setting: Any, min_gain_z: float = 0.0
+) -> float:
+    """`auto`: the factor in [0, 1] with the lowest validation MAE (0 is naive); else the number given.
+
+    With `min_gain_z` > 0 the factor must also earn its keep: its mean validation gain over naive must be
+    at least `min_gain_z` standard errors above zero, or the forecast falls back to naive (0). A model
+    with no real edge then scores exactly naive instead of whatever its noise gives on the test part.
+    """
     if setting != "auto":
         value = float(setting)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"calibration.shrink must be 'auto' or in [0, 1], got {setting!r}")
         return value
-    future = part.future.numpy()
-    maes = [
-        float(np.mean(np.abs(codec.decode(y_hat, part.last, shrink=s).numpy() - future))) for s in SHRINK_GRID
-    ]
-    return float(SHRINK_GRID[int(np.argmin(maes))])
+    gains = shrink_gains(codec, y_hat, part)
+    mean = gains.mean(axis=1)
+    best = int(np.argmax(mean))  # first maximum: the smallest factor among ties
+    if mean[best] <= 0:
+        return 0.0
+    if min_gain_z > 0:
+        n = gains.shape[1]
+        spread = float(gains[best].std(ddof=1)) if n > 1 else math.inf
+        if not mean[best] >= min_gain_z * spread / math.sqrt(n):
+            return 0.0
+    return float(SHRINK_GRID[best])
 
 
 def log_residuals(pred: np.ndarray, actual: np.ndarray) -> np.ndarray:
@@ -152,7 +178,8 @@ def assess(cfg: DictConfig, codec: Codec, net: torch.nn.Module, parts: dict[str,
     """
     val, test = parts["val"], parts["test"]
     y_val, y_test = predict_normalized(net, val), predict_normalized(net, test)
-    codec.shrink = choose_shrink(codec, y_val, val, cfg.calibration.shrink)
+    min_gain_z = float(cfg.calibration.get("min_gain_z", 0.0))
+    codec.shrink = choose_shrink(codec, y_val, val, cfg.calibration.shrink, min_gain_z)
     residuals = log_residuals(codec.decode(y_val, val.last).numpy(), val.future.numpy())
     level = float(cfg.calibration.interval)
     metrics = {
