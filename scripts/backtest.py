@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from closecast.backtest import describe, markdown_table, run_backtest, save_outputs, verdict
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="backtest")
+@hydra.main(config_path="../configs", config_name="backtest")
 def main(cfg: DictConfig) -> float:
     output_dir = Path(cfg.paths.output_dir)
     result = run_backtest(cfg, output_dir)

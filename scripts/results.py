@@ -30,7 +30,7 @@ from benchdoc import machine_line  # noqa: E402
 DOC = ROOT / "docs" / "RESULTS.md"
 PLOTS = ROOT / "docs" / "results"
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
-QUIET = ["trainer.enable_progress_bar=false", "callbacks.progress_bar=null"]
+QUIET = ["trainer.enable_progress_bar=false"]
 
 
 def _compose(config_name: str, out: Path, overrides: list[str]):
@@ -39,7 +39,7 @@ def _compose(config_name: str, out: Path, overrides: list[str]):
     from omegaconf import open_dict
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "configs")):
         cfg = compose(
             config_name=config_name,
             overrides=[

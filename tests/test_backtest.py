@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,32 +14,19 @@ from omegaconf import open_dict
 
 from closecast.backtest import fold_config, fold_datamodule, markdown_table, run_backtest, save_outputs
 from closecast.data import DataError, walk_forward_splits
-from closecast.training import assess, fit_network
+from closecast.training import assess, build, fit_network
+from tests.conftest import ROOT
+from tests.conftest import TINY as CORE_TINY
 
-ROOT = Path(__file__).resolve().parents[1]
 SHIFT = 1e6  # far outside any price the bundled series ever had
-
-TINY = [
-    "data.ticker=AAPL",
-    "data.start=2009-01-01",
-    "data.window=10",
-    "data.batch_size=32",
-    "model.hidden=8",
-    "model.layers=1",
-    "model.dropout=0.0",
-    "trainer.accelerator=cpu",
-    "trainer.enable_progress_bar=false",
-    "trainer.deterministic=true",
-    "callbacks.progress_bar=null",
-    "backtest.folds=2",
-    "backtest.epochs=2",
-]
+# The shared tiny run, deterministic, with a two-fold backtest of two epochs per fold.
+TINY = [*CORE_TINY, "trainer.deterministic=true", "backtest.folds=2", "backtest.epochs=2"]
 
 
 def compose_backtest(tmp_path: Path, overrides: list[str] | tuple[str, ...] = ()):
     """The `backtest` config, tiny, writing into `tmp_path`."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "configs")):
         cfg = compose(
             config_name="backtest",
             overrides=[
@@ -82,7 +68,7 @@ def _shifted(series: pd.Series, start: int) -> pd.Series:
 
 def test_a_shifted_test_block_moves_neither_scaler_nor_train_or_val_windows(tmp_path):
     cfg = fold_config(compose_backtest(tmp_path, ["backtest.folds=3"]))
-    series = hydra.utils.instantiate(cfg.data).load_series()
+    series = build(cfg.data).load_series()
     splits = walk_forward_splits(len(series), 3, 0.3, cfg.data.train_frac, cfg.data.val_frac)
     for split in splits:
         test_start = split.n_train + split.n_val
@@ -101,7 +87,7 @@ def test_a_shifted_test_block_moves_neither_scaler_nor_train_or_val_windows(tmp_
 
 def test_a_shifted_test_block_changes_nothing_the_fold_learns(tmp_path):
     cfg = fold_config(compose_backtest(tmp_path, ["backtest.folds=2", "backtest.epochs=2"]))
-    series = hydra.utils.instantiate(cfg.data).load_series()
+    series = build(cfg.data).load_series()
     split = walk_forward_splits(len(series), 2, 0.3, cfg.data.train_frac, cfg.data.val_frac)[0]
     outcomes = []
     for k, s in enumerate((series, _shifted(series, split.n_train + split.n_val))):

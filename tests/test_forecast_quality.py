@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import compose_train
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from closecast.artifact import Forecaster, InputError, load_artifact
@@ -13,6 +12,7 @@ from closecast.codec import Codec
 from closecast.data import PriceDataModule
 from closecast.predict import load_forecaster, predict_next_from_values
 from closecast.training import SHRINK_GRID, choose_shrink, train
+from tests.conftest import compose_train
 
 HORIZON = 3
 

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
@@ -23,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from closecast.data import PriceDataModule, Split, walk_forward_splits
 from closecast.metrics import conformal_quantile, interval_coverage, score_forecasts
-from closecast.training import assess, fit_network, predict_normalized
+from closecast.training import assess, build, fit_network, predict_normalized
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class BacktestResult:
 
 def fold_datamodule(cfg: DictConfig, series: pd.Series, split: Split) -> PriceDataModule:
     """A datamodule over the prefix of `series` that `split` covers; statistics from its train part only."""
-    datamodule: PriceDataModule = hydra.utils.instantiate(cfg.data)
+    datamodule: PriceDataModule = build(cfg.data)
     datamodule.feature = str(series.name)  # the column `load_series` resolved `auto` to
     total = split.n_train + split.n_val + split.n_test
     datamodule.use_series(series.iloc[:total], split)
@@ -96,7 +95,7 @@ def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestRes
     output_dir = Path(output_dir or cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     data = cfg.data
-    series = hydra.utils.instantiate(data).load_series()
+    series = build(data).load_series()
     splits = walk_forward_splits(
         len(series), int(cfg.backtest.folds), float(cfg.backtest.test_frac), data.train_frac, data.val_frac
     )

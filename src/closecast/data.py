@@ -134,13 +134,13 @@ def clean_series(
     n = len(series)
     series = series[series > 0]
     removed["non-positive price"] = n - len(series)
-    if start or end:
-        n = len(series)
-        series = series.loc[start:end]
-        removed["outside data.start/data.end"] = n - len(series)
     for rule, count in removed.items():
         if count:
             log.warning("cleaning: removed %d rows (%s)", count, rule)
+    if start or end:
+        n = len(series)
+        series = series.loc[start:end]
+        log.info("kept %d of %d rows within data.start=%s, data.end=%s", len(series), n, start, end)
     series.index.name = "Date"
     return series
 
@@ -365,7 +365,7 @@ class PriceDataModule(pl.LightningDataModule):
                 f"samples (train/val/test samples: {counts}); use fewer folds or a smaller data.window"
             )
         self.series = series
-        prices = torch.from_numpy(series.to_numpy(dtype=np.float64))
+        prices = torch.tensor(series.to_numpy(dtype=np.float64))
         self.split = split
         self.codec = Codec.fit(prices[: split.n_train], self.target, self.window, self.horizon)
         w, h = self.window, self.horizon
