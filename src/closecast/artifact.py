@@ -201,7 +201,8 @@ class Forecaster:
         pred = self.codec.decode(y, prices[-1:])[0, :h].numpy()
         result: dict[str, Any] = {"prediction": float(pred[0]), "predictions": [float(p) for p in pred]}
         if interval is not None:
-            radius = conformal_quantile(self.residuals, interval)[:h]
+            scale = float(self.codec.residual_scale(prices))  # 1 unless the artifact scales by volatility
+            radius = conformal_quantile(self.residuals, interval)[:h] * scale
             result["interval"] = interval
             # Too few calibration residuals for this level give an unbounded interval: upper is None.
             result["lower"] = [

@@ -8,11 +8,13 @@ the Hydra entry; `scripts/results.py` runs it on every bundled ticker for docs/R
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from closecast.data import PriceDataModule, Split, walk_forward_splits
-from closecast.metrics import conformal_quantile, interval_coverage, score_forecasts
+from closecast.metrics import interval_coverage, score_forecasts
 from closecast.training import assess, build, fit_network, predict_normalized
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,6 @@ def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestRes
         len(series), int(cfg.backtest.folds), float(cfg.backtest.test_frac), data.train_frac, data.val_frac
     )
     fold_cfg = fold_config(cfg)
-    level = float(cfg.calibration.interval)
     rows: list[dict] = []
     forecasts: list[FoldForecasts] = []
     for k, split in enumerate(splits, start=1):
@@ -118,17 +119,16 @@ def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestRes
             y_test=predict_normalized(fitted.net, test).numpy(),
             test_last=test.last.numpy(),
             test_future=test.future.numpy(),
-            codec_std=datamodule.codec.std,
+            codec=json.dumps(datamodule.codec.to_dict()),
         )
-        radius = conformal_quantile(result.residuals, level)
         fc = FoldForecasts(
             dates=test.anchor_dates,
             actual=test.future.numpy(),
             last=test.last.numpy(),
             model=result.test_pred,
             drift=result.test_drift,
-            lower=result.test_pred * np.exp(-radius),
-            upper=result.test_pred * np.exp(radius),
+            lower=result.test_lower,
+            upper=result.test_upper,
         )
         forecasts.append(fc)
         report = score_forecasts({"model": fc.model, "drift": fc.drift}, fc.actual, fc.last)
@@ -147,6 +147,32 @@ def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestRes
     coverage = interval_coverage(pooled["actual"], pooled["lower"], pooled["upper"])
     rows += _rows("all", list(pooled["dates"]), report, coverage, math.nan)
     return BacktestResult(pd.DataFrame(rows), forecasts, time.perf_counter() - began)
+
+
+def guard_study(output_dir: Path, zs: tuple[float, ...] = (0.0, 1.0, 1.645, 2.0)) -> dict[float, float]:
+    """Pooled test MASE the saved folds of a backtest would have had under other `min_gain_z` settings.
+
+    The guard acts after fitting (it only picks the shrink on validation), so the fitted networks'
+    saved outputs answer this without refitting.
+    """
+    from closecast.codec import Codec
+    from closecast.training import choose_shrink
+
+    totals = {z: [0.0, 0.0] for z in zs}
+    for path in sorted(Path(output_dir).glob("fold*/forecasts.npz")):
+        saved = np.load(path)
+        codec = Codec.from_dict(json.loads(str(saved["codec"])))
+        val = SimpleNamespace(
+            last=torch.from_numpy(saved["val_last"]), future=torch.from_numpy(saved["val_future"])
+        )
+        y_val, y_test = torch.from_numpy(saved["y_val"]), torch.from_numpy(saved["y_test"])
+        last, future = torch.from_numpy(saved["test_last"]), saved["test_future"]
+        naive = np.abs(future - last.numpy()[:, None]).sum()
+        for z in zs:
+            shrink = choose_shrink(codec, y_val, val, "auto", z)
+            totals[z][0] += np.abs(codec.decode(y_test, last, shrink=shrink).numpy() - future).sum()
+            totals[z][1] += naive
+    return {z: (a / b if b else math.nan) for z, (a, b) in totals.items()}
 
 
 def markdown_table(table: pd.DataFrame) -> str:

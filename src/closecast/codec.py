@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 TARGETS = ("return", "level")
+INTERVAL_SCALES = ("none", "window")
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Codec:
     std: float
     shrink: float = 1.0
     drift: float = 0.0  # mean daily log return of the training part, for the drift baseline
+    # How conformal residuals are scaled: `none` (plain log residuals) or `window` (divided by the
+    # volatility of the input window, so intervals widen in turbulent periods and narrow in calm ones).
+    interval_scale: str = "none"
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -44,6 +48,8 @@ class Codec:
             raise ValueError(f"horizon must be at least 1, got {self.horizon}")
         if not (math.isfinite(self.std) and self.std > 0):
             raise ValueError(f"normalization std must be finite and positive, got {self.std}")
+        if self.interval_scale not in INTERVAL_SCALES:
+            raise ValueError(f"interval_scale {self.interval_scale!r} is not one of {INTERVAL_SCALES}")
 
     @classmethod
     def fit(cls, train_prices: torch.Tensor, target: str, window: int, horizon: int) -> Codec:
@@ -91,6 +97,15 @@ class Codec:
             return last * torch.exp(shrink * y * self.std)
         level = y * self.std + self.mean
         return last + shrink * (level - last)
+
+    def residual_scale(self, windows: torch.Tensor) -> torch.Tensor:
+        """Prices `(..., window)` → the factor `(...)` (float64) that conformal residuals are divided by:
+        1 with `interval_scale=none`, else the standard deviation of the window's daily log returns."""
+        prices = windows.double()[..., -self.window :]
+        if self.interval_scale == "none":
+            return torch.ones(prices.shape[:-1], dtype=torch.float64)
+        # A window of identical prices has no volatility; a tiny floor keeps the division finite.
+        return torch.diff(prices.log(), dim=-1).std(dim=-1).clamp_min(1e-8)
 
     def drift_forecast(self, last: torch.Tensor) -> torch.Tensor:
         """Random walk with drift (drift fitted on the training part): `(...)` → `(..., horizon)`."""

@@ -216,6 +216,7 @@ class WindowSet:
     last: torch.Tensor
     future: torch.Tensor
     anchor_dates: list
+    window_prices: torch.Tensor | None = None  # the raw input windows, for interval scaling
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -228,6 +229,7 @@ class WindowSet:
             self.last.to(device),
             self.future.to(device),
             self.anchor_dates,
+            self.window_prices,  # read on the CPU only, when intervals are calibrated
         )
 
 
@@ -244,6 +246,7 @@ def make_windows(prices: torch.Tensor, codec: Codec, anchors: slice, dates: pd.D
         last=windows[:, codec.window - 1].clone(),
         future=windows[:, codec.window :].clone(),
         anchor_dates=list(dates[anchors]),
+        window_prices=windows[:, : codec.window],  # a view of `prices`: no copy
     )
 
 

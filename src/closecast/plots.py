@@ -19,22 +19,24 @@ from matplotlib.figure import Figure  # noqa: E402
 
 
 def forecast_figure(
-    dates: list, actual: np.ndarray, pred: np.ndarray, radius: float, level: float, title: str
+    dates: list,
+    actual: np.ndarray,
+    pred: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    level: float,
+    title: str,
 ) -> Figure:
-    """One-step-ahead forecast against the actual price, with the conformal band `pred·exp(±radius)`."""
+    """One-step-ahead forecast against the actual price, with the conformal `[lower, upper]` band."""
     fig, ax = plt.subplots(figsize=(10, 4.5))
     x = np.asarray(dates)
     ax.plot(x, actual, color="black", linewidth=1.0, label="actual")
     ax.plot(x, pred, color="tab:blue", linewidth=1.0, label="forecast (1 step)")
-    if np.isfinite(radius):
-        ax.fill_between(
-            x,
-            pred * np.exp(-radius),
-            pred * np.exp(radius),
-            color="tab:blue",
-            alpha=0.2,
-            label=f"{level:.0%} interval",
-        )
+    finite = np.isfinite(upper)
+    ax.fill_between(
+        x, np.where(finite, lower, np.nan), np.where(finite, upper, np.nan), color="tab:blue", alpha=0.2,
+        label=f"{level:.0%} interval",
+    )  # fmt: skip
     ax.set_title(title)
     ax.set_ylabel("price")
     ax.legend(loc="upper left")
@@ -43,16 +45,17 @@ def forecast_figure(
     return fig
 
 
-def residual_figure(actual: np.ndarray, pred: np.ndarray, radius: float, level: float, title: str) -> Figure:
-    """Histogram of one-step log residuals `log(actual / forecast)`, with the interval's radius marked."""
-    residuals = np.log(np.asarray(actual, dtype=np.float64) / np.asarray(pred, dtype=np.float64))
+def residual_figure(
+    actual: np.ndarray, pred: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float, title: str
+) -> Figure:
+    """Histogram of one-step log residuals `log(actual / forecast)`, with the share inside the interval."""
+    actual = np.asarray(actual, dtype=np.float64)
+    residuals = np.log(actual / np.asarray(pred, dtype=np.float64))
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(residuals, bins=50, color="tab:gray")
-    if np.isfinite(radius):
-        for r in (-radius, radius):
-            ax.axvline(r, color="tab:blue", linestyle="--", linewidth=1.0)
-    inside = float(np.mean(np.abs(residuals) <= radius)) if residuals.size else float("nan")
-    ax.set_title(f"{title}: log residuals ({inside:.1%} inside the {level:.0%} radius)")
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    inside = float(np.mean((actual >= lower) & (actual <= upper))) if residuals.size else float("nan")
+    ax.set_title(f"{title}: {inside:.1%} inside the {level:.0%} interval", fontsize=10)
     ax.set_xlabel("log(actual / forecast)")
     ax.set_ylabel("count")
     fig.tight_layout()
@@ -64,18 +67,18 @@ def save_forecast_plots(
     dates: list,
     actual: np.ndarray,
     pred: np.ndarray,
-    radius: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
     level: float,
     title: str,
     tensorboard: Any = None,
     step: int = 0,
 ) -> list[Path]:
     """Write `forecast.png` and `residuals.png` for the first horizon step; add both to TensorBoard."""
-    actual1, pred1 = np.asarray(actual)[:, 0], np.asarray(pred)[:, 0]
-    r1 = float(np.asarray(radius).reshape(-1)[0])
+    first = [np.asarray(a)[:, 0] for a in (actual, pred, lower, upper)]
     figures = {
-        "forecast": forecast_figure(dates, actual1, pred1, r1, level, title),
-        "residuals": residual_figure(actual1, pred1, r1, level, title),
+        "forecast": forecast_figure(dates, *first, level, title),
+        "residuals": residual_figure(*first, level, title),
     }
     paths = []
     for name, fig in figures.items():
@@ -107,7 +110,7 @@ def backtest_figure(forecasts: list, table: Any, title: str) -> Figure:
             label="interval" if k == 0 else None,
         )
         top.axvline(x[0], color="tab:gray", linestyle=":", linewidth=0.8)
-    top.set_title(f"{title}: walk-forward test blocks")
+    top.set_title(f"{title}: test blocks")
     top.set_ylabel("price")
     top.legend(loc="upper left")
     folds = table[table.fold != "all"]

@@ -98,9 +98,28 @@ def choose_shrink(
     return float(SHRINK_GRID[best])
 
 
-def log_residuals(pred: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """Sorted absolute log residuals per horizon step (the conformal calibration set)."""
-    return np.sort(np.abs(np.log(actual / pred)), axis=0)
+def log_residuals(pred: np.ndarray, actual: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """Sorted absolute log residuals per horizon step, each divided by its sample's `scale` (the
+    conformal calibration set)."""
+    residuals = np.abs(np.log(actual / pred))
+    if scale is not None:
+        residuals = residuals / np.asarray(scale, dtype=np.float64)[:, None]
+    return np.sort(residuals, axis=0)
+
+
+def part_scale(codec: Codec, part: WindowSet) -> np.ndarray:
+    """Per-sample residual scale of a part (ones unless `codec.interval_scale` says otherwise)."""
+    if part.window_prices is None:
+        return np.ones(len(part))
+    return codec.residual_scale(part.window_prices.cpu()).numpy()
+
+
+def interval_bounds(
+    codec: Codec, pred: np.ndarray, part: WindowSet, residuals: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper `(n, horizon)` prices of the conformal `level` interval around `pred`."""
+    radius = conformal_quantile(residuals, level)[None, :] * part_scale(codec, part)[:, None]
+    return pred * np.exp(-radius), pred * np.exp(radius)
 
 
 def evaluate(
@@ -116,8 +135,7 @@ def evaluate(
     for method, scores in report.items():
         head = prefix if method == "model" else f"{prefix}/{method}"
         flat.update({f"{head}/{k}": v for k, v in scores.items()})
-    radius = conformal_quantile(residuals, level)
-    lower, upper = pred * np.exp(-radius), pred * np.exp(radius)
+    lower, upper = interval_bounds(codec, pred, part, residuals, level)
     flat[f"{prefix}/coverage"] = interval_coverage(future, lower, upper)
     return flat
 
@@ -178,6 +196,8 @@ class Assessment:
     residuals: np.ndarray
     test_pred: np.ndarray
     test_drift: np.ndarray
+    test_lower: np.ndarray  # the `calibration.interval` band around test_pred
+    test_upper: np.ndarray
 
 
 def assess(cfg: DictConfig, codec: Codec, net: torch.nn.Module, parts: dict[str, WindowSet]) -> Assessment:
@@ -189,15 +209,25 @@ def assess(cfg: DictConfig, codec: Codec, net: torch.nn.Module, parts: dict[str,
     y_val, y_test = predict_normalized(net, val), predict_normalized(net, test)
     min_gain_z = float(cfg.calibration.get("min_gain_z", 0.0))
     codec.shrink = choose_shrink(codec, y_val, val, cfg.calibration.shrink, min_gain_z)
-    residuals = log_residuals(codec.decode(y_val, val.last).numpy(), val.future.numpy())
+    codec.interval_scale = str(cfg.calibration.get("interval_scale", "none"))
+    residuals = log_residuals(
+        codec.decode(y_val, val.last).numpy(), val.future.numpy(), part_scale(codec, val)
+    )
     level = float(cfg.calibration.interval)
     metrics = {
         **evaluate(codec, y_val, val, residuals, level, "val"),
         **evaluate(codec, y_test, test, residuals, level, "test"),
     }
     metrics["shrink"] = codec.shrink
+    # The network's own validation score before any shrink: a sweep still sees which trial learned most
+    # when the guard sends every shrink to naive (and val/mae is then naive's for all of them).
+    raw = score_forecasts(
+        {"model": codec.decode(y_val, val.last, shrink=1.0).numpy()}, val.future.numpy(), val.last.numpy()
+    )["model"]
+    metrics.update({f"val/raw/{k}": raw[k] for k in ("mae", "rmse", "mase")})
     test_pred = codec.decode(y_test, test.last).numpy()
-    return Assessment(metrics, residuals, test_pred, codec.drift_forecast(test.last).numpy())
+    lower, upper = interval_bounds(codec, test_pred, test, residuals, level)
+    return Assessment(metrics, residuals, test_pred, codec.drift_forecast(test.last).numpy(), lower, upper)
 
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
@@ -227,13 +257,13 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     data_meta = datamodule.describe()
     atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=2)))
     test = datamodule.parts["test"]
-    radius = conformal_quantile(residuals, level)
     plot_files = save_forecast_plots(
         output_dir,
         test.anchor_dates,
         test.future.numpy(),
         result.test_pred,
-        radius,
+        result.test_lower,
+        result.test_upper,
         level,
         title=f"{data_meta['ticker']} test",
         tensorboard=logger.experiment if logger else None,
