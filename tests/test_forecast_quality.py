@@ -10,6 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from closecast.artifact import Forecaster, InputError, load_artifact
 from closecast.codec import Codec
 from closecast.data import PriceDataModule
+from closecast.metrics import conformal_quantile
 from closecast.predict import load_forecaster, predict_next_from_values
 from closecast.training import SHRINK_GRID, choose_shrink, train
 from tests.conftest import compose_train
@@ -61,6 +62,12 @@ def test_artifact_and_predict_carry_the_horizon(horizon_run):
     np.testing.assert_allclose(out["predictions"], expected.numpy(), rtol=1e-6)
     for lo, p, hi in zip(out["lower"], out["predictions"], out["upper"], strict=True):
         assert lo < p < hi
+    # The band is the stored conformal radius per step, scaled by this window's volatility.
+    assert artifact["codec"]["interval_scale"] == "window"
+    volatility = np.std(np.diff(np.log(values)), ddof=1)
+    radius = conformal_quantile(np.asarray(artifact["residuals"], dtype=np.float64), 0.9) * volatility
+    np.testing.assert_allclose(out["upper"], np.array(out["predictions"]) * np.exp(radius), rtol=1e-5)
+    np.testing.assert_allclose(out["lower"], np.array(out["predictions"]) * np.exp(-radius), rtol=1e-5)
     # Conformal radii per step come from the stored residuals; later steps are wider.
     widths = np.log(np.array(out["upper"]) / np.array(out["predictions"]))
     assert widths[-1] > widths[0]

@@ -1,6 +1,7 @@
 """Baselines and scores against hand-computed values; conformal intervals on cases with known quantiles."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import torch
 
 from closecast.codec import Codec
 from closecast.metrics import conformal_quantile, interval_coverage, point_metrics, score_forecasts
+from closecast.training import log_residuals
 
 
 def test_point_metrics_match_hand_computed_values():
@@ -84,3 +86,49 @@ def test_conformal_coverage_on_a_case_with_known_quantiles():
         assert abs(coverage - level) < 0.01
     # Coverage counts the boundary as inside and nothing else.
     assert interval_coverage(np.array([0.0, 1.0, 2.0, 3.0]), np.zeros(4), np.full(4, 2.0)) == 0.75
+
+
+def test_residual_scale_is_the_window_volatility_or_one():
+    prices = torch.tensor([[100.0, 110.0, 99.0, 99.0], [50.0, 50.0, 50.0, 50.0]])
+    returns = np.diff(np.log(prices[0].numpy().astype(np.float64)))
+    window = Codec(target="return", window=4, horizon=1, mean=0.0, std=0.01, interval_scale="window")
+    scale = window.residual_scale(prices).numpy()
+    assert scale[0] == pytest.approx(np.std(returns, ddof=1))
+    assert 0 < scale[1] < 1e-7  # a flat window gets the floor, not zero
+    plain = Codec(target="return", window=4, horizon=1, mean=0.0, std=0.01)
+    np.testing.assert_array_equal(plain.residual_scale(prices).numpy(), [1.0, 1.0])
+    with pytest.raises(ValueError, match="interval_scale"):
+        Codec(target="return", window=4, horizon=1, mean=0.0, std=0.01, interval_scale="garch")
+
+
+def _regime(rng: np.random.Generator, n: int, sigma: float, window: int = 30) -> SimpleNamespace:
+    """`n` windows of log-normal prices with daily volatility `sigma`, and the next price of each."""
+    steps = rng.normal(0.0, sigma, size=(n, window + 1))
+    paths = 100 * np.exp(np.cumsum(steps, axis=1))
+    return SimpleNamespace(
+        window_prices=torch.from_numpy(paths[:, :window]),
+        last=paths[:, window - 1],
+        future=paths[:, window:],
+    )
+
+
+def test_volatility_scaled_intervals_keep_coverage_when_the_regime_calms_down():
+    # Calibrated on a turbulent period (3% daily moves), used on a calm one (1%): plain residuals
+    # over-cover badly; residuals relative to each window's volatility stay exchangeable, so the
+    # interval covers at the nominal rate.
+    rng = np.random.default_rng(2)
+    turbulent, calm = _regime(rng, 4000, 0.03), _regime(rng, 4000, 0.01)
+    coverage = {}
+    for mode in ("none", "window"):
+        codec = Codec(target="return", window=30, horizon=1, mean=0.0, std=0.01, interval_scale=mode)
+        cal_pred, test_pred = turbulent.last[:, None], calm.last[:, None]  # the naive forecast
+        scale = codec.residual_scale(turbulent.window_prices).numpy()
+        residuals = log_residuals(cal_pred, turbulent.future, scale)
+        radius = (
+            conformal_quantile(residuals, 0.9) * codec.residual_scale(calm.window_prices).numpy()[:, None]
+        )
+        coverage[mode] = interval_coverage(
+            calm.future, test_pred * np.exp(-radius), test_pred * np.exp(radius)
+        )
+    assert coverage["none"] > 0.99
+    assert abs(coverage["window"] - 0.9) < 0.015
