@@ -131,7 +131,11 @@ def test_backtest_writes_table_plot_and_markdown(tmp_path):
 @pytest.mark.slow
 def test_backtest_hydra_entry_runs_from_the_command_line(tmp_path):
     out = tmp_path / "bt"
-    overrides = [o for o in TINY if not o.startswith("backtest.folds")] + ["backtest.folds=2"]
+    # Any daily series in Yahoo's CSV layout: here a copy of a bundled file read through data.source=csv.
+    csv = tmp_path / "prices.csv"
+    csv.write_text((ROOT / "data" / "sample" / "MSFT.csv").read_text())
+    overrides = [o for o in TINY if not o.startswith(("backtest.folds", "data.ticker"))]
+    overrides += ["backtest.folds=2", "data.source=csv", f"data.path={csv}"]
     proc = subprocess.run(
         [sys.executable, "scripts/backtest.py", f"hydra.run.dir={out}", *overrides],
         cwd=ROOT,
@@ -141,6 +145,7 @@ def test_backtest_hydra_entry_runs_from_the_command_line(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| all |" in proc.stdout and "Overall MASE" in proc.stdout
+    assert f"{csv} walk-forward backtest" in proc.stdout
     table = pd.read_csv(out / "backtest.csv")
     assert set(table.method) == {"model", "naive", "drift"}
     assert (out / "backtest.png").exists() and (out / "backtest.md").exists()
