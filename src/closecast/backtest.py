@@ -22,9 +22,10 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from closecast.codec import Codec
 from closecast.data import PriceDataModule, Split, walk_forward_splits
 from closecast.metrics import interval_coverage, score_forecasts
-from closecast.training import assess, build, fit_network, predict_normalized
+from closecast.training import assess, build, choose_shrink, fit_network, predict_normalized
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +90,19 @@ def _rows(fold: str, dates: list, report: dict, coverage: float, shrink: float) 
 
 def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestResult:
     """Run every fold of `cfg.backtest`, writing fold runs under `output_dir`; return the table."""
-    began = time.perf_counter()
+    threads = torch.get_num_threads()
     if cfg.backtest.get("threads"):
         # Many small refits: one thread each avoids the oversubscription that slows a busy machine's
         # LSTM steps by an order of magnitude.
         torch.set_num_threads(int(cfg.backtest.threads))
-    output_dir = Path(output_dir or cfg.paths.output_dir)
+    try:
+        return _run_folds(cfg, Path(output_dir or cfg.paths.output_dir))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
+    began = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
     data = cfg.data
     series = build(data).load_series()
@@ -138,6 +146,8 @@ def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestRes
             k, len(splits), fc.dates[0].date(), fc.dates[-1].date(),
             report["model"]["mase"], report["drift"]["mase"], result.metrics["shrink"],
         )  # fmt: skip
+        # Finished folds reach the disk at once: a crash in a later fold loses none of them.
+        pd.DataFrame(rows).to_csv(output_dir / "backtest.csv", index=False)
     pooled = {
         name: np.concatenate([getattr(f, name) for f in forecasts]) for name in FoldForecasts.__annotations__
     }
@@ -155,9 +165,6 @@ def guard_study(output_dir: Path, zs: tuple[float, ...] = (0.0, 1.0, 1.645, 2.0)
     The guard acts after fitting (it only picks the shrink on validation), so the fitted networks'
     saved outputs answer this without refitting.
     """
-    from closecast.codec import Codec
-    from closecast.training import choose_shrink
-
     totals = {z: [0.0, 0.0] for z in zs}
     for path in sorted(Path(output_dir).glob("fold*/forecasts.npz")):
         saved = np.load(path)
