@@ -12,7 +12,14 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
-from closecast.backtest import fold_config, fold_datamodule, markdown_table, run_backtest, save_outputs
+from closecast.backtest import (
+    fold_config,
+    fold_datamodule,
+    guard_study,
+    markdown_table,
+    run_backtest,
+    save_outputs,
+)
 from closecast.data import DataError, walk_forward_splits
 from closecast.training import assess, build, fit_network
 from tests.conftest import ROOT
@@ -126,6 +133,10 @@ def test_backtest_writes_table_plot_and_markdown(tmp_path):
     assert markdown_table(table) in paths["md"].read_text()
     assert sum(f.actual.shape[0] for f in result.forecasts) == int(table[table.fold == "all"].samples.iloc[0])
     assert all(f.actual.shape[1] == 2 for f in result.forecasts)
+    # Replaying the saved fold outputs under the configured guard reproduces the pooled model score.
+    study = guard_study(tmp_path / "run", (0.0, float(cfg.calibration.min_gain_z)))
+    pooled = float(table[(table.fold == "all") & (table.method == "model")].mase.iloc[0])
+    assert study[float(cfg.calibration.min_gain_z)] == pytest.approx(pooled, rel=1e-9)
 
 
 @pytest.mark.slow
