@@ -27,24 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
-import psutil
 import torch
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
-from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from closecast.artifact import ArtifactError, Forecaster, InputError, load_artifact, parse_device
+from closecast.monitoring import (
+    CONTENT_TYPE_LATEST,
+    INFERENCE,
+    MODELS,
+    Instrumented,
+    metrics_payload,
+    sample_process,
+)
 
 log = logging.getLogger("closecast.serve")
 
@@ -289,79 +286,6 @@ class Registry:
         )
 
 
-# ---------------------------------------------------------------------------------------------- metrics
-
-REQUESTS = Counter(
-    "closecast_http_requests_total",
-    "HTTP requests by method, route and status",
-    ["method", "route", "status"],
-)
-LATENCY = Histogram(
-    "closecast_http_request_duration_seconds",
-    "Time from request to response start, by method, route and status",
-    ["method", "route", "status"],
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
-)
-INFERENCE = Histogram(
-    "closecast_inference_seconds",
-    "Forecast time inside /predict (encode, network, decode), by checkpoint",
-    ["checkpoint"],
-    buckets=(0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
-)
-MODELS = Gauge("closecast_models_loaded", "Artifacts loaded by this worker", multiprocess_mode="max")
-RSS = Gauge("closecast_process_resident_memory_bytes", "Resident memory per worker", multiprocess_mode="all")
-CPU = Gauge("closecast_process_cpu_seconds", "CPU time (user + system) per worker", multiprocess_mode="all")
-_PROCESS = psutil.Process()
-
-
-def _sample_process() -> None:
-    cpu = _PROCESS.cpu_times()
-    CPU.set(cpu.user + cpu.system)
-    RSS.set(_PROCESS.memory_info().rss)
-
-
-def _metrics_payload() -> bytes:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest(DEFAULT_REGISTRY)
-
-
-class Instrumented:
-    """ASGI middleware: `X-Response-Time-ms` on every response, request counts and latency histograms."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def timed_send(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                elapsed = f"{(time.perf_counter() - start) * 1e3:.3f}".encode()
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", ()), (b"x-response-time-ms", elapsed)],
-                }
-            await send(message)
-
-        try:
-            await self.app(scope, receive, timed_send)
-        finally:
-            route = scope.get("route")
-            # Route templates, never raw paths: unknown URLs must not grow the label set without bound.
-            labels = (scope["method"], getattr(route, "path", "unmatched"), str(status))
-            REQUESTS.labels(*labels).inc()
-            LATENCY.labels(*labels).observe(time.perf_counter() - start)
-
-
 # ---------------------------------------------------------------------------------------------- schemas
 
 Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -499,7 +423,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = Registry(settings.checkpoints_dir)
     report = registry.reload()
     MODELS.set(len(registry.entries))
-    _sample_process()
+    sample_process()
     if not registry.entries:
         log.warning("no artifact loaded from %s: %s", settings.checkpoints_dir, report["errors"] or "no *.pt")
 
@@ -599,8 +523,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
     async def metrics() -> Response:
         """Prometheus metrics: requests, latency, inference time, CPU and memory."""
-        _sample_process()
-        return Response(_metrics_payload(), media_type=CONTENT_TYPE_LATEST)
+        sample_process()
+        return Response(metrics_payload(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -610,7 +534,7 @@ async def _watch(registry: Registry, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            _sample_process()
+            sample_process()
             if await run_in_threadpool(registry.changed):
                 await run_in_threadpool(registry.reload)
                 MODELS.set(len(registry.entries))
