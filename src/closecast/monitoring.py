@@ -22,7 +22,15 @@ from prometheus_client import (
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
-__all__ = ["CONTENT_TYPE_LATEST", "INFERENCE", "MODELS", "Instrumented", "metrics_payload", "sample_process"]
+__all__ = [
+    "BATCH",
+    "CONTENT_TYPE_LATEST",
+    "INFERENCE",
+    "MODELS",
+    "Instrumented",
+    "metrics_payload",
+    "sample_process",
+]
 
 REQUESTS = Counter(
     "closecast_http_requests_total",
@@ -37,9 +45,14 @@ LATENCY = Histogram(
 )
 INFERENCE = Histogram(
     "closecast_inference_seconds",
-    "Forecast time inside /predict (encode, network, decode), by checkpoint",
+    "Time of one network call (encoding the windows of a batch included), by checkpoint",
     ["checkpoint"],
     buckets=(0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
+)
+BATCH = Histogram(
+    "closecast_batch_size",
+    "Forecasts answered by one network call",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
 )
 MODELS = Gauge("closecast_models_loaded", "Artifacts loaded by this worker", multiprocess_mode="max")
 RSS = Gauge("closecast_process_resident_memory_bytes", "Resident memory per worker", multiprocess_mode="all")
