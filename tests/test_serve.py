@@ -333,3 +333,33 @@ def test_fused_forward_is_the_module_forward(trained_artifact: Path) -> None:
             expected = codec.decode(module, window[-1:])[0].tolist()
             assert forecaster.predict(window.tolist(), horizon=codec.horizon)["predictions"] == expected
             assert all(math.isfinite(v) for v in expected)
+
+
+def test_concurrent_requests_share_network_calls_and_get_their_own_answers(
+    client: httpx.Client, served: dict
+) -> None:
+    import asyncio
+
+    closes = sample_closes(200)
+    bodies = [{"values": closes[i : i + 10 + i % 7]} for i in range(0, 128, 2)]
+    forecaster = Forecaster(load_artifact(served["dir"] / "best.pt"))
+    expected = [forecaster.predict(b["values"])["prediction"] for b in bodies]
+
+    def batches(text: str) -> tuple[float, float]:
+        count = float(re.search(r"^closecast_batch_size_count (\S+)", text, re.M).group(1))
+        single = float(re.search(r'^closecast_batch_size_bucket\{le="1.0"\} (\S+)', text, re.M).group(1))
+        return count, single
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=served["url"], timeout=30) as c:
+            return await asyncio.gather(*(c.post("/predict", json=b) for b in bodies))
+
+    calls_before, single_before = batches(client.get("/metrics").text)
+    answers = asyncio.run(send_all())
+    calls_after, single_after = batches(client.get("/metrics").text)
+    assert [r.status_code for r in answers] == [200] * len(bodies)
+    # Each answer is its own window's forecast: equal up to float32 rounding inside a batched call.
+    got = [r.json()["prediction"] for r in answers]
+    assert got == pytest.approx(expected, rel=1e-9, abs=0)
+    assert calls_after - calls_before < len(bodies)  # some requests shared a network call
+    assert (calls_after - calls_before) - (single_after - single_before) >= 1
