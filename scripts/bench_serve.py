@@ -12,7 +12,6 @@ installed, else this script's own asyncio client), in alternating rounds; the fi
 Then the in-process latency of one forecast (the default model: window 30, hidden 64, 2 layers).
 """
 
-
 import argparse
 import asyncio
 import json

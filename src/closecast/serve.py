@@ -195,8 +195,10 @@ class Entry:
     batchers: dict[str, Batcher] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.forecasters["cpu"] = Forecaster(self.artifact, "cpu")
-        meta = self.forecasters["cpu"].metadata
+        forecaster = self.forecasters["cpu"] = Forecaster(self.artifact, "cpu")
+        # One forecast now, so the first client does not wait for the kernels' one-time setup.
+        forecaster.predict([1.0] * forecaster.window)
+        meta = forecaster.metadata
         metrics = meta.get("metrics") or {}
         data = meta.get("data") or {}
         # The part of every /predict answer that depends only on the artifact, computed once.
