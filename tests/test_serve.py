@@ -287,6 +287,8 @@ def test_openapi_states_the_limits(client: httpx.Client) -> None:
     assert schema["additionalProperties"] is False
     assert {"400", "404", "413", "422", "503"} <= set(op["responses"])
     assert str(MAX_BODY_BYTES) in json.dumps(op)
+    (example,) = schema["examples"]  # the documented example is a request that works
+    assert client.post("/predict", json=example).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -356,12 +356,28 @@ class Registry:
 # ---------------------------------------------------------------------------------------------- schemas
 
 Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# fmt: off
+EXAMPLE = {  # the reference body: 30 recent closes (the default window), oldest first
+    "values": [
+        65.1853, 64.8378, 65.4563, 66.6539, 58.4188, 57.0417, 58.3319, 59.4264, 59.2397, 59.0659,
+        58.8234, 57.3576, 59.3712, 59.3071, 61.0603, 61.9419, 62.5874, 61.0186, 60.9025, 60.8477,
+        60.0092, 59.987, 58.5343, 58.1704, 58.7899, 57.7453, 58.5499, 57.9761, 57.5627, 56.1374,
+    ],
+    "checkpoint_path": "checkpoints/best.pt",
+    "device": "cpu",
+}
+# fmt: on
 
 
 class PredictRequest(BaseModel):
     """The body of `POST /predict`: the reference's body, plus optional `horizon` and `interval`."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [EXAMPLE]},
+    )
 
     values: list[Price] = Field(
         min_length=1,
