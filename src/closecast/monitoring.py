@@ -81,6 +81,7 @@ class Instrumented:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -105,6 +106,11 @@ class Instrumented:
         finally:
             route = scope.get("route")
             # Route templates, never raw paths: unknown URLs must not grow the label set without bound.
-            labels = (scope["method"], getattr(route, "path", "unmatched"), str(status))
-            REQUESTS.labels(*labels).inc()
-            LATENCY.labels(*labels).observe(time.perf_counter() - start)
+            labels = (scope["method"], getattr(route, "path", "unmatched"), status)
+            children = self._children.get(labels)
+            if children is None:  # looked up once per label set: `labels()` takes a lock each call
+                method, path, code = labels
+                children = REQUESTS.labels(method, path, str(code)), LATENCY.labels(method, path, str(code))
+                self._children[labels] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - start)

@@ -143,6 +143,8 @@ class Batcher:
     def __init__(self, forecaster: Forecaster, name: str, max_batch: int) -> None:
         self.forecaster, self.name, self.max_batch = forecaster, name, max_batch
         self._pending: list[tuple[np.ndarray, asyncio.Future]] = []
+        self._inference = INFERENCE.labels(name)
+        self.device = str(forecaster.device)
 
     async def predict(self, values: list[float], horizon: int | None, interval: float | None) -> dict:
         """The forecaster's answer for one request, computed in a batch with its neighbours."""
@@ -161,7 +163,7 @@ class Batcher:
     def _run(self, windows: list[np.ndarray]) -> torch.Tensor:
         start = time.perf_counter()
         y = self.forecaster.network_outputs(windows)
-        INFERENCE.labels(self.name).observe(time.perf_counter() - start)
+        self._inference.observe(time.perf_counter() - start)
         BATCH.observe(len(windows))
         return y
 
@@ -211,6 +213,7 @@ class Entry:
             "data": {k: _plain(data.get(k)) for k in ("start", "end", "train_end", "val_end")},
             "metrics": {k: _finite_or_none(metrics.get(f"test/{k}")) for k in METRIC_KEYS},
         }
+        self.static_json = json.dumps(self.static, allow_nan=False)
         self.info = {
             "name": self.name,
             "sha256": self.sha256,
@@ -560,17 +563,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             result = await batcher.predict(req.values, req.horizon, req.interval)
         except InputError as exc:
             return _error(422, str(exc))
-        answer = {
-            **result,
-            **entry.static,
-            "device": str(batcher.forecaster.device),
-            "horizon": len(result["predictions"]),
-        }
+        result["device"] = batcher.device
+        result["horizon"] = len(result["predictions"])
         try:
-            payload = json.dumps(answer, allow_nan=False)
+            forecast = json.dumps(result, allow_nan=False)
         except ValueError:
             return _error(422, "values are out of range: the forecast is not a finite number")
-        return Response(payload, media_type="application/json")
+        # The artifact's part of the answer was serialized once, at load time.
+        return Response(forecast[:-1] + ", " + entry.static_json[1:], media_type="application/json")
 
     @app.get("/health", responses={503: {"description": "No checkpoint is loaded."}})
     async def health() -> JSONResponse:
