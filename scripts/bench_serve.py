@@ -231,7 +231,7 @@ def drive(url: str, body: bytes, requests: int, concurrency: int, workdir: Path)
         script = workdir / "post.lua"
         script.write_text(WRK_SCRIPT.format(body=body.decode(), limit=requests))
         command = ["wrk", "-t1", f"-c{concurrency}", "-d600s", "-s", str(script), f"{url}/predict"]
-        tool = "wrk"
+        tool = "wrk (1 thread)"
     else:
         (workdir / "body.json").write_bytes(body)
         command = [sys.executable, str(Path(__file__).resolve()), "--client", f"{url}/predict"]
@@ -395,7 +395,8 @@ def markdown(result: dict, command: str) -> str:
         f"Command: `{command}` — {result['requests']} requests × {result['rounds']} rounds per server at "
         f"concurrency {result['concurrency']}, {result['workers']} worker(s), "
         f"load from {load['closecast']['tool']}; "
-        "medians of alternating rounds.",
+        f"medians of alternating rounds. Load average before the run: {result['load_average_before']} "
+        f"(round by round, closecast req/s: {load['closecast']['rounds']}).",
         "",
         "| server | req/s | p50 ms | p99 ms | peak RSS MiB | RSS first → last MiB | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -469,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(SCRIPTS))
     import benchdoc
 
+    load_before = round(os.getloadavg()[0], 2)  # others' work on a shared machine skews every figure
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         workdir = Path(tmp)
         (workdir / "checkpoints").mkdir()
@@ -510,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "targets": TARGETS,
         "machine": benchdoc.machine(),
+        "load_average_before": load_before,
     }
     command = "python scripts/bench_serve.py" + " ".join(
         [""] + [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--update-docs",)]
