@@ -225,9 +225,9 @@ end
 """
 
 
-def drive(url: str, body: bytes, requests: int, concurrency: int, workdir: Path) -> dict:
+def drive(url: str, body: bytes, requests: int, concurrency: int, workdir: Path, generator: str) -> dict:
     """Send `requests` POSTs at `concurrency` from a separate process; req/s, p50, p99, errors."""
-    if shutil.which("wrk"):
+    if generator == "wrk" or (generator == "auto" and shutil.which("wrk")):
         script = workdir / "post.lua"
         script.write_text(WRK_SCRIPT.format(body=body.decode(), limit=requests))
         command = ["wrk", "-t1", f"-c{concurrency}", "-d600s", "-s", str(script), f"{url}/predict"]
@@ -301,7 +301,7 @@ def measure_load(servers: dict[str, Server], body: bytes, args: argparse.Namespa
     """Alternating rounds over the servers; medians of each figure, and peak memory under load."""
     runs: dict[str, list[dict]] = {name: [] for name in servers}
     for server in servers.values():  # warm up: first-request imports, allocator pools
-        drive(server.url, body, max(10, args.requests // 20), args.concurrency, workdir)
+        drive(server.url, body, max(10, args.requests // 20), args.concurrency, workdir, args.load_generator)
     for _ in range(args.rounds):
         for name, server in servers.items():
             before = server.rss()
@@ -314,7 +314,7 @@ def measure_load(servers: dict[str, Server], body: bytes, args: argparse.Namespa
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            result = drive(server.url, body, args.requests, args.concurrency, workdir)
+            result = drive(server.url, body, args.requests, args.concurrency, workdir, args.load_generator)
             stop.set()
             sampler.join()
             result.update(
@@ -430,6 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians reported)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, the same for every server")
     parser.add_argument("--inproc-iterations", type=int, default=5000, help="timed in-process forecasts")
+    parser.add_argument(
+        "--load-generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="wrk (apt-get install wrk), this script's asyncio client, or auto: wrk when installed",
+    )
     parser.add_argument("--artifact", type=Path, help="artifact to serve (default: one of the default shape)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
@@ -467,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
 
+    if args.load_generator == "wrk" and not shutil.which("wrk"):
+        parser.error("--load-generator wrk: wrk is not installed (apt-get install -y wrk); or use python")
     sys.path.insert(0, str(SCRIPTS))
     import benchdoc
 

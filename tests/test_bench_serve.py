@@ -13,10 +13,11 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
-def test_bench_serve_tiny_writes_valid_json(tmp_path) -> None:
+@pytest.mark.parametrize("generator", [[], ["--load-generator", "python"]], ids=["auto", "python-client"])
+def test_bench_serve_tiny_writes_valid_json(tmp_path, generator: list[str]) -> None:
     out = tmp_path / "serve.json"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_serve.py"), "--tiny", "--json", str(out)],
+        [sys.executable, str(ROOT / "scripts" / "bench_serve.py"), "--tiny", "--json", str(out), *generator],
         capture_output=True,
         text=True,
         timeout=600,
@@ -30,6 +31,8 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path) -> None:
         server = result["servers"][name]
         assert server["errors"] == 0 and server["requests"] >= 40 and server["req_per_s"] > 0
         assert server["rss_peak_mib"] > 0
+    if generator:
+        assert {s["tool"] for s in result["servers"].values()} == {"python-asyncio"}
     assert result["model"]["hidden"] == 64 and result["model"]["layers"] == 2
     # The last lines are the figures, one per line.
     assert done.stdout.strip().splitlines()[-1].startswith("ratio_vs_reference ")
