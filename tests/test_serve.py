@@ -365,3 +365,10 @@ def test_concurrent_requests_share_network_calls_and_get_their_own_answers(
     assert got == pytest.approx(expected, rel=1e-9, abs=0)
     assert calls_after - calls_before < len(bodies)  # some requests shared a network call
     assert (calls_after - calls_before) - (single_after - single_before) >= 1
+
+
+def test_wrong_method_and_unknown_url_are_4xx(client: httpx.Client) -> None:
+    assert client.get("/predict").status_code == 405
+    assert client.put("/predict", json={"values": GOOD}).status_code == 405
+    r = client.get("/nothing/here")
+    assert r.status_code == 404 and "X-Response-Time-ms" in r.headers

@@ -34,6 +34,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.routing import Match, Route
 
 from closecast.artifact import ArtifactError, Forecaster, InputError, load_artifact, parse_device
 from closecast.monitoring import (
@@ -485,6 +486,17 @@ async def _read_body(request: Request) -> bytes:
 
 # ---------------------------------------------------------------------------------------------- app
 
+
+class _PlainRoute(Route):
+    """A Starlette route that puts itself in the scope, as FastAPI's do, so metrics can name it."""
+
+    def matches(self, scope: dict) -> tuple[Match, dict]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
 ERRORS = {
     400: {"model": ErrorBody, "description": "Malformed JSON."},
     404: {"model": ErrorBody, "description": "No loaded checkpoint has that name (paths are refused)."},
@@ -571,6 +583,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _error(422, "values are out of range: the forecast is not a finite number")
         # The artifact's part of the answer was serialized once, at load time.
         return Response(forecast[:-1] + ", " + entry.static_json[1:], media_type="application/json")
+
+    # Requests reach `predict` through a plain route placed first; the decorated one above stays for the
+    # OpenAPI schema. It has no parameters for FastAPI to resolve, and skipping that machinery saves
+    # about a tenth of a millisecond per request, a quarter of what the server spends outside the network.
+    app.router.routes.insert(0, _PlainRoute("/predict", predict, methods=["POST"]))
 
     @app.get("/health", responses={503: {"description": "No checkpoint is loaded."}})
     async def health() -> JSONResponse:
