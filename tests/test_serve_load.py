@@ -49,7 +49,7 @@ def test_schemathesis_finds_no_server_error(url: str, tmp_path: Path) -> None:
         "--no-color",
         f"--report-dir={tmp_path}",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert re.search(r"(\d+) generated, \1 passed", done.stdout), done.stdout[-2000:]
     assert server_errors(url) == 0
