@@ -7,7 +7,7 @@ import re
 import shlex
 
 import yaml
-from conftest import ROOT
+from tests.conftest import ROOT
 
 from closecast.serve import Settings
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import live_server
+from tests.live_server import live_server
 
 pytestmark = pytest.mark.slow
 
