@@ -7,9 +7,9 @@ import re
 import shlex
 
 import yaml
-from tests.conftest import ROOT
 
 from closecast.serve import Settings
+from tests.conftest import ROOT
 
 
 def makefile_defaults_and_serve_command() -> tuple[dict[str, str], list[str]]:

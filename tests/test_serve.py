@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tests.conftest import ROOT, compose_train
-from tests.live_server import live_server
 
 from closecast.artifact import Forecaster, load_artifact
 from closecast.serve import MAX_BODY_BYTES, MAX_VALUES, Settings, SettingsError, main
+from tests.conftest import ROOT, compose_train
+from tests.live_server import live_server
 
 
 def sample_closes(n: int) -> list[float]:

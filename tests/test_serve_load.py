@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.live_server import live_server
 
 pytestmark = pytest.mark.slow
