@@ -1,0 +1,421 @@
+"""Training speed: the project's training path against a plain PyTorch loop, side by side in one run.
+
+    python scripts/bench_train.py                      # CPU, the project's default model and data
+    python scripts/bench_train.py --device cuda --json bench_train_gpu.json
+    python scripts/bench_train.py --update-docs        # also rewrite the `train` table of docs/BENCHMARKS.md
+
+Project side: the config composed from `configs/` (Hydra compose API), `PriceDataModule` with its resident
+`Batches`, `ForecastModule`, and a `pytorch_lightning.Trainer` with the run's callbacks (checkpointing,
+early stopping, progress bar) and TensorBoard logger, writing into a temporary run dir: a normal run,
+only with fewer epochs. Plain side: a hand-written loop over the same training tensors on the same device
+with the same network class, optimizer config, loss, gradient clipping, batch size and epochs, drawing
+shuffled index batches.
+
+What is timed: from the first training step to the end of the last epoch. For the project that is
+Lightning's `on_train_start` .. `on_train_end`, so it includes every per-epoch cost of a normal run
+(validation pass and metrics, checkpoint writes, TensorBoard events, progress bar) and excludes the
+one-off work before the loop (data loading and windowing, Trainer construction, moving the model). The
+whole `trainer.fit` call is reported beside it as `project_fit_samples_per_s`. The rounds alternate
+project/plain (A/B/A/B) after one untimed warm-up epoch of each, and the medians give the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, open_dict
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchdoc  # noqa: E402  (sibling script module, not part of the package)
+
+from closecast.data import EVAL_BATCH_SIZE, PriceDataModule, WindowSet  # noqa: E402
+from closecast.module import ForecastModule  # noqa: E402
+from closecast.training import build_callbacks  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_RATIO = 0.9
+# The issue's GPU reference: a plain loop with resident tensors on an H200 at these settings.
+GPU_REFERENCE_SAMPLES_PER_S = 137_874
+
+
+@dataclass
+class Settings:
+    """What one benchmark run trains: the same on both sides."""
+
+    device: str
+    hidden: int
+    layers: int
+    window: int
+    batch_size: int
+    epochs: int
+    rounds: int
+    ticker: str
+    start: str | None
+    rows: int | None  # synthetic series length; None = the bundled sample prices of `ticker`
+    seed: int = 0
+
+
+# Per device: the CPU runs the project's default model and data; the GPU runs the issue's reference
+# settings on a longer (synthetic) series so that an epoch is hundreds of steps rather than five.
+DEFAULTS = {
+    "cpu": dict(hidden=64, layers=2, window=30, batch_size=64, epochs=4, rounds=3, rows=None),
+    "cuda": dict(hidden=64, layers=2, window=60, batch_size=512, epochs=5, rounds=3, rows=200_000),
+}
+TINY = dict(hidden=8, layers=1, window=10, batch_size=32, epochs=1, rounds=1, rows=None, start="2009-01-01")
+
+
+def synthetic_csv(rows: int, folder: Path, seed: int) -> Path:
+    """A seeded geometric random walk of `rows` business days in the Yahoo column layout."""
+    rng = np.random.default_rng(seed)
+    prices = 100.0 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, rows)))
+    dates = pd.bdate_range("1900-01-01", periods=rows)
+    path = folder / f"synthetic_{rows}.csv"
+    pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": prices}).to_csv(path, index=False)
+    return path
+
+
+def compose_config(s: Settings, run_dir: Path, data_csv: Path | None) -> DictConfig:
+    """The project's `train` config with the benchmark's overrides; everything else as in a normal run."""
+    overrides = [
+        f"paths.root_dir={ROOT}",
+        f"paths.output_dir={run_dir}",
+        f"paths.checkpoints_dir={run_dir / 'published'}",
+        f"paths.log_dir={run_dir}",
+        f"seed={s.seed}",
+        f"model.hidden={s.hidden}",
+        f"model.layers={s.layers}",
+        f"data.window={s.window}",
+        f"data.batch_size={s.batch_size}",
+        f"data.ticker={s.ticker}",
+        f"trainer.max_epochs={s.epochs}",
+        f"trainer.accelerator={'gpu' if s.device == 'cuda' else 'cpu'}",
+        "trainer.devices=1",
+    ]
+    if data_csv is not None:
+        overrides += ["data.source=csv", f"data.path={data_csv}"]
+    if s.start:
+        overrides.append(f"data.start={s.start}")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(run_dir)  # normally Hydra's runtime dir, which compose does not create
+    return cfg
+
+
+class LoopTimer(pl.Callback):
+    """Wall time from the first training step to the end of fit, the part of it spent validating, and
+    the samples trained on. Placed first among the callbacks, so the checkpoint writes that follow each
+    validation count as training time."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.samples = 0
+        self.seconds = math.nan
+        self.val_seconds = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _sync(self.device)
+        self.t0, self.cpu0 = time.perf_counter(), time.process_time()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        self.samples += int(batch[0].shape[0])
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _sync(self.device)
+        self.val_t0 = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _sync(self.device)
+        self.val_seconds += time.perf_counter() - self.val_t0
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _sync(self.device)
+        self.seconds = time.perf_counter() - self.t0
+        self.cpu_seconds = time.process_time() - self.cpu0
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.device, run_dir: Path) -> dict:
+    """One fit through the project's Trainer; returns samples, loop seconds and whole-fit seconds."""
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(run_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    net = instantiate(cfg.model, input_size=1, horizon=datamodule.codec.horizon)
+    module = ForecastModule(
+        net=net,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        codec=datamodule.codec,
+    )
+    timer = LoopTimer(device)
+    logger = instantiate(cfg.logger, save_dir=str(run_dir))
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=[timer, *build_callbacks(cfg, run_dir)], logger=logger
+    )
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    _sync(device)
+    fit_seconds = time.perf_counter() - t0
+    if not list((run_dir / "checkpoints").glob("*.ckpt")):
+        raise RuntimeError(f"project run wrote no checkpoint under {run_dir}; the benchmark would be unfair")
+    return {
+        "samples": timer.samples,
+        "seconds": timer.seconds,
+        "val_seconds": timer.val_seconds,
+        "cpu_seconds": timer.cpu_seconds,
+        "fit_seconds": fit_seconds,
+    }
+
+
+def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, seed: int) -> dict:
+    """The hand-written loop: Adam (from the config), MSE, clipping as configured, shuffled index batches,
+    and after each epoch the validation loss, as the project's run computes it for checkpointing."""
+    x, y = train.x, train.y
+    device = x.device
+    torch.manual_seed(seed)
+    net = instantiate(cfg.model, input_size=1, horizon=y.shape[1]).to(device)
+    optimizer = instantiate(cfg.optimizer)(params=net.parameters())
+    loss_fn = nn.MSELoss()
+    clip = cfg.trainer.get("gradient_clip_val")
+    batch_size, n = int(cfg.data.batch_size), int(x.shape[0])
+    generator = torch.Generator().manual_seed(seed)
+    samples, val_seconds, val_loss = 0, 0.0, math.nan
+    net.train()
+    _sync(device)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(net(x[idx]), y[idx])
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(net.parameters(), float(clip))
+            optimizer.step()
+            samples += int(idx.shape[0])
+        v0 = time.perf_counter()
+        net.eval()
+        with torch.inference_mode():
+            step = max(batch_size, EVAL_BATCH_SIZE)
+            pred = torch.cat([net(val.x[i : i + step]) for i in range(0, len(val), step)])
+            val_loss = float(loss_fn(pred, val.y))  # read on the host, like a monitored metric
+        net.train()
+        val_seconds += time.perf_counter() - v0
+    _sync(device)
+    if not math.isfinite(val_loss):
+        raise FloatingPointError(f"plain loop diverged (val loss {val_loss}); the comparison is void")
+    return {
+        "samples": samples,
+        "seconds": time.perf_counter() - t0,
+        "val_seconds": val_seconds,
+        "cpu_seconds": time.process_time() - cpu0,
+    }
+
+
+def benchmark(s: Settings) -> dict:
+    """Warm up both sides, then alternate project/plain rounds; medians and ratio of samples/s."""
+    if s.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch.cuda.is_available() is False (CPU build of torch or no GPU)")
+    device = torch.device(s.device)
+    with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
+        tmp = Path(tmp)
+        data_csv = synthetic_csv(s.rows, tmp, s.seed) if s.rows else None
+        cfg = compose_config(s, tmp / "run", data_csv)
+        datamodule: PriceDataModule = instantiate(cfg.data)
+        datamodule.setup("fit")  # one-off load/clean/window, shared by both sides and by every round
+        train_part = datamodule.parts["train"].to(device)
+        val_part = datamodule.parts["val"].to(device)
+        n_train = len(train_part)
+
+        warm = cfg.copy()
+        with open_dict(warm):
+            warm.trainer.max_epochs = 1
+        run_project(warm, datamodule, device, tmp / "warmup")
+        run_plain(warm, train_part, val_part, 1, s.seed)
+
+        rounds: dict[str, list[dict]] = {"project": [], "plain": []}
+        for r in range(s.rounds):
+            project = run_project(cfg, datamodule, device, tmp / f"round{r}")
+            plain = run_plain(cfg, train_part, val_part, s.epochs, s.seed)
+            for name, res in (("project", project), ("plain", plain)):
+                res["samples_per_s"] = res["samples"] / res["seconds"]
+                res["train_only_samples_per_s"] = res["samples"] / (res["seconds"] - res["val_seconds"])
+                res["samples_per_cpu_s"] = res["samples"] / res["cpu_seconds"]
+                rounds[name].append(res)
+            print(
+                f"round {r + 1}/{s.rounds}: project {project['samples_per_s']:,.0f} samples/s "
+                f"({project['seconds']:.2f} s loop, {project['fit_seconds']:.2f} s fit), "
+                f"plain {plain['samples_per_s']:,.0f} samples/s ({plain['seconds']:.2f} s)",
+                flush=True,
+            )
+
+    project_sps = statistics.median(r["samples_per_s"] for r in rounds["project"])
+    plain_sps = statistics.median(r["samples_per_s"] for r in rounds["plain"])
+    fit_sps = statistics.median(r["samples"] / r["fit_seconds"] for r in rounds["project"])
+    project_cpu = statistics.median(r["samples_per_cpu_s"] for r in rounds["project"])
+    plain_cpu = statistics.median(r["samples_per_cpu_s"] for r in rounds["plain"])
+    project_train = statistics.median(r["train_only_samples_per_s"] for r in rounds["project"])
+    plain_train = statistics.median(r["train_only_samples_per_s"] for r in rounds["plain"])
+    return {
+        "ratio": project_sps / plain_sps,
+        "project_samples_per_s": project_sps,
+        "plain_samples_per_s": plain_sps,
+        "project_fit_samples_per_s": fit_sps,
+        "fit_ratio": fit_sps / plain_sps,
+        "project_train_only_samples_per_s": project_train,
+        "plain_train_only_samples_per_s": plain_train,
+        "train_only_ratio": project_train / plain_train,
+        # Samples per second of process CPU time: on a machine shared with other jobs this moves far less
+        # than wall time (on a GPU it mostly measures the host's waiting, so read it on the CPU only).
+        "cpu_time_ratio": project_cpu / plain_cpu,
+        "paired_ratios": [
+            p["samples_per_s"] / q["samples_per_s"]
+            for p, q in zip(rounds["project"], rounds["plain"], strict=True)
+        ],
+        "device": s.device,
+        "target_ratio": TARGET_RATIO,
+        "train_samples": n_train,
+        "settings": asdict(s),
+        "rounds": rounds,
+        "machine": benchdoc.machine(),
+        "torch": torch.__version__,
+        "lightning": pl.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def markdown(result: dict, command: str) -> str:
+    """The docs table: machine, date, command, figures, each target beside its figure."""
+    s, m = result["settings"], result["machine"]
+    where = f"{m['cores']} cores, {m['cpu']}" + (f", GPU {m['gpu']}" if m.get("gpu") else "")
+    data = f"synthetic random walk, {s['rows']:,} days" if s["rows"] else f"bundled {s['ticker']} sample"
+    ref = (
+        f"≥ {TARGET_RATIO} × plain; the issue's H200 plain loop: {GPU_REFERENCE_SAMPLES_PER_S:,}"
+        if s["device"] == "cuda"
+        else "—"
+    )
+    rows = [
+        ("Machine", where, ""),
+        ("Date", m["date"], ""),
+        ("Command", f"`{command}`", ""),
+        (
+            "Settings",
+            f"device {s['device']}, {data} ({result['train_samples']:,} training windows), hidden "
+            f"{s['hidden']}, {s['layers']} layers, window {s['window']}, batch {s['batch_size']}, "
+            f"{s['epochs']} epochs, {s['rounds']} rounds A/B, torch {result['torch']}, "
+            f"Lightning {result['lightning']}, {result['threads']} threads",
+            "",
+        ),
+        ("Plain PyTorch loop, samples/s (median)", f"{result['plain_samples_per_s']:,.0f}", ref),
+        ("Project training loop, samples/s (median)", f"{result['project_samples_per_s']:,.0f}", ""),
+        ("**Ratio project / plain**", f"**{result['ratio']:.3f}**", f"≥ {TARGET_RATIO}"),
+        ("Project whole `trainer.fit`, samples/s", f"{result['project_fit_samples_per_s']:,.0f}", ""),
+        ("Ratio whole fit / plain", f"{result['fit_ratio']:.3f}", "(informative)"),
+    ]
+    title = "GPU" if s["device"] == "cuda" else "CPU"
+    lines = [
+        f"## Training speed ({title})",
+        "",
+        "The project's Trainer (validation, checkpoints, TensorBoard and progress bar every epoch, as in a",
+        "normal run) against a plain PyTorch loop on the same tensors, network, optimizer, clipping, batch",
+        "size and epochs. Loop time runs from the first training step to the end of the last epoch.",
+        "",
+        "| Figure | Value | Target |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; unset model/data/epoch options take the per-device defaults."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--tiny", action="store_true", help="a seconds-long run on a tiny model (for tests)")
+    p.add_argument("--hidden", type=int)
+    p.add_argument("--layers", type=int)
+    p.add_argument("--window", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--rounds", type=int, help="timed rounds per side")
+    p.add_argument("--rows", type=int, help="train on a synthetic series of this many days")
+    p.add_argument("--ticker", default="AAPL", help="bundled sample ticker (when --rows is not given)")
+    p.add_argument("--start", help="first date of the sample series, YYYY-MM-DD")
+    p.add_argument(
+        "--threads", type=int, help="torch intra-op threads for both sides (default: torch's choice)"
+    )
+    p.add_argument("--json", type=Path, help="write the result as JSON here")
+    p.add_argument("--update-docs", action="store_true", help="rewrite this benchmark's table in the docs")
+    p.add_argument("--docs", type=Path, default=benchdoc.DOC, help="the benchmarks document to update")
+    return p.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Defaults for the device (or the tiny setting), overridden by any option given."""
+    base = {**DEFAULTS[args.device], "start": None, **(TINY if args.tiny else {})}
+    for key in ("hidden", "layers", "window", "batch_size", "epochs", "rounds", "rows", "start"):
+        value = getattr(args, key)
+        if value is not None:
+            base[key] = value
+    for key in ("hidden", "layers", "window", "batch_size", "epochs", "rounds"):
+        if base[key] < 1:
+            raise SystemExit(f"--{key.replace('_', '-')} must be at least 1, got {base[key]}")
+    if base["rows"] is not None and base["rows"] < 10 * base["window"]:
+        raise SystemExit(f"--rows {base['rows']} is too short for window {base['window']}; use more rows")
+    return Settings(device=args.device, ticker=args.ticker, **base)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print one line per figure (last), optionally write JSON and the docs table."""
+    args = parse_args(argv)
+    settings = settings_from(args)
+    if args.threads:
+        # On a shared machine, fewer threads than cores avoids OpenMP oversubscription stalls.
+        torch.set_num_threads(args.threads)
+    result = benchmark(settings)
+    command = "python scripts/bench_train.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    if args.update_docs:
+        benchdoc.update_section(
+            "train-gpu" if settings.device == "cuda" else "train",
+            markdown(result, command.strip()),
+            args.docs,
+        )
+    print(
+        f"device: {result['device']}"
+        + (f" ({result['machine']['gpu']})" if result["machine"].get("gpu") else "")
+    )
+    print(f"plain_samples_per_s: {result['plain_samples_per_s']:.0f}")
+    print(f"project_samples_per_s: {result['project_samples_per_s']:.0f}")
+    print(f"project_fit_samples_per_s: {result['project_fit_samples_per_s']:.0f}")
+    verdict = "ok" if result["ratio"] >= TARGET_RATIO else "BELOW TARGET"
+    print(f"ratio: {result['ratio']:.3f} (target >= {TARGET_RATIO}: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
