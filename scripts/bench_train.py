@@ -22,6 +22,7 @@ project/plain (A/B/A/B) after one untimed warm-up epoch of each, and the medians
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import statistics
@@ -52,6 +53,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.9
 # The issue's GPU reference: a plain loop with resident tensors on an H200 at these settings.
 GPU_REFERENCE_SAMPLES_PER_S = 137_874
+SYNTHETIC_START = "1678-01-01"
+MAX_ROWS = 200_000  # days from SYNTHETIC_START that stay before pandas' last Timestamp (2262)
 
 
 @dataclass
@@ -81,10 +84,11 @@ TINY = dict(hidden=8, layers=1, window=10, batch_size=32, epochs=1, rounds=1, ro
 
 
 def synthetic_csv(rows: int, folder: Path, seed: int) -> Path:
-    """A seeded geometric random walk of `rows` business days in the Yahoo column layout."""
+    """A seeded geometric random walk of `rows` days in the Yahoo column layout."""
     rng = np.random.default_rng(seed)
     prices = 100.0 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, rows)))
-    dates = pd.bdate_range("1900-01-01", periods=rows)
+    # Calendar days from pandas' earliest date: the longest run of dates a Timestamp can hold.
+    dates = pd.date_range(SYNTHETIC_START, periods=rows, freq="D")
     path = folder / f"synthetic_{rows}.csv"
     pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": prices}).to_csv(path, index=False)
     return path
@@ -124,8 +128,9 @@ class LoopTimer(pl.Callback):
     the samples trained on. Placed first among the callbacks, so the checkpoint writes that follow each
     validation count as training time."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, samples_per_epoch: int) -> None:
         self.device = device
+        self.samples_per_epoch = samples_per_epoch
         self.samples = 0
         self.seconds = math.nan
         self.val_seconds = 0.0
@@ -134,8 +139,9 @@ class LoopTimer(pl.Callback):
         _sync(self.device)
         self.t0, self.cpu0 = time.perf_counter(), time.process_time()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
-        self.samples += int(batch[0].shape[0])
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Counted per epoch, not per batch: a per-batch hook would add its own cost to every step.
+        self.samples += self.samples_per_epoch
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         _sync(self.device)
@@ -168,11 +174,12 @@ def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.devi
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         codec=datamodule.codec,
     )
-    timer = LoopTimer(device)
+    timer = LoopTimer(device, len(datamodule.parts["train"]))
     logger = instantiate(cfg.logger, save_dir=str(run_dir))
     trainer: pl.Trainer = instantiate(
         cfg.trainer, callbacks=[timer, *build_callbacks(cfg, run_dir)], logger=logger
     )
+    gc.collect()  # start each timed run, on either side, from the same clean heap
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     _sync(device)
@@ -202,6 +209,7 @@ def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, se
     generator = torch.Generator().manual_seed(seed)
     samples, val_seconds, val_loss = 0, 0.0, math.nan
     net.train()
+    gc.collect()
     _sync(device)
     t0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(epochs):
@@ -375,6 +383,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def settings_from(args: argparse.Namespace) -> Settings:
     """Defaults for the device (or the tiny setting), overridden by any option given."""
     base = {**DEFAULTS[args.device], "start": None, **(TINY if args.tiny else {})}
+    if args.rows is not None:
+        base["start"] = None  # a date range is a choice within the bundled sample, not the synthetic series
     for key in ("hidden", "layers", "window", "batch_size", "epochs", "rounds", "rows", "start"):
         value = getattr(args, key)
         if value is not None:
@@ -382,8 +392,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for key in ("hidden", "layers", "window", "batch_size", "epochs", "rounds"):
         if base[key] < 1:
             raise SystemExit(f"--{key.replace('_', '-')} must be at least 1, got {base[key]}")
-    if base["rows"] is not None and base["rows"] < 10 * base["window"]:
-        raise SystemExit(f"--rows {base['rows']} is too short for window {base['window']}; use more rows")
+    if base["rows"] is not None and not 10 * base["window"] <= base["rows"] <= MAX_ROWS:
+        raise SystemExit(
+            f"--rows {base['rows']} must lie in [{10 * base['window']}, {MAX_ROWS:,}] for window "
+            f"{base['window']} (ten windows at least; dates must fit pandas' calendar)"
+        )
     return Settings(device=args.device, ticker=args.ticker, **base)
 
 
