@@ -317,7 +317,8 @@ def benchmark(s: Settings) -> dict:
 def markdown(result: dict, command: str) -> str:
     """The docs table: machine, date, command, figures, each target beside its figure."""
     s, m = result["settings"], result["machine"]
-    where = f"{m['cores']} cores, {m['cpu']}" + (f", GPU {m['gpu']}" if m.get("gpu") else "")
+    gpu = m.get("gpu") if s["device"] == "cuda" else None
+    where = f"{m['cores']} cores, {m['cpu']}" + (f", GPU {gpu}" if gpu else "")
     data = f"synthetic random walk, {s['rows']:,} days" if s["rows"] else f"bundled {s['ticker']} sample"
     ref = (
         f"≥ {TARGET_RATIO} × plain; the issue's H200 plain loop: {GPU_REFERENCE_SAMPLES_PER_S:,}"
@@ -418,10 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             markdown(result, command.strip()),
             args.docs,
         )
-    print(
-        f"device: {result['device']}"
-        + (f" ({result['machine']['gpu']})" if result["machine"].get("gpu") else "")
-    )
+    card = result["machine"].get("gpu") if settings.device == "cuda" else None
+    print(f"device: {result['device']}" + (f" ({card})" if card else ""))
     print(f"plain_samples_per_s: {result['plain_samples_per_s']:.0f}")
     print(f"project_samples_per_s: {result['project_samples_per_s']:.0f}")
     print(f"project_fit_samples_per_s: {result['project_fit_samples_per_s']:.0f}")
