@@ -6,7 +6,7 @@ from omegaconf import DictConfig
 from closecast.training import objective, train
 
 
-@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+@hydra.main(config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | tuple[float, ...] | None:
     metrics = train(cfg)
     return objective(metrics, cfg.get("optimized_metric"))

@@ -23,14 +23,13 @@ TINY = [
     "trainer.max_epochs=2",
     "trainer.accelerator=cpu",
     "trainer.enable_progress_bar=false",
-    "callbacks.progress_bar=null",
 ]
 
 
 def compose_train(tmp_path: Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """The `train` config with paths inside `tmp_path` (data still from the repo's data/)."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "configs")):
         cfg = compose(
             config_name="train",
             overrides=[

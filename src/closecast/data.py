@@ -135,13 +135,13 @@ def clean_series(
     n = len(series)
     series = series[series > 0]
     removed["non-positive price"] = n - len(series)
-    if start or end:
-        n = len(series)
-        series = series.loc[start:end]
-        removed["outside data.start/data.end"] = n - len(series)
     for rule, count in removed.items():
         if count:
             log.warning("cleaning: removed %d rows (%s)", count, rule)
+    if start or end:
+        n = len(series)
+        series = series.loc[start:end]
+        log.info("kept %d of %d rows within data.start=%s, data.end=%s", len(series), n, start, end)
     series.index.name = "Date"
     return series
 
@@ -328,7 +328,7 @@ class PriceDataModule(pl.LightningDataModule):
                 f"{need}; use a longer date range or a smaller data.window"
             )
         self.series = series
-        prices = torch.from_numpy(series.to_numpy(dtype=np.float64))
+        prices = torch.tensor(series.to_numpy(dtype=np.float64))
         split = split_sizes(len(series), self.train_frac, self.val_frac)
         self.split = split
         self.codec = Codec.fit(prices[: split.n_train], self.target, self.window, self.horizon)

@@ -23,6 +23,13 @@ from closecast.module import ForecastModule
 log = logging.getLogger(__name__)
 
 SHRINK_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+# Config `_target_`s may only name these packages: a config file cannot make training call arbitrary code.
+TRUSTED_TARGETS = ["closecast.*", "torch.optim.*", "pytorch_lightning.*", "lightning.pytorch.*"]
+
+
+def build(conf: Any, **kwargs: Any) -> Any:
+    """`hydra.utils.instantiate` restricted to the trusted target packages."""
+    return hydra.utils.instantiate(conf, _execution_whitelist_=TRUSTED_TARGETS, **kwargs)
 
 
 def build_callbacks(cfg: DictConfig, output_dir: Path) -> list[pl.Callback]:
@@ -31,10 +38,12 @@ def build_callbacks(cfg: DictConfig, output_dir: Path) -> list[pl.Callback]:
     for name, conf in (cfg.get("callbacks") or {}).items():
         if conf is None:
             continue
+        if name == "progress_bar" and not cfg.trainer.get("enable_progress_bar", True):
+            continue  # `trainer.enable_progress_bar=false` alone turns the bar off
         if name == "model_checkpoint":
-            callbacks.append(hydra.utils.instantiate(conf, dirpath=str(output_dir / "checkpoints")))
+            callbacks.append(build(conf, dirpath=str(output_dir / "checkpoints")))
         else:
-            callbacks.append(hydra.utils.instantiate(conf))
+            callbacks.append(build(conf))
     return callbacks
 
 
@@ -101,21 +110,21 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     output_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True)
 
-    datamodule: PriceDataModule = hydra.utils.instantiate(cfg.data)
+    datamodule: PriceDataModule = build(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     codec = datamodule.codec
-    net = hydra.utils.instantiate(cfg.model, input_size=1, horizon=codec.horizon)
+    net = build(cfg.model, input_size=1, horizon=codec.horizon)
     module = ForecastModule(
         net=net,
-        optimizer=hydra.utils.instantiate(cfg.optimizer),
-        scheduler=hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        optimizer=build(cfg.optimizer),
+        scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
         codec=codec,
     )
 
     callbacks = build_callbacks(cfg, output_dir) + list(extra_callbacks or [])
-    logger = hydra.utils.instantiate(cfg.logger, save_dir=str(output_dir)) if cfg.get("logger") else False
-    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    logger = build(cfg.logger, save_dir=str(output_dir)) if cfg.get("logger") else False
+    trainer: pl.Trainer = build(cfg.trainer, callbacks=callbacks, logger=logger)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
     if not trainer.is_global_zero:

@@ -1,0 +1,200 @@
+"""Data sources, the integrity step, the chronological split, scaler fitting and window alignment."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from closecast import data as data_mod
+from closecast.codec import Codec
+from closecast.data import DataError, PriceDataModule, clean_series, make_windows, read_source
+
+
+def recorded_frame(n: int = 300) -> pd.DataFrame:
+    """A frame shaped like yfinance>=0.2.48's download: (field, ticker) columns, dates in the index."""
+    dates = pd.bdate_range("2020-01-01", periods=n, name="Date")
+    close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 1, n))
+    fields = {
+        "Adj Close": close * 0.98,
+        "Close": close,
+        "High": close + 1,
+        "Low": close - 1,
+        "Open": close,
+        "Volume": np.full(n, 1000),
+    }
+    columns = pd.MultiIndex.from_tuples([(f, "TEST") for f in fields], names=["Price", "Ticker"])
+    return pd.DataFrame(np.column_stack(list(fields.values())), index=dates, columns=columns)
+
+
+def test_sample_source_reads_bundled_ticker(tmp_path):
+    dm = PriceDataModule(source="sample", ticker="MSFT", data_dir="data", window=20)
+    dm.setup()
+    assert dm.feature == "Adj Close"
+    assert dm.describe()["start"] == "2000-03-01"
+    assert len(dm.parts["train"]) > 1000
+
+
+def test_sample_source_unknown_ticker_names_the_bundled_ones():
+    with pytest.raises(DataError, match="bundled: \\['AAPL', 'GOOG', 'IBM', 'MSFT'\\]"):
+        read_source("sample", ticker="TSLA", data_dir="data")
+
+
+def test_yahoo_source_downloads_once_then_uses_cache(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_download(ticker, start, end):
+        calls.append((ticker, start, end))
+        return recorded_frame()
+
+    monkeypatch.setattr(data_mod, "yf_download", fake_download)
+    dm = PriceDataModule(source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10)
+    dm.prepare_data()
+    dm.setup()
+    assert calls == [("TEST", "2020-01-01", None)]
+    assert (tmp_path / "cache" / "TEST_2020-01-01_last.csv").exists()
+    np.testing.assert_allclose(dm.series.to_numpy(), recorded_frame()[("Adj Close", "TEST")].to_numpy())
+    again = PriceDataModule(
+        source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10
+    )
+    again.setup()
+    assert len(calls) == 1, "a cached download must be reused"
+    assert len(again.series) == len(dm.series)
+
+
+def test_yahoo_empty_frame_is_a_clear_error(tmp_path, monkeypatch):
+    # Offline, yf.download logs an error and returns an empty frame instead of raising.
+    monkeypatch.setattr(data_mod, "yf_download", lambda *a: pd.DataFrame())
+    with pytest.raises(DataError, match="'PETR4.SA'.*no rows.*data.source=sample"):
+        read_source("yahoo", ticker="PETR4.SA", data_dir=tmp_path)
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+
+
+def test_yahoo_download_exception_is_a_clear_error(tmp_path, monkeypatch):
+    def boom(*a):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(data_mod, "yf_download", boom)
+    with pytest.raises(DataError, match="'AAPL'.*download failed.*no route to host"):
+        read_source("yahoo", ticker="AAPL", data_dir=tmp_path)
+
+
+def test_csv_source_and_its_errors(tmp_path):
+    path = tmp_path / "prices.csv"
+    frame = recorded_frame().droplevel(1, axis=1).reset_index()[["Date", "Close"]]
+    frame.to_csv(path, index=False)
+    dm = PriceDataModule(source="csv", path=str(path), window=10)
+    dm.setup()
+    assert dm.feature == "Close" and len(dm.series) == 300
+    with pytest.raises(DataError, match="needs data.path"):
+        read_source("csv", path=None)
+    with pytest.raises(DataError, match="does not exist"):
+        read_source("csv", path=str(tmp_path / "nope.csv"))
+    with pytest.raises(DataError, match="not one of"):
+        PriceDataModule(source="ftp")
+
+
+def test_cleaning_removes_each_kind_of_bad_row_and_logs_it(caplog):
+    frame = pd.DataFrame(
+        {
+            "Date": [
+                "2020-01-03",
+                "2020-01-01",
+                "2020-01-02",
+                "2020-01-02",
+                "2020-01-06",
+                "2020-01-07",
+                "2020-01-08",
+                "2020-01-09",
+                "not a date",
+            ],
+            "Close": [103.0, 101.0, 1.0, 102.0, np.nan, np.inf, 0.0, -5.0, 110.0],
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="closecast.data"):
+        series = clean_series(frame, "Close")
+    assert list(series.index.strftime("%Y-%m-%d")) == ["2020-01-01", "2020-01-02", "2020-01-03"]
+    assert list(series) == [101.0, 102.0, 103.0]  # the later duplicate row wins
+    text = caplog.text
+    for rule in (
+        "1 rows (unparseable date)",
+        "1 rows (duplicate date)",
+        "2 rows (non-finite price)",
+        "2 rows (non-positive price)",
+    ):
+        assert rule in text
+
+
+def test_too_short_series_is_refused_with_both_numbers(tmp_path):
+    path = tmp_path / "short.csv"
+    pd.DataFrame({"Date": pd.bdate_range("2020-01-01", periods=40), "Close": np.linspace(10, 20, 40)}).to_csv(
+        path, index=False
+    )
+    dm = PriceDataModule(source="csv", path=str(path), window=30)
+    with pytest.raises(DataError, match=r"has 40 rows after cleaning.*need at least \d+"):
+        dm.setup()
+
+
+@pytest.mark.parametrize("target", ["return", "level"])
+def test_scaler_is_fitted_on_the_training_part_only(target):
+    dm = PriceDataModule(source="sample", ticker="IBM", window=20, target=target)
+    dm.setup()
+    train_prices = dm.series.to_numpy()[: dm.split.n_train]
+    if target == "level":
+        expected_mean, expected_std = train_prices.mean(), train_prices.std(ddof=1)
+    else:
+        returns = np.diff(np.log(train_prices))
+        expected_mean, expected_std = returns.mean(), returns.std(ddof=1)
+    assert dm.codec.mean == pytest.approx(expected_mean, rel=1e-12)
+    assert dm.codec.std == pytest.approx(expected_std, rel=1e-12)
+
+
+def test_windows_and_targets_align_on_a_hand_checkable_series():
+    prices = torch.arange(1, 21, dtype=torch.float64)  # 1, 2, ..., 20
+    dates = pd.bdate_range("2021-01-01", periods=20)
+    codec = Codec(target="level", window=3, horizon=2, mean=0.0, std=1.0)
+    ws = make_windows(prices, codec, slice(2, 18), dates)  # anchors t = 2..17 (0-based)
+    assert len(ws) == 16
+    assert ws.x[0, :, 0].tolist() == [1.0, 2.0, 3.0]
+    assert ws.y[0].tolist() == [4.0, 5.0]
+    assert ws.last[0].item() == 3.0 and ws.future[0].tolist() == [4.0, 5.0]
+    assert ws.x[-1, :, 0].tolist() == [16.0, 17.0, 18.0] and ws.future[-1].tolist() == [19.0, 20.0]
+    assert ws.anchor_dates[0] == dates[2]
+
+
+def test_return_codec_inputs_and_targets_are_scaled_log_returns():
+    prices = torch.tensor([100.0, 110.0, 99.0, 99.0, 120.0], dtype=torch.float64)
+    codec = Codec(target="return", window=3, horizon=2, mean=0.01, std=0.5)
+    x = codec.encode(prices[:3])
+    expected = (np.diff(np.log([100.0, 110.0, 99.0])) - 0.01) / 0.5
+    np.testing.assert_allclose(x[:, 0].numpy(), expected, rtol=1e-6)
+    y = codec.target_of(prices)
+    np.testing.assert_allclose(y.numpy(), np.log([99 / 99, 120 / 99]) / 0.5, rtol=1e-6, atol=1e-7)
+    back = codec.decode(y.unsqueeze(0), prices[2:3])
+    np.testing.assert_allclose(back[0].numpy(), [99.0, 120.0], rtol=1e-6)
+
+
+def test_splits_are_chronological_and_disjoint():
+    dm = PriceDataModule(source="sample", ticker="GOOG", window=15, horizon=3)
+    dm.setup()
+    train, val, test = (dm.parts[k] for k in ("train", "val", "test"))
+    assert max(train.anchor_dates) < min(val.anchor_dates) < min(test.anchor_dates)
+    # No training target reaches into validation, and no validation target into test.
+    train_end = dm.series.index[dm.split.n_train - 1]
+    val_end = dm.series.index[dm.split.n_train + dm.split.n_val - 1]
+    last_train_anchor = dm.series.index.get_loc(max(train.anchor_dates))
+    assert dm.series.index[last_train_anchor + 3] <= train_end
+    last_val_anchor = dm.series.index.get_loc(max(val.anchor_dates))
+    assert dm.series.index[last_val_anchor + 3] <= val_end
+
+
+def test_batches_cover_every_sample_once_per_epoch_and_shard_across_ranks():
+    x = torch.arange(10).float()
+    batches = data_mod.Batches((x,), batch_size=4, shuffle=True, seed=1)
+    seen = torch.cat([b[0] for b in batches])
+    assert sorted(seen.tolist()) == list(range(10)) and len(batches) == 3
+    ranks = [data_mod.Batches((x,), 3, True, seed=1, rank=r, world=2) for r in range(2)]
+    shards = [torch.cat([b[0] for b in r]).tolist() for r in ranks]
+    assert len(shards[0]) == len(shards[1]) == 5
+    assert sorted(shards[0] + shards[1]) == list(range(10))

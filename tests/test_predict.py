@@ -1,0 +1,116 @@
+"""Local inference: predict_next_from_values and `python -m closecast.predict`, with their errors."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from closecast import predict_next_from_values
+from closecast.artifact import ArtifactError, Forecaster, InputError, load_artifact
+from tests.conftest import ROOT
+
+PRICES = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv")["Adj Close"].tolist()[-40:]
+
+
+def test_artifact_loads_with_weights_only(trained_artifact):
+    artifact = torch.load(trained_artifact, weights_only=True)
+    assert artifact["format"] == "closecast.artifact/1"
+
+
+def test_predict_next_from_values_matches_the_network(trained_artifact):
+    value, meta = predict_next_from_values(PRICES, str(trained_artifact), "cpu")
+    assert isinstance(value, float) and math.isfinite(value)
+    assert meta["window"] == 10 and meta["ticker"] == "AAPL" and meta["device"] == "cpu"
+    assert "test/mae" in meta["metrics"]
+    # Same answer computed by hand from the artifact's parts.
+    artifact = load_artifact(trained_artifact)
+    f = Forecaster(artifact)
+    window = torch.tensor(PRICES[-10:], dtype=torch.float64)
+    with torch.no_grad():
+        y = f.net(f.codec.encode(window).unsqueeze(0))
+    expected = float(f.codec.decode(y, window[-1:])[0, 0])
+    assert value == pytest.approx(expected, rel=1e-9)
+    # Only the last `window` values matter.
+    again, _ = predict_next_from_values([1.0] * 5 + PRICES[-10:], trained_artifact)
+    assert again == pytest.approx(value, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ([1.0, 2.0], "at least window=10 values, got 2"),
+        ([float("nan")] * 12, "must be finite; position 0 is nan"),
+        ([100.0] * 11 + [float("inf")], "must be finite; position 11 is inf"),
+        ([100.0] * 11 + [-1.0], "must be positive; position 11"),
+        ([[1.0, 2.0]] * 12, "flat list"),
+        (["a"] * 12, "flat list of numbers"),
+    ],
+)
+def test_predict_rejects_bad_values(trained_artifact, values, message):
+    with pytest.raises(InputError, match=message.replace("(", "\\(")):
+        predict_next_from_values(values, trained_artifact)
+
+
+def test_predict_errors_for_missing_file_and_bad_device(trained_artifact, tmp_path):
+    with pytest.raises(FileNotFoundError, match="make train"):
+        predict_next_from_values(PRICES, tmp_path / "none.pt")
+    with pytest.raises(InputError, match="device 'tpu9'"):
+        predict_next_from_values(PRICES, trained_artifact, device="tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="not available on this host"):
+            predict_next_from_values(PRICES, trained_artifact, device="cuda")
+
+
+def test_a_pickle_that_is_not_an_artifact_is_refused(tmp_path):
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "closecast.artifact/1", "obj": np.random.default_rng(0)}, evil)
+    with pytest.raises(ArtifactError, match="not a weights-only closecast artifact"):
+        load_artifact(evil)
+    plain = tmp_path / "plain.pt"
+    torch.save({"weights": torch.zeros(2)}, plain)
+    with pytest.raises(ArtifactError, match="format None"):
+        load_artifact(plain)
+
+
+def _cli(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "closecast.predict", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_cli_takes_values_from_arguments_stdin_and_csv(trained_artifact, tmp_path):
+    expected, _ = predict_next_from_values(PRICES, trained_artifact)
+    args = ["--checkpoint", str(trained_artifact)]
+    out = _cli(*args, *map(str, PRICES))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["prediction"] == pytest.approx(expected)
+    out = _cli(*args, stdin=",".join(map(str, PRICES)))
+    assert out.returncode == 0 and json.loads(out.stdout)["prediction"] == pytest.approx(expected)
+    csv = tmp_path / "p.csv"
+    pd.DataFrame({"Date": pd.bdate_range("2020-01-01", periods=40), "Close": PRICES}).to_csv(csv, index=False)
+    out = _cli(*args, "--csv", str(csv), "--interval", "0.9")
+    result = json.loads(out.stdout)
+    assert result["prediction"] == pytest.approx(expected)
+    assert result["lower"][0] < result["prediction"] < result["upper"][0]
+
+
+def test_cli_errors_exit_2_with_a_message(trained_artifact):
+    args = ["--checkpoint", str(trained_artifact)]
+    out = _cli(*args, "1", "2", "3")
+    assert out.returncode == 2 and "window=10" in out.stderr
+    out = _cli(*args, *["100"] * 11, "nan")
+    assert out.returncode == 2 and "finite" in out.stderr
+    out = _cli(*args, *["100"] * 11, "abc")
+    assert out.returncode == 2 and "'abc' is not a number" in out.stderr
+    out = _cli("--checkpoint", "missing.pt", *["100"] * 12)
+    assert out.returncode == 2 and "not found" in out.stderr

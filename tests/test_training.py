@@ -1,0 +1,114 @@
+"""Training runs: config overrides reach the artifact, resume from last.ckpt, the Hydra entry, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from closecast.artifact import FORMAT, load_artifact
+from closecast.training import objective, train
+from tests.conftest import ROOT, TINY, compose_train
+
+
+def test_hidden_override_reaches_the_artifact(tmp_path):
+    train(compose_train(tmp_path, ["model.hidden=128", "publish_name=big.pt"]))
+    artifact = torch.load(tmp_path / "checkpoints" / "big.pt", weights_only=True)
+    assert artifact["format"] == FORMAT
+    assert artifact["model"]["hidden"] == 128
+    assert artifact["state_dict"]["lstm.weight_hh_l0"].shape == (4 * 128, 128)
+
+
+def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
+    metrics = train(compose_train(tmp_path))
+    artifact = load_artifact(tmp_path / "run" / "model.pt")
+    assert artifact["ticker"] == "AAPL" and artifact["feature"] == "Adj Close"
+    assert artifact["window"] == 10 and artifact["horizon"] == 1
+    assert artifact["data"]["start"] == "2009-01-02" and artifact["data"]["end"] == "2013-03-01"
+    codec = artifact["codec"]
+    assert codec["target"] == "return" and codec["std"] > 0 and 0 <= codec["shrink"] <= 1
+    assert artifact["metrics"]["test/mase"] == pytest.approx(metrics["test/mase"])
+    assert {"torch", "closecast", "python"} <= set(artifact["versions"])
+    # The published copy is byte-identical to the run's artifact.
+    assert (tmp_path / "checkpoints" / "best.pt").read_bytes() == (tmp_path / "run" / "model.pt").read_bytes()
+
+
+def test_naive_baseline_scores_match_a_direct_computation(tmp_path):
+    metrics = train(compose_train(tmp_path))
+    from closecast.data import PriceDataModule
+
+    dm = PriceDataModule(source="sample", ticker="AAPL", start="2009-01-01", window=10)
+    dm.setup()
+    test = dm.parts["test"]
+    err = (test.future[:, 0] - test.last).abs()
+    assert metrics["naive/mae"] == pytest.approx(float(err.mean()), rel=1e-9)
+    assert metrics["test/naive/mase"] == 1.0
+
+
+def test_resume_from_last_checkpoint_continues_training(tmp_path):
+    first = compose_train(tmp_path / "a", ["trainer.max_epochs=2", "callbacks.early_stopping=null"])
+    train(first)
+    last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
+    assert last.exists()
+    saved = torch.load(last, weights_only=False)
+    assert saved["epoch"] == 1
+    resumed = compose_train(
+        tmp_path / "b", ["trainer.max_epochs=4", "callbacks.early_stopping=null", f"ckpt_path={last}"]
+    )
+    metrics = train(resumed)
+    after = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert after["epoch"] == 3
+    assert after["global_step"] == 2 * saved["global_step"], "resumed run continues the step count"
+    assert metrics["epochs"] == 4
+
+
+def test_objective_fails_loudly_on_an_unknown_metric():
+    assert objective({"val/mae": 1.5}, "val/mae") == 1.5
+    assert objective({"val/mae": 1.5, "val/rmse": 2.0}, ["val/mae", "val/rmse"]) == (1.5, 2.0)
+    with pytest.raises(KeyError, match="val/maee"):
+        objective({"val/mae": 1.5}, "val/maee")
+
+
+def _run_entry(args: list[str], tmp_path: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    overrides = [f"paths.log_dir={tmp_path / 'outputs'}", f"paths.checkpoints_dir={tmp_path / 'ckpts'}"]
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *TINY, *overrides, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_hydra_entry_writes_a_run_dir_and_publishes(tmp_path):
+    proc = _run_entry(["model.hidden=16"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
+    assert len(runs) == 1
+    run = runs[0]
+    assert (run / ".hydra" / "config.yaml").exists()
+    assert json.loads((run / "metrics.json").read_text())["test/mase"] > 0
+    assert load_artifact(tmp_path / "ckpts" / "best.pt")["model"]["hidden"] == 16
+    assert "naive" in proc.stdout and "published:" in proc.stdout
+
+
+def test_hydra_entry_rejects_an_unknown_ticker_with_a_clear_message(tmp_path):
+    proc = _run_entry(["data.ticker=NOPE"], tmp_path)
+    assert proc.returncode != 0
+    assert "ticker 'NOPE' is not in the bundled sample" in proc.stderr
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(tmp_path):
+    proc = _run_entry(
+        ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
+    artifact = load_artifact(tmp_path / "ckpts" / "best.pt")
+    assert artifact["config"]["trainer"]["strategy"] == "ddp"
