@@ -38,7 +38,6 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
@@ -47,7 +46,7 @@ import benchdoc  # noqa: E402  (sibling script module, not part of the package)
 
 from closecast.data import EVAL_BATCH_SIZE, PriceDataModule, WindowSet  # noqa: E402
 from closecast.module import ForecastModule  # noqa: E402
-from closecast.training import build_callbacks  # noqa: E402
+from closecast.training import build, build_callbacks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.9
@@ -167,18 +166,16 @@ def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.devi
     with open_dict(cfg):
         cfg.paths.output_dir = str(run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    net = instantiate(cfg.model, input_size=1, horizon=datamodule.codec.horizon)
+    net = build(cfg.model, input_size=1, horizon=datamodule.codec.horizon)
     module = ForecastModule(
         net=net,
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        optimizer=build(cfg.optimizer),
+        scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
         codec=datamodule.codec,
     )
     timer = LoopTimer(device, len(datamodule.parts["train"]))
-    logger = instantiate(cfg.logger, save_dir=str(run_dir))
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer, callbacks=[timer, *build_callbacks(cfg, run_dir)], logger=logger
-    )
+    logger = build(cfg.logger, save_dir=str(run_dir))
+    trainer: pl.Trainer = build(cfg.trainer, callbacks=[timer, *build_callbacks(cfg, run_dir)], logger=logger)
     gc.collect()  # start each timed run, on either side, from the same clean heap
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
@@ -201,8 +198,8 @@ def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, se
     x, y = train.x, train.y
     device = x.device
     torch.manual_seed(seed)
-    net = instantiate(cfg.model, input_size=1, horizon=y.shape[1]).to(device)
-    optimizer = instantiate(cfg.optimizer)(params=net.parameters())
+    net = build(cfg.model, input_size=1, horizon=y.shape[1]).to(device)
+    optimizer = build(cfg.optimizer)(params=net.parameters())
     loss_fn = nn.MSELoss()
     clip = cfg.trainer.get("gradient_clip_val")
     batch_size, n = int(cfg.data.batch_size), int(x.shape[0])
@@ -251,7 +248,7 @@ def benchmark(s: Settings) -> dict:
         tmp = Path(tmp)
         data_csv = synthetic_csv(s.rows, tmp, s.seed) if s.rows else None
         cfg = compose_config(s, tmp / "run", data_csv)
-        datamodule: PriceDataModule = instantiate(cfg.data)
+        datamodule: PriceDataModule = build(cfg.data)
         datamodule.setup("fit")  # one-off load/clean/window, shared by both sides and by every round
         train_part = datamodule.parts["train"].to(device)
         val_part = datamodule.parts["val"].to(device)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-import hydra
 import pytest
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from closecast.data import EVAL_BATCH_SIZE, PriceDataModule
 from closecast.model import LSTMForecaster
 from closecast.module import ForecastModule
 from closecast.progress import ThrottledProgressBar
+from closecast.training import build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,7 +104,5 @@ def test_progress_bar_redraws_on_a_clock_and_always_at_the_end():
 
 
 def test_default_config_uses_the_throttled_bar():
-    from omegaconf import OmegaConf
-
     default = OmegaConf.load(ROOT / "configs" / "callbacks" / "default.yaml")
-    assert isinstance(hydra.utils.instantiate(default.progress_bar), ThrottledProgressBar)
+    assert isinstance(build(default.progress_bar), ThrottledProgressBar)
