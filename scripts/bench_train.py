@@ -70,6 +70,7 @@ class Settings:
     ticker: str
     start: str | None
     rows: int | None  # synthetic series length; None = the bundled sample prices of `ticker`
+    threads: int | None = None  # torch intra-op threads; None = torch's default
     seed: int = 0
 
 
@@ -311,8 +312,27 @@ def benchmark(s: Settings) -> dict:
     }
 
 
-def markdown(result: dict, command: str) -> str:
+def command_line(s: dict) -> str:
+    """The command that repeats a run with these settings (output paths left out)."""
+    parts = ["python scripts/bench_train.py"]
+    if s["device"] != "cpu":
+        parts.append(f"--device {s['device']}")
+    defaults = DEFAULTS[s["device"]]
+    for key in ("hidden", "layers", "window", "batch_size", "epochs", "rounds", "rows"):
+        if s[key] != defaults[key] and s[key] is not None:
+            parts.append(f"--{key.replace('_', '-')} {s[key]}")
+    if s["ticker"] != "AAPL":
+        parts.append(f"--ticker {s['ticker']}")
+    if s["start"]:
+        parts.append(f"--start {s['start']}")
+    if s["threads"]:
+        parts.append(f"--threads {s['threads']}")
+    return " ".join([*parts, "--update-docs"])
+
+
+def markdown(result: dict) -> str:
     """The docs table: machine, date, command, figures, each target beside its figure."""
+    command = command_line(result["settings"])
     s, m = result["settings"], result["machine"]
     gpu = m.get("gpu") if s["device"] == "cuda" else None
     where = f"{m['cores']} cores, {m['cpu']}" + (f", GPU {gpu}" if gpu else "")
@@ -395,25 +415,26 @@ def settings_from(args: argparse.Namespace) -> Settings:
             f"--rows {base['rows']} must lie in [{10 * base['window']}, {MAX_ROWS:,}] for window "
             f"{base['window']} (ten windows at least; dates must fit pandas' calendar)"
         )
-    return Settings(device=args.device, ticker=args.ticker, **base)
+    if args.threads is not None and args.threads < 1:
+        raise SystemExit(f"--threads must be at least 1, got {args.threads}")
+    return Settings(device=args.device, ticker=args.ticker, threads=args.threads, **base)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print one line per figure (last), optionally write JSON and the docs table."""
     args = parse_args(argv)
     settings = settings_from(args)
-    if args.threads:
+    if settings.threads:
         # On a shared machine, fewer threads than cores avoids OpenMP oversubscription stalls.
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(settings.threads)
     result = benchmark(settings)
-    command = "python scripts/bench_train.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     if args.update_docs:
         benchdoc.update_section(
             "train-gpu" if settings.device == "cuda" else "train",
-            markdown(result, command.strip()),
+            markdown(result),
             args.docs,
         )
     card = result["machine"].get("gpu") if settings.device == "cuda" else None

@@ -49,7 +49,7 @@ def test_tiny_run_writes_json_and_its_docs_table(tmp_path):
     assert "<!-- bench:serve -->\nserving table\n<!-- /bench:serve -->" in text  # other tables untouched
     table = text[text.index("<!-- bench:train -->") : text.index("<!-- /bench:train -->")]
     assert f"**{result['ratio']:.3f}**" in table and "≥ 0.9" in table
-    assert "python scripts/bench_train.py --tiny" in table
+    assert "`python scripts/bench_train.py --hidden 8 --layers 1 --window 10 --batch-size 32" in table
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where there is no GPU")
