@@ -150,6 +150,23 @@ class Forecaster:
         self.net.eval().to(self.device)
         self.residuals = np.asarray(artifact["residuals"], dtype=np.float64)
         self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "residuals")}
+        self._fused = self._fused_weights()
+
+    def _fused_weights(self) -> tuple | None:
+        """Weights for calling the LSTM kernel directly on the CPU, or None to go through the module.
+
+        For one window the module's Python wrapper (argument checks, weight re-flattening) costs about
+        as much as the arithmetic; the kernel and its inputs are the same, so the numbers are too.
+        """
+        net = self.net
+        if type(net) is not LSTMForecaster or self.device.type != "cpu":
+            return None
+        lstm = net.lstm
+        if lstm.proj_size or lstm.bidirectional or not lstm.batch_first:
+            return None
+        weights = [w.detach() for w in lstm._flat_weights]
+        h0 = torch.zeros(lstm.num_layers, 1, lstm.hidden_size, dtype=weights[0].dtype)
+        return weights, h0, lstm.bias, lstm.num_layers, net.head.weight.detach(), net.head.bias.detach()
 
     @property
     def window(self) -> int:
@@ -158,6 +175,16 @@ class Forecaster:
     @property
     def horizon(self) -> int:
         return self.codec.horizon
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Network output for encoded windows `(batch, length, 1)`; equal to `self.net(x)` in eval mode."""
+        if self._fused is None:
+            return self.net(x)
+        weights, h0, bias, layers, head_w, head_b = self._fused
+        if x.shape[0] != 1:
+            h0 = h0.new_zeros(h0.shape[0], x.shape[0], h0.shape[2])
+        out, _, _ = torch.lstm(x, (h0, h0), weights, bias, layers, 0.0, False, False, True)
+        return torch.nn.functional.linear(out[:, -1], head_w, head_b)
 
     def check_values(self, values: Any) -> np.ndarray:
         """The last `window` values as float64, or `InputError` saying what is wrong."""
@@ -186,22 +213,32 @@ class Forecaster:
             raise InputError(f"horizon must be an integer from 1 to {self.horizon} for this model, got {h!r}")
         return h
 
-    def predict(
+    def check(
         self, values: Any, horizon: int | None = None, interval: float | None = None
-    ) -> dict[str, Any]:
-        """Forecast the next `horizon` prices after `values`, with an optional conformal interval."""
+    ) -> tuple[np.ndarray, int]:
+        """The window to forecast from and the horizon, or `InputError` (the first half of `predict`)."""
         h = self.check_horizon(horizon)
         window = self.check_values(values)
         if interval is not None and not (0.0 < interval <= MAX_INTERVAL):
             raise InputError(f"interval must be in (0, {MAX_INTERVAL}], got {interval}")
-        prices = torch.from_numpy(window)
+        return window, h
+
+    def network_outputs(self, windows: list[np.ndarray]) -> torch.Tensor:
+        """Normalized outputs `(len(windows), horizon)` for checked windows, in one network call."""
         with torch.inference_mode():
-            x = self.codec.encode(prices).unsqueeze(0).to(self.device)
-            y = self.net(x).cpu()
-        pred = self.codec.decode(y, prices[-1:])[0, :h].numpy()
+            # Encoded one by one, exactly as a lone window is; only the network sees the batch.
+            x = torch.cat([self.codec.encode(torch.from_numpy(w)).unsqueeze(0) for w in windows])
+            return self.forward(x.to(self.device)).cpu()
+
+    def answer(
+        self, y: torch.Tensor, window: np.ndarray, horizon: int, interval: float | None = None
+    ) -> dict[str, Any]:
+        """Prices (and interval) from one row `(1, horizon)` of network output (the second half)."""
+        prices = torch.from_numpy(window)
+        pred = self.codec.decode(y, prices[-1:])[0, :horizon].numpy()
         result: dict[str, Any] = {"prediction": float(pred[0]), "predictions": [float(p) for p in pred]}
         if interval is not None:
-            radius = conformal_quantile(self.residuals, interval)[:h]
+            radius = conformal_quantile(self.residuals, interval)[:horizon]
             result["interval"] = interval
             # Too few calibration residuals for this level give an unbounded interval: upper is None.
             result["lower"] = [
@@ -213,3 +250,10 @@ class Forecaster:
                 for p, r in zip(pred, radius, strict=True)
             ]
         return result
+
+    def predict(
+        self, values: Any, horizon: int | None = None, interval: float | None = None
+    ) -> dict[str, Any]:
+        """Forecast the next `horizon` prices after `values`, with an optional conformal interval."""
+        window, h = self.check(values, horizon, interval)
+        return self.answer(self.network_outputs([window]), window, h, interval)

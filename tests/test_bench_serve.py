@@ -1,0 +1,39 @@
+"""`scripts/bench_serve.py` runs on a tiny setting and writes the figures the docs table needs (not timed)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("generator", [[], ["--load-generator", "python"]], ids=["auto", "python-client"])
+def test_bench_serve_tiny_writes_valid_json(tmp_path, generator: list[str]) -> None:
+    out = tmp_path / "serve.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_serve.py"), "--tiny", "--json", str(out), *generator],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for key in ("ratio_vs_bare", "ratio_vs_reference", "inproc_p50_ms", "inproc_p99_ms"):
+        assert math.isfinite(result[key]) and result[key] > 0, key
+    for name in ("bare", "closecast", "reference"):
+        server = result["servers"][name]
+        assert server["errors"] == 0 and server["requests"] >= 40 and server["req_per_s"] > 0
+        assert server["rss_peak_mib"] > 0
+    if generator:
+        assert {s["tool"] for s in result["servers"].values()} == {"python-asyncio"}
+    assert result["model"]["hidden"] == 64 and result["model"]["layers"] == 2
+    # The last lines are the figures, one per line.
+    assert done.stdout.strip().splitlines()[-1].startswith("ratio_vs_reference ")

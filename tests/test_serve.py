@@ -1,0 +1,374 @@
+"""The HTTP service, end to end: a real uvicorn server on a loopback port, real trained artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from closecast.artifact import Forecaster, load_artifact
+from closecast.serve import MAX_BODY_BYTES, MAX_VALUES, Settings, SettingsError, main
+from tests.conftest import ROOT, compose_train
+from tests.live_server import live_server
+
+
+def sample_closes(n: int) -> list[float]:
+    """The last `n` closes of the bundled AAPL sample, as a client would send them."""
+    frame = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv")
+    column = "Adj Close" if "Adj Close" in frame.columns else "Close"
+    return [float(v) for v in frame[column].tail(n)]
+
+
+@pytest.fixture(scope="module")
+def served(trained_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A checkpoints dir with two good artifacts, a broken one and a link out; a server on it."""
+    from closecast.training import train
+
+    tmp = tmp_path_factory.mktemp("served")
+    train(compose_train(tmp / "h3", ["data.horizon=3"]))
+    checkpoints = tmp / "checkpoints"
+    checkpoints.mkdir()
+    shutil.copyfile(trained_artifact, checkpoints / "best.pt")
+    shutil.copyfile(tmp / "h3" / "checkpoints" / "best.pt", checkpoints / "multi.pt")
+    (checkpoints / "broken.pt").write_bytes(b"not a checkpoint")
+    outside = tmp / "outside.pt"
+    shutil.copyfile(trained_artifact, outside)
+    (checkpoints / "outside.pt").symlink_to(outside)
+    with live_server(checkpoints) as url:
+        yield {"url": url, "dir": checkpoints, "outside": outside}
+
+
+@pytest.fixture(scope="module")
+def client(served: dict) -> httpx.Client:
+    with httpx.Client(base_url=served["url"], timeout=30) as c:
+        yield c
+
+
+def test_reference_body_gets_the_forecast_and_its_context(client: httpx.Client, served: dict) -> None:
+    values = sample_closes(40)
+    r = client.post(
+        "/predict", json={"values": values, "checkpoint_path": "checkpoints/best.pt", "device": "cpu"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = Forecaster(load_artifact(served["dir"] / "best.pt")).predict(values)
+    assert body["prediction"] == expected["prediction"]
+    assert body["predictions"] == expected["predictions"]
+    assert body["checkpoint"] == "best.pt" and body["device"] == "cpu"
+    assert body["window"] == 10 and body["horizon"] == 1 and body["horizon_max"] == 1
+    assert body["ticker"] == "AAPL" and body["feature"] in ("Adj Close", "Close")
+    assert set(body["data"]) == {"start", "end", "train_end", "val_end"} and body["data"]["start"]
+    assert set(body["metrics"]) == {"mae", "rmse", "mape", "mase"}
+    assert all(isinstance(v, float) and v >= 0 for v in body["metrics"].values())
+    assert float(r.headers["X-Response-Time-ms"]) >= 0
+
+
+@pytest.mark.parametrize("reference", ["best", "best.pt", "checkpoints/best.pt", " best.pt ", None, "multi"])
+def test_checkpoint_name_forms(client: httpx.Client, reference: str | None) -> None:
+    body = {"values": sample_closes(10)}
+    if reference is not None:
+        body["checkpoint_path"] = reference
+    r = client.post("/predict", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["checkpoint"] == ("multi.pt" if reference == "multi" else "best.pt")
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "/etc/passwd",
+        "../best.pt",
+        "checkpoints/../best.pt",
+        "..",
+        "/app/checkpoints/best.pt",
+        "other/best.pt",
+        "C:\\checkpoints\\best.pt",
+        "best.pt\x00.txt",
+        "outside",  # a link pointing out of the directory
+        "outside.pt",
+        "broken.pt",  # fails to load, so it is not served
+        "missing",
+        "train.py",
+    ],
+)
+def test_anything_but_a_loaded_name_is_404(client: httpx.Client, served: dict, reference: str) -> None:
+    r = client.post("/predict", json={"values": sample_closes(10), "checkpoint_path": reference})
+    assert r.status_code == 404, r.text
+    detail = r.json()["detail"]
+    assert repr(reference.strip())[1:-1][:8] in detail or "refused" in detail
+    assert "best.pt" in detail  # it says what is loaded
+
+
+def test_multi_step_and_interval(client: httpx.Client, served: dict) -> None:
+    values = sample_closes(30)
+    r = client.post(
+        "/predict", json={"values": values, "checkpoint_path": "multi", "horizon": 3, "interval": 0.9}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = Forecaster(load_artifact(served["dir"] / "multi.pt")).predict(values, horizon=3, interval=0.9)
+    assert body["predictions"] == expected["predictions"] and len(body["predictions"]) == 3
+    assert body["horizon"] == 3 and body["horizon_max"] == 3
+    assert all(lo <= p for lo, p in zip(body["lower"], body["predictions"], strict=True))
+
+
+WINDOW = 10
+GOOD = sample_closes(WINDOW)
+
+
+def _json(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+BAD_BODIES = {
+    "missing values": (_json({"checkpoint_path": "best.pt"}), 422, "values"),
+    "empty values": (_json({"values": []}), 422, "at least 1"),
+    "fewer than the window": (_json({"values": GOOD[:5]}), 422, "window=10"),
+    "numeric strings": (_json({"values": [str(v) for v in GOOD]}), 422, "valid number"),
+    "one numeric string": (_json({"values": [*GOOD[:-1], "101.5"]}), 422, "values.9"),
+    "booleans": (_json({"values": [True] * WINDOW}), 422, "valid number"),
+    "nested lists": (_json({"values": [[v] for v in GOOD]}), 422, "valid number"),
+    "nulls": (_json({"values": [None] * WINDOW}), 422, "valid number"),
+    "values not a list": (_json({"values": 101.5}), 422, "valid array"),
+    "NaN": (b'{"values": [' + b"1.0, " * 9 + b"NaN]}", 422, "finite"),
+    "Infinity": (b'{"values": [' + b"1.0, " * 9 + b"Infinity]}", 422, "finite"),
+    "-Infinity": (b'{"values": [-Infinity' + b", 1.0" * 9 + b"]}", 422, ""),
+    "overflowing literal": (b'{"values": [' + b"1.0, " * 9 + b"1e999]}", 422, "finite"),
+    "zero price": (_json({"values": [*GOOD[:-1], 0]}), 422, "greater than 0"),
+    "negative price": (_json({"values": [-1.0] * WINDOW}), 422, "greater than 0"),
+    "too many values": (_json({"values": [1.5] * (MAX_VALUES + 1)}), 422, f"at most {MAX_VALUES}"),
+    "malformed JSON": (b'{"values": [1.0, 2.0', 400, "not valid JSON"),
+    "empty body": (b"", 400, "not valid JSON"),
+    "not an object": (_json(GOOD), 422, "should be an object"),
+    "unknown field": (_json({"values": GOOD, "path": "x"}), 422, "path"),
+    "unknown device": (_json({"values": GOOD, "device": "tpu"}), 422, "tpu"),
+    "absent device": (_json({"values": GOOD, "device": "cuda:7"}), 422, "cuda:7"),
+    "device not a string": (_json({"values": GOOD, "device": 0}), 422, "device"),
+    "horizon zero": (_json({"values": GOOD, "horizon": 0}), 422, "horizon"),
+    "horizon beyond the model": (_json({"values": GOOD, "horizon": 2}), 422, "from 1 to 1"),
+    "horizon as string": (_json({"values": GOOD, "horizon": "1"}), 422, "horizon"),
+    "horizon as boolean": (_json({"values": GOOD, "horizon": True}), 422, "horizon"),
+    "horizon as float": (_json({"values": GOOD, "horizon": 1.5}), 422, "horizon"),
+    "interval out of range": (_json({"values": GOOD, "interval": 1.5}), 422, "interval"),
+    "checkpoint not a string": (_json({"values": GOOD, "checkpoint_path": ["best.pt"]}), 422, "checkpoint"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BODIES))
+def test_bad_input_is_a_4xx_that_says_why(client: httpx.Client, case: str) -> None:
+    body, status, fragment = BAD_BODIES[case]
+    r = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    assert fragment in r.json()["detail"] + json.dumps(r.json().get("errors"))
+    assert "X-Response-Time-ms" in r.headers
+
+
+def test_oversize_body_is_413_with_or_without_a_length(client: httpx.Client) -> None:
+    big = b'{"values": [' + b"1.0, " * (MAX_BODY_BYTES // 5) + b"1.0]}"
+    r = client.post("/predict", content=big)
+    assert r.status_code == 413 and str(MAX_BODY_BYTES) in r.json()["detail"]
+
+    def chunks():  # no Content-Length: the server must count as it reads
+        for i in range(0, len(big), 65536):
+            yield big[i : i + 65536]
+
+    r = client.post("/predict", content=chunks())
+    assert r.status_code == 413, r.text
+
+
+def test_health_lists_the_loaded_models(client: httpx.Client) -> None:
+    r = client.get("/health")
+    assert r.status_code == 200
+    assert r.json()["models"] == ["best.pt", "multi.pt"]
+
+
+def test_models_reports_metadata_and_what_was_refused(client: httpx.Client, served: dict) -> None:
+    body = client.get("/models").json()
+    by_name = {m["name"]: m for m in body["models"]}
+    assert set(by_name) == {"best.pt", "multi.pt"}
+    best = by_name["best.pt"]
+    assert best["sha256"] == hashlib.sha256((served["dir"] / "best.pt").read_bytes()).hexdigest()
+    assert best["window"] == 10 and best["ticker"] == "AAPL" and best["model"]["hidden"] == 8
+    assert {"test/mae", "test/rmse", "test/mape", "test/mase"} <= set(best["metrics"])
+    assert "state_dict" not in best and "residuals" not in best
+    assert "broken.pt" in body["errors"] and "outside" in body["errors"]["outside.pt"]
+
+
+def test_metrics_count_requests_latency_inference_and_resources(client: httpx.Client) -> None:
+    def scrape() -> str:
+        r = client.get("/metrics")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        return r.text
+
+    def count(text: str, pattern: str) -> float:
+        match = re.search(pattern + r" ([0-9.e+]+)", text)
+        return float(match.group(1)) if match else 0.0
+
+    ok = r'closecast_http_requests_total\{method="POST",route="/predict",status="200"\}'
+    bad = r'closecast_http_requests_total\{method="POST",route="/predict",status="422"\}'
+    before = scrape()
+    for _ in range(3):
+        assert client.post("/predict", json={"values": GOOD}).status_code == 200
+    assert client.post("/predict", json={"values": GOOD[:2]}).status_code == 422
+    assert client.get("/no/such/page").status_code == 404
+    after = scrape()
+    assert count(after, ok) - count(before, ok) == 3
+    assert count(after, bad) - count(before, bad) == 1
+    assert 'route="unmatched",status="404"' in after  # unknown URLs share one label
+    assert re.search(r'closecast_http_request_duration_seconds_bucket\{le="0.005",method="POST"', after)
+    assert count(after, r'closecast_inference_seconds_count\{checkpoint="best.pt"\}') >= 3
+    assert count(after, "closecast_process_resident_memory_bytes") > 10_000_000
+    assert count(after, "closecast_process_cpu_seconds") > 0
+    assert count(after, "closecast_models_loaded") == 2
+
+
+def test_reload_picks_up_published_checkpoints_without_a_restart(client: httpx.Client, served: dict) -> None:
+    late = served["dir"] / "late.pt"
+    body = {"values": GOOD, "checkpoint_path": "late"}
+    try:
+        shutil.copyfile(served["dir"] / "best.pt", late)
+        # Not read on request: until the reload, the new file is not served.
+        assert client.post("/predict", json=body).status_code == 404
+        r = client.post("/models/reload")
+        assert r.status_code == 200 and r.json()["added"] == ["late.pt"]
+        assert client.post("/predict", json=body).json()["checkpoint"] == "late.pt"
+        late.unlink()
+        assert client.post("/models/reload").json()["removed"] == ["late.pt"]
+        assert client.post("/predict", json=body).status_code == 404
+    finally:
+        late.unlink(missing_ok=True)
+        client.post("/models/reload")
+
+
+def test_a_republished_file_that_fails_keeps_the_previous_version(client: httpx.Client, served: dict) -> None:
+    target = served["dir"] / "multi.pt"
+    saved = target.read_bytes()
+    try:
+        target.write_bytes(b"half a file")
+        report = client.post("/models/reload").json()
+        assert "multi.pt" in report["loaded"] and "previous version" in report["errors"]["multi.pt"]
+        assert client.post("/predict", json={"values": GOOD, "checkpoint_path": "multi"}).status_code == 200
+    finally:
+        target.write_bytes(saved)
+        client.post("/models/reload")
+
+
+def test_empty_directory_is_503_until_a_checkpoint_appears(trained_artifact: Path, tmp_path: Path) -> None:
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    with live_server(checkpoints, RELOAD_INTERVAL="0.3") as url:
+        r = httpx.get(f"{url}/health")
+        assert r.status_code == 503 and "make train" in r.json()["detail"]
+        r = httpx.post(f"{url}/predict", json={"values": GOOD})
+        assert r.status_code == 503 and "no checkpoint" in r.json()["detail"]
+        shutil.copyfile(trained_artifact, checkpoints / "best.pt")  # the watch finds it, no call needed
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/health").status_code != 200:
+            assert time.monotonic() < deadline, "the published checkpoint was not picked up"
+            time.sleep(0.2)
+        assert httpx.post(f"{url}/predict", json={"values": GOOD}).status_code == 200
+
+
+def test_openapi_states_the_limits(client: httpx.Client) -> None:
+    op = client.get("/openapi.json").json()["paths"]["/predict"]["post"]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["values"]["maxItems"] == MAX_VALUES
+    assert schema["properties"]["values"]["items"]["exclusiveMinimum"] == 0
+    assert schema["additionalProperties"] is False
+    assert {"400", "404", "413", "422", "503"} <= set(op["responses"])
+    assert str(MAX_BODY_BYTES) in json.dumps(op)
+    (example,) = schema["examples"]  # the documented example is a request that works
+    assert client.post("/predict", json=example).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [({"PORT": "http"}, "PORT='http'"), ({"PORT": "70000"}, "PORT"), ({"WORKERS": "0"}, "WORKERS")],
+)
+def test_bad_settings_name_the_variable(env: dict, fragment: str, monkeypatch, capsys) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main() == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_defaults_match_make_serve() -> None:
+    s = Settings.from_env({})
+    assert (s.host, s.port, s.workers, s.checkpoints_dir) == ("0.0.0.0", 9010, 1, Path("checkpoints"))
+
+
+def test_fused_forward_is_the_module_forward(trained_artifact: Path) -> None:
+    """The fast path gives the network's exact numbers, for the tiny model and the default shape."""
+    from closecast.artifact import build_artifact
+    from closecast.codec import Codec
+    from closecast.model import LSTMForecaster
+
+    torch.manual_seed(0)
+    net = LSTMForecaster(hidden=64, layers=2, dropout=0.1, horizon=2)
+    torch.nn.init.normal_(net.head.weight, std=0.1)
+    prices = torch.tensor(sample_closes(400), dtype=torch.float64)
+    default = build_artifact(
+        net, Codec.fit(prices[:300], "return", 30, 2), {"ticker": "AAPL"}, {}, np.zeros((5, 2))
+    )
+    for artifact in (load_artifact(trained_artifact), default):
+        forecaster = Forecaster(artifact)
+        assert forecaster._fused is not None
+        codec = forecaster.codec
+        for start in range(0, 300, 37):
+            window = prices[start : start + codec.window]
+            x = codec.encode(window).unsqueeze(0)
+            with torch.inference_mode():
+                fused, module = forecaster.forward(x), forecaster.net(x)
+            assert torch.equal(fused, module)
+            expected = codec.decode(module, window[-1:])[0].tolist()
+            assert forecaster.predict(window.tolist(), horizon=codec.horizon)["predictions"] == expected
+            assert all(math.isfinite(v) for v in expected)
+
+
+def test_concurrent_requests_share_network_calls_and_get_their_own_answers(
+    client: httpx.Client, served: dict
+) -> None:
+    import asyncio
+
+    closes = sample_closes(200)
+    bodies = [{"values": closes[i : i + 10 + i % 7]} for i in range(0, 128, 2)]
+    forecaster = Forecaster(load_artifact(served["dir"] / "best.pt"))
+    expected = [forecaster.predict(b["values"])["prediction"] for b in bodies]
+
+    def batches(text: str) -> tuple[float, float]:
+        count = float(re.search(r"^closecast_batch_size_count (\S+)", text, re.M).group(1))
+        single = float(re.search(r'^closecast_batch_size_bucket\{le="1.0"\} (\S+)', text, re.M).group(1))
+        return count, single
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=served["url"], timeout=30) as c:
+            return await asyncio.gather(*(c.post("/predict", json=b) for b in bodies))
+
+    calls_before, single_before = batches(client.get("/metrics").text)
+    answers = asyncio.run(send_all())
+    calls_after, single_after = batches(client.get("/metrics").text)
+    assert [r.status_code for r in answers] == [200] * len(bodies)
+    # Each answer is its own window's forecast: equal up to float32 rounding inside a batched call.
+    got = [r.json()["prediction"] for r in answers]
+    assert got == pytest.approx(expected, rel=1e-9, abs=0)
+    assert calls_after - calls_before < len(bodies)  # some requests shared a network call
+    assert (calls_after - calls_before) - (single_after - single_before) >= 1
+
+
+def test_wrong_method_and_unknown_url_are_4xx(client: httpx.Client) -> None:
+    assert client.get("/predict").status_code == 405
+    assert client.put("/predict", json={"values": GOOD}).status_code == 405
+    r = client.get("/nothing/here")
+    assert r.status_code == 404 and "X-Response-Time-ms" in r.headers
