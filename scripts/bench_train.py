@@ -3,13 +3,15 @@
     python scripts/bench_train.py                      # CPU, the project's default model and data
     python scripts/bench_train.py --device cuda --json bench_train_gpu.json
     python scripts/bench_train.py --update-docs        # also rewrite the `train` table of docs/BENCHMARKS.md
+    python scripts/bench_train.py --tiny --json x.json # seconds-long check that it runs (the test uses it)
 
 Project side: the config composed from `configs/` (Hydra compose API), `PriceDataModule` with its resident
 `Batches`, `ForecastModule`, and a `pytorch_lightning.Trainer` with the run's callbacks (checkpointing,
 early stopping, progress bar) and TensorBoard logger, writing into a temporary run dir: a normal run,
 only with fewer epochs. Plain side: a hand-written loop over the same training tensors on the same device
 with the same network class, optimizer config, loss, gradient clipping, batch size and epochs, drawing
-shuffled index batches.
+shuffled index batches, and computing the validation loss after each epoch (the project's run validates
+every epoch to pick its checkpoint, so both sides do that work).
 
 What is timed: from the first training step to the end of the last epoch. For the project that is
 Lightning's `on_train_start` .. `on_train_end`, so it includes every per-epoch cost of a normal run
