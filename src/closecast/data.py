@@ -17,6 +17,7 @@ from closecast.codec import Codec
 log = logging.getLogger(__name__)
 
 SOURCES = ("sample", "yahoo", "csv")
+EVAL_BATCH_SIZE = 4096  # smallest batch for validation and test (see `PriceDataModule._batches`)
 DATE_COLUMNS = ("Date", "date", "Datetime", "datetime", "timestamp")
 
 
@@ -417,7 +418,10 @@ class PriceDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         if shuffle and trainer is not None:
             rank, world = trainer.global_rank, trainer.world_size
-        return Batches(tensors, self.batch_size, shuffle, seed=self.seed, rank=rank, world=world)
+        # Evaluation has no gradients to average, so it takes big batches: the same predictions in
+        # fewer steps, each of which costs a fixed amount of framework overhead.
+        size = self.batch_size if shuffle else max(self.batch_size, EVAL_BATCH_SIZE)
+        return Batches(tensors, size, shuffle, seed=self.seed, rank=rank, world=world)
 
     def train_dataloader(self) -> Batches:
         return self._batches("train", shuffle=True, full=False)

@@ -31,6 +31,11 @@ class ForecastModule(pl.LightningModule):
         self.codec = codec
         self.loss_fn = nn.MSELoss()
         self._outputs: list[tuple[torch.Tensor, ...]] = []
+        # The detached loss and size of each training batch of the current epoch, reduced once per epoch:
+        # a per-step `self.log`, running sum or finiteness test costs more host time per step than the
+        # small network's arithmetic on a GPU (kernel launches, a host sync for the test).
+        self._losses: list[torch.Tensor] = []
+        self._sizes: list[int] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -38,11 +43,39 @@ class ForecastModule(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x, y = batch[0], batch[1]
         loss = self.loss_fn(self.net(x), y)
-        if not torch.isfinite(loss):
-            # A diverged run must fail loudly (and count as a failed trial), never checkpoint NaNs.
-            raise FloatingPointError(f"training loss became {loss.item()} at step {self.global_step}")
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        self._losses.append(loss.detach())
+        self._sizes.append(int(x.shape[0]))
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._losses, self._sizes = [], []
+
+    def _epoch_loss(self) -> torch.Tensor | None:
+        """Batch-size-weighted mean training loss of the epoch so far (what `on_epoch=True` logs)."""
+        if not self._losses:
+            return None
+        sizes = torch.tensor(self._sizes, dtype=self._losses[0].dtype, device=self._losses[0].device)
+        return (torch.stack(self._losses) * sizes).sum() / sizes.sum()
+
+    def _check_finite(self) -> torch.Tensor | None:
+        # A diverged run must fail loudly (and count as a failed trial), never checkpoint NaNs. One NaN
+        # or inf batch loss makes the epoch mean non-finite; this runs before validation (whose end writes
+        # the checkpoints) and at the end of the training epoch (before the checkpoint callbacks).
+        loss = self._epoch_loss()
+        if loss is not None and not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became non-finite ({loss.item()}) in epoch {self.current_epoch} "
+                f"(by step {self.global_step}); lower optimizer.lr or keep trainer.gradient_clip_val set"
+            )
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._check_finite()
+
+    def on_train_epoch_end(self) -> None:
+        loss = self._check_finite()
+        if loss is not None:
+            self.log("train/loss", loss, prog_bar=True)
 
     def _eval_step(self, batch: tuple[torch.Tensor, ...]) -> None:
         x, y, last, future = batch
