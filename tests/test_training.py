@@ -112,3 +112,22 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
     artifact = load_artifact(tmp_path / "ckpts" / "best.pt")
     assert artifact["config"]["trainer"]["strategy"] == "ddp"
+
+
+def test_threads_setting_applies_during_training_and_is_restored(tmp_path):
+    import pytorch_lightning as pl
+
+    seen = []
+
+    class Record(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train(compose_train(tmp_path, ["threads=1", "trainer.max_epochs=1"]), extra_callbacks=[Record()])
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

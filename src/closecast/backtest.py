@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from closecast.codec import Codec
 from closecast.data import PriceDataModule, Split, walk_forward_splits
 from closecast.metrics import interval_coverage, score_forecasts
-from closecast.training import assess, build, choose_shrink, fit_network, predict_normalized
+from closecast.training import assess, build, choose_shrink, fit_network, predict_normalized, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,8 @@ def _rows(fold: str, dates: list, report: dict, coverage: float, shrink: float) 
 
 def run_backtest(cfg: DictConfig, output_dir: Path | None = None) -> BacktestResult:
     """Run every fold of `cfg.backtest`, writing fold runs under `output_dir`; return the table."""
-    threads = torch.get_num_threads()
-    if cfg.backtest.get("threads"):
-        # Many small refits: one thread each avoids the oversubscription that slows a busy machine's
-        # LSTM steps by an order of magnitude.
-        torch.set_num_threads(int(cfg.backtest.threads))
-    try:
+    with torch_threads(cfg.get("threads")):
         return _run_folds(cfg, Path(output_dir or cfg.paths.output_dir))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:

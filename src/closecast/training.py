@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -230,8 +231,25 @@ def assess(cfg: DictConfig, codec: Codec, net: torch.nn.Module, parts: dict[str,
     return Assessment(metrics, residuals, test_pred, codec.drift_forecast(test.last).numpy(), lower, upper)
 
 
+@contextlib.contextmanager
+def torch_threads(count: int | None):
+    """Run with `count` torch intra-op threads (None: leave torch's default), restoring it afterwards."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
     """Fit, test on the best checkpoint, write metrics.json and the serving artifact; return metrics."""
+    with torch_threads(cfg.get("threads")):
+        return _train(cfg, extra_callbacks)
+
+
+def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True)
