@@ -63,7 +63,9 @@ def select_pareto(
     if selection.startswith("min_"):
         key = selection[len("min_") :]
         if key not in short:
-            raise ExportError(f"selection {selection!r} needs an objective named {key!r}; objectives: {names}")
+            raise ExportError(
+                f"selection {selection!r} needs an objective named {key!r}; objectives: {names}"
+            )
         i = short.index(key)
         return min(trials, key=lambda t: (t.values[i], t.number))
     weights = dict(weights or {})
@@ -122,7 +124,8 @@ def publish_trial(
     if not Path(source).exists():
         raise ExportError(
             f"trial {trial.number}'s artifact {source} is not on this machine; run the export where "
-            f"that trial ran (host {trial.user_attrs.get('host', 'unknown')}): python -m closecast.study_export"
+            f"that trial ran (host {trial.user_attrs.get('host', 'unknown')}): "
+            "python -m closecast.study_export"
         )
     artifact = load_artifact(source)
     artifact["study"] = {
@@ -130,7 +133,9 @@ def publish_trial(
         "trial": trial.number,
         "values": [float(v) for v in trial.values],
         "objectives": list(names),
-        "params": {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in trial.params.items()},
+        "params": {
+            k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in trial.params.items()
+        },
         "selection": selection,
     }
     return save_artifact(artifact, target)
