@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -155,10 +156,16 @@ def test_pareto_sweep_writes_front_and_exports_pick(tmp_path):
     pick = torch.load(tmp_path / "checkpoints" / "best_pareto_lstm.pt", weights_only=True)
     assert pick["study"]["trial"] == int(picked["trial"])
     assert pick["study"]["objectives"] == ["val/mae", "val/rmse", "val/mape"]
-    assert pick["study"]["values"] == pytest.approx([float(picked[k]) for k in ("val/mae", "val/rmse", "val/mape")])
+    assert pick["study"]["values"] == pytest.approx(
+        [float(picked[k]) for k in ("val/mae", "val/rmse", "val/mape")]
+    )
 
     # Re-pick from the stored study without training.
-    ok(sweep(tmp_path, "hpo.export.selection=min_rmse", search="optuna_pareto", module="closecast.study_export"))
+    ok(
+        sweep(
+            tmp_path, "hpo.export.selection=min_rmse", search="optuna_pareto", module="closecast.study_export"
+        )
+    )
     best_rmse = min(rows, key=lambda r: float(r["val/rmse"]))
     again = torch.load(tmp_path / "checkpoints" / "best_pareto_lstm.pt", weights_only=True)
     assert again["study"]["trial"] == int(best_rmse["trial"])
@@ -206,28 +213,33 @@ def test_killed_sweep_resumes_and_leaves_no_running_trial(tmp_path):
         *TINY_SWEEP,
         *cmd,
     ]
-    proc = subprocess.Popen(
-        args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    log = (tmp_path / "killed.log").open("w")
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    db = tmp_path / "outputs" / "optuna.db"
     try:
         deadline = time.monotonic() + 300
         killed_number = None
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.5)
+            # Read-only plain SQL: opening it through Optuna could race the sweep creating the tables.
             try:
-                trials = study_of(url).trials
-            except Exception:
-                continue  # the sweep has not created the study yet
-            running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                    running = con.execute(
+                        "SELECT t.number FROM trials t WHERE t.state = 'RUNNING' AND EXISTS "
+                        "(SELECT 1 FROM trial_intermediate_values v WHERE v.trial_id = t.trial_id)"
+                    ).fetchall()
+            except sqlite3.Error:
+                continue  # not created yet
             if running:
-                killed_number = running[0].number
+                killed_number = running[0][0]
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
-        assert killed_number is not None, "the sweep never had a trial mid-training"
+        assert killed_number is not None, (tmp_path / "killed.log").read_text()[-5000:]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        log.close()
 
     ok(sweep(tmp_path, *cmd))
     trials = study_of(url).trials

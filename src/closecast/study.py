@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 DEFAULT_STORAGE = "sqlite:///outputs/optuna.db"
+CONNECT_ATTEMPTS = 3
 
 
 class StorageError(RuntimeError):
@@ -50,19 +52,26 @@ def open_storage(
         engine_kwargs = {"connect_args": {"timeout": 60}}
     elif url.startswith(("postgresql", "mysql")):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-        )
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(
-            f"optuna storage {redact(url)!r} cannot be reached ({reason}); start the database server, "
-            f"fix hpo.storage, or use the one-machine default hpo.storage={DEFAULT_STORAGE}"
-        ) from exc
+    error: Exception | None = None
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+            )
+        except Exception as exc:
+            # Processes starting together on a fresh database race to create its tables: retry.
+            error = exc
+            if attempt + 1 < CONNECT_ATTEMPTS:
+                time.sleep(1.0 + attempt)
+    text = str(error).strip()
+    reason = text.splitlines()[0] if text else type(error).__name__
+    raise StorageError(
+        f"optuna storage {redact(url)!r} cannot be reached ({reason}); start the database server, "
+        f"fix hpo.storage, or use the one-machine default hpo.storage={DEFAULT_STORAGE}"
+    ) from error
 
 
 def load_trial(storage: optuna.storages.BaseStorage, study_name: str, number: int) -> optuna.trial.Trial:
