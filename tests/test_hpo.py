@@ -328,6 +328,7 @@ def test_pareto_selection_rules():
         select_pareto(front, names, "weighted", {"smape": 1})
 
 
+@pytest.mark.slow
 def test_bench_hpo_tiny_run_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(

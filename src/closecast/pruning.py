@@ -45,8 +45,8 @@ class TrialPruning(pl.Callback):
             )
         storage = open_storage(self.storage_url)
         trial = load_trial(storage, self.study_name, self.trial_number)
-        if self.pruner is not None:
-            trial.study.pruner = self.pruner
+        # The storage does not keep the pruner: use the sweep's (None = never prune, not Optuna's default).
+        trial.study.pruner = self.pruner or optuna.pruners.NopPruner()
         if trial.study._is_multi_objective():
             return  # Optuna cannot prune multi-objective studies; the trial just runs to the end.
         self.trial = trial

@@ -1,0 +1,172 @@
+"""Benchmark: the same Optuna sweep with and without the pruner.
+
+Runs `python train.py -m hparams_search=optuna` twice on fresh SQLite studies with the same seed, once with
+the configured MedianPruner and once with `hpo.pruner=null`, and compares the total epochs trained (one
+reported validation value per epoch) and the best validation loss. Targets: epochs ratio ≤ 0.6, best
+validation loss within 5%.
+
+    python scripts/bench_hpo.py                       # 20 trials per arm, prints the figures
+    python scripts/bench_hpo.py --json out.json --update-docs
+    python scripts/bench_hpo.py --trials 2 --epochs 1 # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchdoc import machine, machine_line, update_section  # noqa: E402
+
+EPOCHS_TARGET = 0.6
+LOSS_TOLERANCE = 0.05
+
+# A small network on a short series, so 2 × 20 trials fit in minutes on two CPU cores.
+SETTINGS = [
+    "data.ticker=AAPL",
+    "data.start=2005-01-01",
+    "trainer.accelerator=cpu",
+    "hydra.sweeper.params=null",
+    "data.window=choice(10,20,30)",
+    "model.hidden=choice(8,16,32)",
+    "model.layers=choice(1,2)",
+    "model.dropout=interval(0.0,0.3)",
+    "optimizer.lr=tag(log,interval(0.0001,0.03))",
+    "data.batch_size=choice(32,64)",
+]
+
+
+def run_arm(name: str, pruned: bool, trials: int, epochs: int, workdir: Path) -> dict:
+    """One sweep; totals read back from its study."""
+    url = f"sqlite:///{workdir / name / 'optuna.db'}"
+    cmd = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        "hparams_search=optuna",
+        f"paths.root_dir={ROOT}",
+        f"paths.log_dir={workdir / name}",
+        f"paths.checkpoints_dir={workdir / name / 'checkpoints'}",
+        f"hpo.storage={url}",
+        f"hydra.sweeper.n_trials={trials}",
+        f"trainer.max_epochs={epochs}",
+        *SETTINGS,
+        *([] if pruned else ["hpo.pruner=null"]),
+    ]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} sweep failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    study = optuna.load_study(study_name="closecast_lstm", storage=url)
+    states = {s.name: sum(t.state == s for t in study.trials) for s in TrialState}
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    return {
+        "trials": len(study.trials),
+        "states": {k: v for k, v in states.items() if v},
+        "epochs": sum(len(t.intermediate_values) for t in study.trials),
+        "best_val_loss": min(t.value for t in done) if done else None,
+        "seconds": round(seconds, 1),
+    }
+
+
+def markdown(report: dict) -> str:
+    """The docs section: settings, both arms, ratios against the targets."""
+    p, u = report["pruned"], report["unpruned"]
+    rows = [
+        "| arm | trials | complete / pruned / failed | epochs trained | best val loss | wall s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, arm in (("MedianPruner", p), ("no pruner", u)):
+        s = arm["states"]
+        counts = " / ".join(str(s.get(k, 0)) for k in ("COMPLETE", "PRUNED", "FAIL"))
+        rows.append(
+            f"| {label} | {arm['trials']} | {counts} "
+            f"| {arm['epochs']} | {arm['best_val_loss']:.5f} | {arm['seconds']} |"
+        )
+    verdict = "meets" if report["meets_targets"] else "misses"
+    return "\n".join(
+        [
+            "## Hyperparameter search: pruning",
+            "",
+            f"`python scripts/bench_hpo.py --trials {report['trials']} --epochs {report['epochs']}`: "
+            "the same seeded TPE sweep (`hparams_search=optuna`) with the configured MedianPruner "
+            "(5 startup trials, 3 warm-up epochs) and with `hpo.pruner=null`. Settings: "
+            f"`{' '.join(SETTINGS)}`, max {report['epochs']} epochs, early stopping patience 8.",
+            "",
+            *rows,
+            "",
+            f"Epochs ratio (pruned / unpruned): **{report['epochs_ratio']:.2f}** (target ≤ {EPOCHS_TARGET}); "
+            f"best validation loss ratio: **{report['loss_ratio']:.3f}** (target ≤ {1 + LOSS_TOLERANCE}); "
+            f"{verdict} both targets. Wall time ratio {report['wall_ratio']:.2f} (one run each, noisy).",
+            "",
+            machine_line(report["machine"]),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=20, help="trials per arm")
+    parser.add_argument("--epochs", type=int, default=20, help="max epochs per trial")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--update-docs", action="store_true", help="rewrite the hpo section of docs/BENCHMARKS.md"
+    )
+    parser.add_argument("--workdir", type=Path, help="keep the sweeps here (default: a temporary folder)")
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_hpo_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        pruned = run_arm("pruned", True, args.trials, args.epochs, workdir)
+        print(f"pruned:   {pruned}", flush=True)
+        unpruned = run_arm("unpruned", False, args.trials, args.epochs, workdir)
+        print(f"unpruned: {unpruned}", flush=True)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    loss_p, loss_u = pruned["best_val_loss"], unpruned["best_val_loss"]
+    report = {
+        "trials": args.trials,
+        "epochs": args.epochs,
+        "pruned": pruned,
+        "unpruned": unpruned,
+        "epochs_ratio": pruned["epochs"] / unpruned["epochs"],
+        "loss_ratio": loss_p / loss_u if loss_p and loss_u else float("nan"),
+        "wall_ratio": pruned["seconds"] / unpruned["seconds"],
+        "machine": machine(),
+    }
+    report["meets_targets"] = bool(
+        report["epochs_ratio"] <= EPOCHS_TARGET and report["loss_ratio"] <= 1 + LOSS_TOLERANCE
+    )
+    print(
+        f"epochs trained: {pruned['epochs']} with pruner vs {unpruned['epochs']} without "
+        f"(ratio {report['epochs_ratio']:.2f}, target <= {EPOCHS_TARGET})\n"
+        f"best val loss:  {loss_p} vs {loss_u} "
+        f"(ratio {report['loss_ratio']:.3f}, target <= {1 + LOSS_TOLERANCE})\n"
+        f"wall time:      {pruned['seconds']} s vs {unpruned['seconds']} s (ratio {report['wall_ratio']:.2f})"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    if args.update_docs:
+        print(f"updated {update_section('hpo', markdown(report))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
