@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hydra import compose, initialize_config_dir
 
     import hydra_plugins.closecast_sweeper.config  # noqa: F401  (registers hydra/sweeper=closecast_optuna)
-    from closecast.study import open_storage
+    from closecast.study import StorageError, open_storage
 
     overrides = list(sys.argv[1:] if argv is None else argv)
     if not any(o.startswith("hparams_search=") for o in overrides):
@@ -188,7 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     hpo = cfg.hpo
-    storage = open_storage(hpo.storage)
+    try:
+        storage = open_storage(hpo.storage)
+    except StorageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         study = optuna.load_study(study_name=hpo.study_name, storage=storage)
     except KeyError:

@@ -184,6 +184,10 @@ class ClosecastSweeperImpl(OptunaSweeperImpl):
                         trial.set_user_attr("artifact", str(Path(run_dir) / "model.pt"))
                 try:
                     study.tell(trial, state=state, values=values)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    # Another sweep took this trial for dead (missed heartbeats) and already failed it.
+                    log.warning("trial %d was already marked finished elsewhere; kept as is", trial.number)
+                    continue
                 except RuntimeError as exc:
                     # GridSampler stops the study from inside tell once the grid is exhausted.
                     if "Study.stop" not in str(exc):
