@@ -105,8 +105,10 @@ def test_pruner_stops_trials_and_they_end_pruned(tmp_path):
             tmp_path,
             "hydra.sweeper.n_trials=2",
             "trainer.max_epochs=5",
-            "~hpo.pruner",
-            "+hpo.pruner={_target_:optuna.pruners.ThresholdPruner,upper:0.000001,n_warmup_steps:3}",
+            "hpo/pruner=median",
+            "hpo.pruner._target_=optuna.pruners.ThresholdPruner",
+            "~hpo.pruner.n_startup_trials",
+            "+hpo.pruner.upper=0.000001",
         )
     )
     study = study_of(storage_url(tmp_path))
