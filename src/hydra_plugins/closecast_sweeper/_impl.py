@@ -163,16 +163,25 @@ class ClosecastSweeperImpl(OptunaSweeperImpl):
             if batch <= 0:
                 break
             trials = [study.ask() for _ in range(batch)]
-            overrides = [
-                (*o, f"++hpo.trial={t.number}")
-                for o, t in zip(
-                    self._configure_trials(trials, distributions, fixed_params, fixed_overrides),
-                    trials,
-                    strict=True,
-                )
-            ]
-            with Heartbeat(storage, [t._trial_id for t in trials]):
-                returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            try:
+                overrides = [
+                    (*o, f"++hpo.trial={t.number}")
+                    for o, t in zip(
+                        self._configure_trials(trials, distributions, fixed_params, fixed_overrides),
+                        trials,
+                        strict=True,
+                    )
+                ]
+                with Heartbeat(storage, [t._trial_id for t in trials]):
+                    returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            except BaseException:
+                # Interrupted or broken before the jobs returned: no trial of ours may stay RUNNING.
+                for t in trials:
+                    try:
+                        study.tell(t, state=TrialState.FAIL)
+                    except Exception:
+                        pass
+                raise
             self.job_idx += len(returns)
             launched += len(returns)
             for trial, ret in zip(trials, returns, strict=True):
