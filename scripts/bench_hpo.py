@@ -102,7 +102,7 @@ def markdown(report: dict) -> str:
             "",
             f"`python scripts/bench_hpo.py --trials {report['trials']} --epochs {report['epochs']}`: "
             "the same seeded TPE sweep (`hparams_search=optuna`) with its configured pruner "
-            "(HyperbandPruner: min 2 epochs, reduction factor 3) and with `hpo.pruner=null`. Settings: "
+            "(HyperbandPruner: min 1 epoch, reduction factor 3) and with `hpo.pruner=null`. Settings: "
             f"`{' '.join(SETTINGS)}`, max {report['epochs']} epochs, early stopping patience 8.",
             "",
             *rows,
