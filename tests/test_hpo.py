@@ -43,9 +43,17 @@ def storage_url(tmp_path: Path) -> str:
 
 
 def sweep(
-    tmp_path: Path, *overrides: str, search: str = "optuna", module: str | None = None, timeout: int = 600
+    tmp_path: Path,
+    *overrides: str,
+    search: str = "optuna",
+    module: str | None = None,
+    pruning: bool = False,
+    timeout: int = 600,
 ) -> subprocess.CompletedProcess:
-    """Run one sweep (or, with `module`, `python -m module`) writing into `tmp_path`."""
+    """Run one sweep (or, with `module`, `python -m module`) writing into `tmp_path`.
+
+    Without `pruning`, trials still report every epoch but are never pruned, so outcomes are fixed.
+    """
     head = [sys.executable, "-m", module] if module else [sys.executable, str(ROOT / "train.py"), "-m"]
     cmd = [
         *head,
@@ -55,6 +63,7 @@ def sweep(
         f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",
         f"hpo.storage={storage_url(tmp_path)}",
         *([] if module else TINY_SWEEP),
+        *([] if module or pruning else ["hpo.pruner=null"]),
         *overrides,
     ]
     return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
@@ -109,6 +118,7 @@ def test_pruner_stops_trials_and_they_end_pruned(tmp_path):
             "hpo.pruner._target_=optuna.pruners.ThresholdPruner",
             "~hpo.pruner.n_startup_trials",
             "+hpo.pruner.upper=0.000001",
+            pruning=True,
         )
     )
     study = study_of(storage_url(tmp_path))
@@ -197,6 +207,7 @@ def test_killed_sweep_resumes_and_leaves_no_running_trial(tmp_path):
     url = storage_url(tmp_path)
     cmd = [
         "hydra.sweeper.n_trials=2",
+        "hpo.pruner=null",
         "trainer.max_epochs=8",
         "callbacks.early_stopping=null",
         "hydra.sweeper.heartbeat_interval=1",
@@ -268,6 +279,7 @@ def test_two_processes_share_one_postgresql_study(tmp_path):
         f"hpo.storage={url}",
         f"hpo.study_name={name}",
         "hydra.sweeper.n_trials=6",
+        "hpo.pruner=null",
         *TINY_SWEEP,
     ]
     procs = [
