@@ -345,7 +345,16 @@ def test_pareto_selection_rules():
 def test_bench_hpo_tiny_run_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_hpo.py"), "--trials", "2", "--epochs", "1"]
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_hpo.py"),
+            "--trials",
+            "2",
+            "--epochs",
+            "1",
+            "--seeds",
+            "7",
+        ]
         + ["--json", str(out), "--workdir", str(tmp_path / "work")],
         cwd=tmp_path,
         capture_output=True,
