@@ -100,7 +100,7 @@ def markdown(report: dict) -> str:
     ratios = ", ".join(
         f"seed {r['seed']}: {r['epochs_ratio']:.2f} / {r['loss_ratio']:.3f}" for r in report["runs"]
     )
-    verdict = "meets" if report["meets_targets"] else "misses"
+    verdict = "meet" if report["meets_targets"] else "miss"
     return "\n".join(
         [
             "## Hyperparameter search: pruning",
