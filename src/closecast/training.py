@@ -271,6 +271,11 @@ def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[s
     metrics["epochs"] = float(trainer.current_epoch)
     if logger:
         logger.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=trainer.global_step)
+    # The best epoch's monitored value (val/loss), the quantity a sweep reports per epoch and prunes on;
+    # added after logging so TensorBoard's val/loss curve keeps one point per epoch.
+    ckpt = trainer.checkpoint_callback
+    if ckpt is not None and ckpt.monitor and ckpt.best_model_score is not None:
+        metrics[ckpt.monitor] = float(ckpt.best_model_score)
 
     data_meta = datamodule.describe()
     atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=2)))
