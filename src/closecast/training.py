@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 
 SHRINK_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 # Config `_target_`s may only name these packages: a config file cannot make training call arbitrary code.
-TRUSTED_TARGETS = ["closecast.*", "torch.optim.*", "pytorch_lightning.*", "lightning.pytorch.*"]
+TRUSTED_TARGETS = [
+    "closecast.*",
+    "torch.optim.*",
+    "pytorch_lightning.*",
+    "lightning.pytorch.*",
+    "optuna.pruners.*",
+]
 
 
 def build(conf: Any, **kwargs: Any) -> Any:
