@@ -46,6 +46,12 @@ backtest: $(STAMP)
 results: $(STAMP)
 	$(BIN)/python scripts/results.py $(ARGS)
 
+# Regenerate docs/BENCHMARKS.md on this machine (CPU): training, serving, then the pruning benchmark.
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_train.py --update-docs
+	$(BIN)/python scripts/bench_serve.py --update-docs
+	$(BIN)/python scripts/bench_hpo.py --update-docs
+
 serve: $(STAMP)
 	$(BIN)/python -m closecast.serve
 
