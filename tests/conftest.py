@@ -26,12 +26,14 @@ TINY = [
 ]
 
 
-def compose_train(tmp_path: Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """The `train` config with paths inside `tmp_path` (data still from the repo's data/)."""
+def compose_train(
+    tmp_path: Path, overrides: list[str] | tuple[str, ...] = (), config_name: str = "train"
+) -> DictConfig:
+    """A tiny `config_name` config with paths inside `tmp_path` (data still from the repo's data/)."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "configs")):
         cfg = compose(
-            config_name="train",
+            config_name=config_name,
             overrides=[
                 f"paths.root_dir={ROOT}",
                 f"paths.output_dir={tmp_path / 'run'}",

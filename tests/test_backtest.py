@@ -8,9 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
 
 from closecast.backtest import (
     fold_config,
@@ -22,32 +19,16 @@ from closecast.backtest import (
 )
 from closecast.data import DataError, walk_forward_splits
 from closecast.training import assess, build, fit_network
-from tests.conftest import ROOT
-from tests.conftest import TINY as CORE_TINY
+from tests.conftest import ROOT, TINY, compose_train
 
 SHIFT = 1e6  # far outside any price the bundled series ever had
 # The shared tiny run, deterministic, with a two-fold backtest of two epochs per fold.
-TINY = [*CORE_TINY, "trainer.deterministic=true", "backtest.folds=2", "backtest.epochs=2"]
+BACKTEST_TINY = ["trainer.deterministic=true", "backtest.folds=2", "backtest.epochs=2"]
 
 
 def compose_backtest(tmp_path: Path, overrides: list[str] | tuple[str, ...] = ()):
     """The `backtest` config, tiny, writing into `tmp_path`."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs")):
-        cfg = compose(
-            config_name="backtest",
-            overrides=[
-                f"paths.root_dir={ROOT}",
-                f"paths.output_dir={tmp_path / 'run'}",
-                f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",
-                f"paths.log_dir={tmp_path / 'outputs'}",
-                *TINY,
-                *overrides,
-            ],
-        )
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path / "run")
-    return cfg
+    return compose_train(tmp_path, [*BACKTEST_TINY, *overrides], config_name="backtest")
 
 
 def test_folds_expand_and_tile_the_test_region():
@@ -145,7 +126,7 @@ def test_backtest_hydra_entry_runs_from_the_command_line(tmp_path):
     # Any daily series in Yahoo's CSV layout: here a copy of a bundled file read through data.source=csv.
     csv = tmp_path / "prices.csv"
     csv.write_text((ROOT / "data" / "sample" / "MSFT.csv").read_text())
-    overrides = [o for o in TINY if not o.startswith(("backtest.folds", "data.ticker"))]
+    overrides = [o for o in [*TINY, *BACKTEST_TINY] if not o.startswith(("backtest.folds", "data.ticker"))]
     overrides += ["backtest.folds=2", "data.source=csv", f"data.path={csv}"]
     proc = subprocess.run(
         [sys.executable, "scripts/backtest.py", f"hydra.run.dir={out}", *overrides],

@@ -19,19 +19,11 @@ import torch
 from optuna.trial import TrialState
 
 from closecast.study_export import ExportError, select_pareto
+from tests.conftest import ROOT, TINY
 
-ROOT = Path(__file__).resolve().parents[1]
-
-# Tiny trials: a short series, a small network, a two-value search space.
+# Tiny trials: the shared tiny run with a two-value search space instead of a fixed window.
 TINY_SWEEP = [
-    "data.ticker=AAPL",
-    "data.start=2009-01-01",
-    "data.batch_size=32",
-    "model.hidden=8",
-    "model.layers=1",
-    "model.dropout=0.0",
-    "trainer.max_epochs=2",
-    "trainer.accelerator=cpu",
+    *(o for o in TINY if not o.startswith("data.window=")),
     "hydra.sweeper.params=null",
     "data.window=choice(10,20)",
     "optimizer.lr=tag(log,interval(0.001,0.01))",
