@@ -40,7 +40,7 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -81,7 +81,7 @@ class Settings:
 # Per device: the CPU runs the project's default model and data; the GPU runs the reference
 # settings on a longer (synthetic) series so that an epoch is hundreds of steps rather than five.
 DEFAULTS = {
-    "cpu": dict(hidden=64, layers=2, window=30, batch_size=64, epochs=4, rounds=3, rows=None),
+    "cpu": dict(hidden=64, layers=2, window=30, batch_size=64, epochs=8, rounds=5, rows=None),
     "cuda": dict(hidden=64, layers=2, window=60, batch_size=512, epochs=5, rounds=3, rows=200_000),
 }
 TINY = dict(hidden=8, layers=1, window=10, batch_size=32, epochs=1, rounds=1, rows=None, start="2009-01-01")
@@ -120,7 +120,7 @@ def compose_config(s: Settings, run_dir: Path, data_csv: Path | None) -> DictCon
     if s.start:
         overrides.append(f"data.start={s.start}")
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "configs")):
         cfg = compose(config_name="train", overrides=overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = str(run_dir)  # normally Hydra's runtime dir, which compose does not create
@@ -407,7 +407,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ticker", default="AAPL", help="bundled sample ticker (when --rows is not given)")
     p.add_argument("--start", help="first date of the sample series, YYYY-MM-DD")
     p.add_argument(
-        "--threads", type=int, help="torch intra-op threads for both sides (default: torch's choice)"
+        "--threads",
+        type=int,
+        help="torch intra-op threads for both sides (default on the CPU: the project's `threads` setting, "
+        "1; on a GPU: torch's choice)",
     )
     p.add_argument("--json", type=Path, help="write the result as JSON here")
     p.add_argument("--update-docs", action="store_true", help="rewrite this benchmark's table in the docs")
@@ -434,7 +437,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         )
     if args.threads is not None and args.threads < 1:
         raise SystemExit(f"--threads must be at least 1, got {args.threads}")
-    return Settings(device=args.device, ticker=args.ticker, threads=args.threads, **base)
+    threads = args.threads
+    if threads is None and args.device == "cpu":
+        threads = int(OmegaConf.load(ROOT / "configs" / "train.yaml").threads)  # what a normal run uses
+    return Settings(device=args.device, ticker=args.ticker, threads=threads, **base)
 
 
 def main(argv: list[str] | None = None) -> int:
