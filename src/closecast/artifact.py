@@ -189,7 +189,7 @@ class Forecaster:
     def check_values(self, values: Any) -> np.ndarray:
         """The last `window` values as float64, or `InputError` saying what is wrong."""
         try:
-            arr = np.asarray(values, dtype=np.float64)
+            arr = np.array(values, dtype=np.float64)  # a copy: callers may pass read-only arrays
         except (TypeError, ValueError) as exc:
             raise InputError(f"values must be a flat list of numbers ({exc})") from exc
         if arr.ndim != 1:
