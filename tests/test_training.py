@@ -99,8 +99,9 @@ def test_hydra_entry_writes_a_run_dir_and_publishes(tmp_path):
 
 def test_hydra_entry_rejects_an_unknown_ticker_with_a_clear_message(tmp_path):
     proc = _run_entry(["data.ticker=NOPE"], tmp_path)
-    assert proc.returncode != 0
-    assert "ticker 'NOPE' is not in the bundled sample" in proc.stderr
+    assert proc.returncode == 2
+    assert "error: ticker 'NOPE' is not in the bundled sample" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.slow
