@@ -15,7 +15,7 @@ WORKDIR /app
 # CPU build of the pinned torch first, from PyTorch's CPU index: the default one is a multi-GB CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 RUN pip install . \
     && useradd --create-home --uid 10001 closecast \
