@@ -38,14 +38,13 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchdoc  # noqa: E402  (sibling script module, not part of the package)
 
+from closecast import config as project_config  # noqa: E402
 from closecast.data import EVAL_BATCH_SIZE, PriceDataModule, WindowSet  # noqa: E402
 from closecast.module import ForecastModule  # noqa: E402
 from closecast.training import build, build_callbacks  # noqa: E402
@@ -119,12 +118,7 @@ def compose_config(s: Settings, run_dir: Path, data_csv: Path | None) -> DictCon
         overrides += ["data.source=csv", f"data.path={data_csv}"]
     if s.start:
         overrides.append(f"data.start={s.start}")
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs")):
-        cfg = compose(config_name="train", overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(run_dir)  # normally Hydra's runtime dir, which compose does not create
-    return cfg
+    return project_config.compose_config("train", overrides, output_dir=run_dir)
 
 
 class LoopTimer(pl.Callback):

@@ -33,26 +33,14 @@ QUIET = ["trainer.enable_progress_bar=false"]
 
 
 def _compose(config_name: str, out: Path, overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import open_dict
+    from closecast.config import compose_config
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs")):
-        cfg = compose(
-            config_name=config_name,
-            overrides=[
-                f"paths.root_dir={ROOT}",
-                f"paths.output_dir={out}",
-                f"paths.log_dir={out / 'outputs'}",
-                f"paths.checkpoints_dir={out / 'checkpoints'}",
-                *QUIET,
-                *overrides,
-            ],
-        )
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-    return cfg
+    paths = [
+        f"paths.root_dir={ROOT}",
+        f"paths.log_dir={out / 'outputs'}",
+        f"paths.checkpoints_dir={out / 'checkpoints'}",
+    ]
+    return compose_config(config_name, [*paths, *QUIET, *overrides], output_dir=out)
 
 
 def backtest_job(ticker: str, target: str, extra: list[str], workdir: str) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
+
+from closecast.config import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,22 +30,12 @@ def compose_train(
     tmp_path: Path, overrides: list[str] | tuple[str, ...] = (), config_name: str = "train"
 ) -> DictConfig:
     """A tiny `config_name` config with paths inside `tmp_path` (data still from the repo's data/)."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs")):
-        cfg = compose(
-            config_name=config_name,
-            overrides=[
-                f"paths.root_dir={ROOT}",
-                f"paths.output_dir={tmp_path / 'run'}",
-                f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",
-                f"paths.log_dir={tmp_path / 'outputs'}",
-                *TINY,
-                *overrides,
-            ],
-        )
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path / "run")
-    return cfg
+    paths = [
+        f"paths.root_dir={ROOT}",
+        f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",
+        f"paths.log_dir={tmp_path / 'outputs'}",
+    ]
+    return compose_config(config_name, [*paths, *TINY, *overrides], output_dir=tmp_path / "run")
 
 
 @pytest.fixture

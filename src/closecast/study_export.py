@@ -24,7 +24,6 @@ from closecast.artifact import atomic_write, load_artifact, save_artifact
 log = logging.getLogger(__name__)
 
 SELECTIONS = ("min_mae", "min_rmse", "min_mape", "weighted")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class ExportError(RuntimeError):
@@ -177,16 +176,14 @@ def export_study(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Export from an existing study, configured by the same Hydra overrides as the sweep."""
-    from hydra import compose, initialize_config_dir
-
     import hydra_plugins.closecast_sweeper.config  # noqa: F401  (registers hydra/sweeper=closecast_optuna)
+    from closecast.config import compose_config
     from closecast.study import StorageError, open_storage
 
     overrides = list(sys.argv[1:] if argv is None else argv)
     if not any(o.startswith("hparams_search=") for o in overrides):
         overrides.insert(0, "hparams_search=optuna")
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    cfg = compose_config("train", overrides)
     hpo = cfg.hpo
     try:
         storage = open_storage(hpo.storage)
