@@ -37,8 +37,8 @@ SERVERS = ("bare", "closecast", "reference")
 # ------------------------------------------------------------------------------- the two comparison apps
 
 
-def bare_app():
-    """A FastAPI endpoint that parses the /predict body and answers a constant: the ceiling."""
+def _base_app():
+    """A FastAPI app with `/health`, and the reference's /predict body model, shared by both apps."""
     from fastapi import FastAPI
     from pydantic import BaseModel
 
@@ -49,13 +49,20 @@ def bare_app():
 
     app = FastAPI()
 
-    @app.post("/predict")
-    async def predict(body: Body) -> dict:
-        return {"prediction": 0.0, "checkpoint_path": body.checkpoint_path, "device": body.device}
-
     @app.get("/health")
     async def health() -> dict:
         return {"status": "ok"}
+
+    return app, Body
+
+
+def bare_app():
+    """A FastAPI endpoint that parses the /predict body and answers a constant: the ceiling."""
+    app, Body = _base_app()
+
+    @app.post("/predict")
+    async def predict(body: Body) -> dict:
+        return {"prediction": 0.0, "checkpoint_path": body.checkpoint_path, "device": body.device}
 
     return app
 
@@ -63,18 +70,11 @@ def bare_app():
 def reference_app():
     """The reference design: the request names a file, which is unpickled and rebuilt for every call."""
     import torch
-    from fastapi import FastAPI
-    from pydantic import BaseModel
 
     from closecast.codec import Codec
     from closecast.model import LSTMForecaster
 
-    class Body(BaseModel):
-        values: list[float]
-        checkpoint_path: str = "checkpoints/best.pt"
-        device: str = "cpu"
-
-    app = FastAPI()
+    app, Body = _base_app()
 
     @app.post("/predict")
     def predict(body: Body) -> dict:
@@ -88,10 +88,6 @@ def reference_app():
             y = net(codec.encode(prices).unsqueeze(0))
         prediction = float(codec.decode(y, prices[-1:])[0, 0])
         return {"prediction": prediction, "checkpoint_path": body.checkpoint_path, "device": body.device}
-
-    @app.get("/health")
-    async def health() -> dict:
-        return {"status": "ok"}
 
     return app
 
