@@ -372,3 +372,78 @@ def test_wrong_method_and_unknown_url_are_4xx(client: httpx.Client) -> None:
     assert client.put("/predict", json={"values": GOOD}).status_code == 405
     r = client.get("/nothing/here")
     assert r.status_code == 404 and "X-Response-Time-ms" in r.headers
+
+
+def test_documented_route_answers_like_the_fast_path(client: httpx.Client, served: dict) -> None:
+    """`POST /predict` is served below FastAPI; the documented route behind it gives the same answers."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from closecast.serve import create_app
+
+    app = create_app(Settings(checkpoints_dir=served["dir"], reload_interval=0))
+    bodies = [
+        {"values": GOOD, "checkpoint_path": "checkpoints/multi.pt", "horizon": 3, "interval": 0.8},
+        {"values": GOOD[:3]},
+        {"values": GOOD, "checkpoint_path": "../best.pt"},
+    ]
+
+    async def through_fastapi(scope: dict, receive: object, send: object) -> None:
+        await FastAPI.__call__(app, scope, receive, send)  # what `Service` does for every other route
+
+    with TestClient(through_fastapi) as routed:
+        for body in bodies:
+            fast, documented = client.post("/predict", json=body), routed.post("/predict", json=body)
+            assert (fast.status_code, fast.json()) == (documented.status_code, documented.json())
+        assert routed.post("/predict", content=b"x" * (MAX_BODY_BYTES + 1)).status_code == 413
+
+
+def test_a_failing_network_call_fails_every_waiting_request_and_none_hangs(
+    trained_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from closecast.serve import Batcher, InferenceThread
+
+    forecaster = Forecaster(load_artifact(trained_artifact))
+    batcher = Batcher(forecaster, "best.pt", 32, InferenceThread())
+    closes = sample_closes(60)
+
+    async def many() -> list:
+        calls = [batcher.predict(closes[i : i + 20], None, None) for i in range(8)]
+        return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 30)
+
+    answers = asyncio.run(many())  # the thread's batches match lone forecasts
+    assert [a["prediction"] for a in answers] == pytest.approx(
+        [forecaster.predict(closes[i : i + 20])["prediction"] for i in range(8)], rel=1e-9, abs=0
+    )
+
+    def broken(windows: np.ndarray) -> np.ndarray:
+        raise RuntimeError("kernel failed")
+
+    monkeypatch.setattr(forecaster, "forecast", broken)
+    answers = asyncio.run(many())
+    assert len(answers) == 8 and all(isinstance(a, RuntimeError) for a in answers)
+
+
+def test_an_unexpected_failure_is_a_500_with_a_body_and_is_counted(
+    served: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from closecast.artifact import Forecaster as ForecasterClass
+    from closecast.serve import create_app
+
+    app = create_app(Settings(checkpoints_dir=served["dir"], reload_interval=0, batch_max=1))
+
+    def broken(self: ForecasterClass, windows: np.ndarray) -> np.ndarray:
+        raise RuntimeError("kernel failed")
+
+    monkeypatch.setattr(ForecasterClass, "forecast", broken)
+    with TestClient(app, raise_server_exceptions=False) as local:
+        r = local.post("/predict", json={"values": GOOD})
+        assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
+        assert float(r.headers["X-Response-Time-ms"]) >= 0
+        metrics = local.get("/metrics").text
+    counted = r'closecast_http_requests_total\{method="POST",route="/predict",status="500"\} [1-9]'
+    assert re.search(counted, metrics)

@@ -13,6 +13,8 @@ import os
 import platform
 import shutil
 import tempfile
+import threading
+import warnings
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from closecast.codec import Codec
+from closecast.codec import Codec, decode_outputs, encode_prices
 from closecast.metrics import conformal_quantile
 from closecast.model import LSTMForecaster
 
@@ -139,6 +141,60 @@ def parse_device(device: str | None) -> torch.device:
     raise InputError(f"device {name!r} is not available on this host; use 'cpu'")
 
 
+def lstm_head(
+    x: torch.Tensor,
+    weights: list[torch.Tensor],
+    has_biases: bool,
+    layers: int,
+    head_w: torch.Tensor,
+    head_b: torch.Tensor,
+) -> torch.Tensor:
+    """`LSTMForecaster.forward` in eval mode, calling the LSTM kernel with the module's flat weights."""
+    h0 = torch.zeros(layers, x.shape[0], head_w.shape[1], dtype=x.dtype, device=x.device)
+    out = torch.lstm(x, [h0, h0], weights, has_biases, layers, 0.0, False, False, True)[0]
+    return torch.nn.functional.linear(out[:, -1], head_w, head_b)
+
+
+def forecast_prices(
+    prices: torch.Tensor,
+    weights: list[torch.Tensor],
+    has_biases: bool,
+    layers: int,
+    head_w: torch.Tensor,
+    head_b: torch.Tensor,
+    target: str,
+    mean: float,
+    std: float,
+    shrink: float,
+) -> torch.Tensor:
+    """Windows of prices `(n, window)` → predicted prices `(n, horizon)`: encode, network, decode."""
+    x = encode_prices(prices, target, mean, std)
+    y = lstm_head(x, weights, has_biases, layers, head_w, head_b)
+    return decode_outputs(y, prices[:, -1], target, mean, std, shrink)
+
+
+_COMPILED: list[Any] = []
+_COMPILE_LOCK = threading.Lock()
+
+
+def _compiled_forecast() -> Any:
+    """`forecast_prices` compiled with TorchScript, once per process.
+
+    The point is not speed of the arithmetic (same kernels, same numbers) but that the whole forecast is
+    one call that releases Python's lock: op by op, a thread doing inference would have to win the lock
+    back between every two kernels from a busy event loop. `torch.jit.script` warns that it is deprecated
+    in favour of `torch.compile`, which needs a compiler toolchain at run time; with torch pinned to
+    2.13.0 it is supported, and the warning is silenced here only.
+    """
+    if not _COMPILED:
+        with _COMPILE_LOCK:
+            if not _COMPILED:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    _COMPILED.append(torch.jit.script(forecast_prices))
+    return _COMPILED[0]
+
+
 class Forecaster:
     """A loaded artifact ready to answer: weights on a device, codec and intervals at hand."""
 
@@ -165,8 +221,7 @@ class Forecaster:
         if lstm.proj_size or lstm.bidirectional or not lstm.batch_first:
             return None
         weights = [w.detach() for w in lstm._flat_weights]
-        h0 = torch.zeros(lstm.num_layers, 1, lstm.hidden_size, dtype=weights[0].dtype)
-        return weights, h0, lstm.bias, lstm.num_layers, net.head.weight.detach(), net.head.bias.detach()
+        return weights, lstm.bias, lstm.num_layers, net.head.weight.detach(), net.head.bias.detach()
 
     @property
     def window(self) -> int:
@@ -180,11 +235,7 @@ class Forecaster:
         """Network output for encoded windows `(batch, length, 1)`; equal to `self.net(x)` in eval mode."""
         if self._fused is None:
             return self.net(x)
-        weights, h0, bias, layers, head_w, head_b = self._fused
-        if x.shape[0] != 1:
-            h0 = h0.new_zeros(h0.shape[0], x.shape[0], h0.shape[2])
-        out, _, _ = torch.lstm(x, (h0, h0), weights, bias, layers, 0.0, False, False, True)
-        return torch.nn.functional.linear(out[:, -1], head_w, head_b)
+        return lstm_head(x, *self._fused)
 
     def check_values(self, values: Any) -> np.ndarray:
         """The last `window` values as float64, or `InputError` saying what is wrong."""
@@ -223,32 +274,42 @@ class Forecaster:
             raise InputError(f"interval must be in (0, {MAX_INTERVAL}], got {interval}")
         return window, h
 
-    def network_outputs(self, windows: list[np.ndarray]) -> torch.Tensor:
-        """Normalized outputs `(len(windows), horizon)` for checked windows, in one network call."""
+    def forecast(self, windows: np.ndarray) -> np.ndarray:
+        """Predicted prices `(n, horizon)` for checked windows `(n, window)`, in one network call.
+
+        Encoding and decoding are elementwise, so a window's numbers do not depend on its neighbours;
+        only the network's float32 sums may round differently in a batch (~1e-7 relative).
+        """
+        codec = self.codec
         with torch.inference_mode():
-            # Encoded one by one, exactly as a lone window is; only the network sees the batch.
-            x = torch.cat([self.codec.encode(torch.from_numpy(w)).unsqueeze(0) for w in windows])
-            return self.forward(x.to(self.device)).cpu()
+            prices = torch.from_numpy(windows)
+            if self._fused is not None:
+                # One compiled call: it runs without Python's lock, so a server thread can do it
+                # while the event loop goes on parsing requests.
+                args = (codec.target, codec.mean, codec.std, codec.shrink)
+                return _compiled_forecast()(prices, *self._fused, *args).numpy()
+            y = self.forward(codec.encode(prices).to(self.device)).cpu()
+            return codec.decode(y, prices[:, -1]).numpy()
 
     def answer(
-        self, y: torch.Tensor, window: np.ndarray, horizon: int, interval: float | None = None
+        self, forecast: np.ndarray, window: np.ndarray, horizon: int, interval: float | None = None
     ) -> dict[str, Any]:
-        """Prices (and interval) from one row `(1, horizon)` of network output (the second half)."""
-        prices = torch.from_numpy(window)
-        pred = self.codec.decode(y, prices[-1:])[0, :horizon].numpy()
-        result: dict[str, Any] = {"prediction": float(pred[0]), "predictions": [float(p) for p in pred]}
+        """The answer from one row `(horizon,)` of `forecast` (the second half of `predict`)."""
+        predictions = forecast[:horizon].tolist()
+        result: dict[str, Any] = {"prediction": predictions[0], "predictions": predictions}
         if interval is not None:
-            scale = float(self.codec.residual_scale(prices))  # 1 unless the artifact scales by volatility
+            # 1 unless the artifact scales its residuals by the window's volatility.
+            scale = float(self.codec.residual_scale(torch.from_numpy(window)))
             radius = conformal_quantile(self.residuals, interval)[:horizon] * scale
             result["interval"] = interval
             # Too few calibration residuals for this level give an unbounded interval: upper is None.
             result["lower"] = [
                 float(p * math.exp(-r)) if math.isfinite(r) else 0.0
-                for p, r in zip(pred, radius, strict=True)
+                for p, r in zip(predictions, radius, strict=True)
             ]
             result["upper"] = [
                 float(p * math.exp(r)) if math.isfinite(r) else None
-                for p, r in zip(pred, radius, strict=True)
+                for p, r in zip(predictions, radius, strict=True)
             ]
         return result
 
@@ -257,4 +318,4 @@ class Forecaster:
     ) -> dict[str, Any]:
         """Forecast the next `horizon` prices after `values`, with an optional conformal interval."""
         window, h = self.check(values, horizon, interval)
-        return self.answer(self.network_outputs([window]), window, h, interval)
+        return self.answer(self.forecast(window[None])[0], window, h, interval)

@@ -1,4 +1,4 @@
-"""What the server tells operators: Prometheus metrics and the `X-Response-Time-ms` header.
+"""What the server tells operators: Prometheus metrics (the app adds the `X-Response-Time-ms` header).
 
 Its own module so the metrics are registered once per process, even when `python -m closecast.serve`
 runs the server module as `__main__` and uvicorn imports it again by name.
@@ -7,7 +7,6 @@ runs the server module as `__main__` and uvicorn imports it again by name.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import psutil
@@ -27,8 +26,8 @@ __all__ = [
     "CONTENT_TYPE_LATEST",
     "INFERENCE",
     "MODELS",
-    "Instrumented",
     "metrics_payload",
+    "record_request",
     "sample_process",
 ]
 
@@ -76,41 +75,17 @@ def metrics_payload() -> bytes:
     return generate_latest(DEFAULT_REGISTRY)
 
 
-class Instrumented:
-    """ASGI middleware: `X-Response-Time-ms` on every response, request counts and latency histograms."""
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def timed_send(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                elapsed = f"{(time.perf_counter() - start) * 1e3:.3f}".encode()
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", ()), (b"x-response-time-ms", elapsed)],
-                }
-            await send(message)
-
-        try:
-            await self.app(scope, receive, timed_send)
-        finally:
-            route = scope.get("route")
-            # Route templates, never raw paths: unknown URLs must not grow the label set without bound.
-            labels = (scope["method"], getattr(route, "path", "unmatched"), status)
-            children = self._children.get(labels)
-            if children is None:  # looked up once per label set: `labels()` takes a lock each call
-                method, path, code = labels
-                children = REQUESTS.labels(method, path, str(code)), LATENCY.labels(method, path, str(code))
-                self._children[labels] = children
-            children[0].inc()
-            children[1].observe(time.perf_counter() - start)
+def record_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one request and observe its latency, by method, route template and status."""
+    key = (method, route, status)
+    children = _CHILDREN.get(key)
+    if children is None:  # looked up once per label set: `labels()` takes a lock each call
+        children = _CHILDREN[key] = (
+            REQUESTS.labels(method, route, str(status)),
+            LATENCY.labels(method, route, str(status)),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
