@@ -447,3 +447,23 @@ def test_an_unexpected_failure_is_a_500_with_a_body_and_is_counted(
         metrics = local.get("/metrics").text
     counted = r'closecast_http_requests_total\{method="POST",route="/predict",status="500"\} [1-9]'
     assert re.search(counted, metrics)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.7e308] * WINDOW,
+        [1e-300] * (WINDOW - 1) + [1.7e308],
+        [1.7e308] * (WINDOW - 1) + [1e-300],
+        [5e-324] * WINDOW,
+    ],
+)
+@pytest.mark.parametrize("extra", [{}, {"interval": 0.9}])
+def test_extreme_prices_get_a_finite_answer_or_a_422(client: httpx.Client, values: list, extra: dict) -> None:
+    r = client.post("/predict", json={"values": values, **extra})
+    assert r.status_code in (200, 422), r.text
+    body = r.json()  # strict JSON: no NaN or Infinity slipped into an answer
+    if r.status_code == 422:
+        assert "out of range" in body["detail"]
+    else:
+        assert all(math.isfinite(v) for v in body["predictions"])

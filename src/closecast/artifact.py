@@ -302,15 +302,13 @@ class Forecaster:
             scale = float(self.codec.residual_scale(torch.from_numpy(window)))
             radius = conformal_quantile(self.residuals, interval)[:horizon] * scale
             result["interval"] = interval
-            # Too few calibration residuals for this level give an unbounded interval: upper is None.
-            result["lower"] = [
-                float(p * math.exp(-r)) if math.isfinite(r) else 0.0
-                for p, r in zip(predictions, radius, strict=True)
-            ]
-            result["upper"] = [
-                float(p * math.exp(r)) if math.isfinite(r) else None
-                for p, r in zip(predictions, radius, strict=True)
-            ]
+            with np.errstate(over="ignore", invalid="ignore"):
+                lower = np.asarray(predictions) * np.exp(-radius)
+                upper = np.asarray(predictions) * np.exp(radius)
+            # Too few calibration residuals for this level (or a bound past the largest float) give an
+            # unbounded side: upper is None, lower is 0.
+            result["lower"] = [float(v) if math.isfinite(v) else 0.0 for v in lower.tolist()]
+            result["upper"] = [float(v) if math.isfinite(v) else None for v in upper.tolist()]
         return result
 
     def predict(

@@ -198,11 +198,17 @@ class Batcher:
         self.forecaster, self.name, self.max_batch, self.thread = forecaster, name, max_batch, thread
         self._inference = INFERENCE.labels(name)
         self.device = str(forecaster.device)
+        self.device_json = json.dumps(self.device)
 
     async def predict(self, values: list[float], horizon: int | None, interval: float | None) -> dict:
         """The forecaster's answer for one request, computed in a batch with whatever is waiting."""
         forecaster = self.forecaster
-        window, h = forecaster.check(values, horizon, interval)
+        if horizon is None and interval is None and len(values) >= forecaster.window:
+            # The request schema has already refused anything but finite positive numbers: only the
+            # window is left to take (the general check below scans every value again).
+            window, h = np.array(values[-forecaster.window :], dtype=np.float64), 1
+        else:
+            window, h = forecaster.check(values, horizon, interval)
         if self.max_batch == 1:
             row = self._run([window])[0]
         else:
@@ -698,12 +704,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             result = await batcher.predict(req.values, req.horizon, req.interval)
         except InputError as exc:
             return _error(422, str(exc))
-        result["device"] = batcher.device
-        result["horizon"] = len(result["predictions"])
-        try:
-            forecast = json.dumps(result, allow_nan=False)
-        except ValueError:
+        predictions = result["predictions"]
+        if not all(map(math.isfinite, predictions)):
             return _error(422, "values are out of range: the forecast is not a finite number")
+        if len(result) == 2:  # the common answer, written directly (json.dumps writes floats as repr)
+            listed = ", ".join(map(repr, predictions))
+            forecast = (
+                f'{{"prediction": {predictions[0]!r}, "predictions": [{listed}], '
+                f'"device": {batcher.device_json}, "horizon": {len(predictions)}}}'
+            )
+        else:
+            result["device"] = batcher.device
+            result["horizon"] = len(predictions)
+            try:
+                forecast = json.dumps(result, allow_nan=False)
+            except ValueError:
+                return _error(422, "values are out of range: the interval is not finite")
         # The artifact's part of the answer was serialized once, at load time.
         return 200, (forecast[:-1] + ", " + entry.static_json[1:]).encode()
 
