@@ -6,12 +6,12 @@
     python scripts/bench_train.py --tiny --json x.json # seconds-long check that it runs (the test uses it)
 
 Project side: the config composed from `configs/` (Hydra compose API), `PriceDataModule` with its resident
-`Batches`, `ForecastModule`, and a `pytorch_lightning.Trainer` with the run's callbacks (checkpointing,
-early stopping, progress bar) and TensorBoard logger, writing into a temporary run dir: a normal run,
-only with fewer epochs. Plain side: a hand-written loop over the same training tensors on the same device
-with the same network class, optimizer config, loss, gradient clipping, batch size and epochs, drawing
-shuffled index batches, and computing the validation loss after each epoch (the project's run validates
-every epoch to pick its checkpoint, so both sides do that work).
+`Batches`, `ForecastModule` (with the config's `steps_per_call`), and a `pytorch_lightning.Trainer` with
+the run's callbacks (checkpointing, early stopping, progress bar) and TensorBoard logger, writing into a
+temporary run dir: a normal run, only with fewer epochs. Plain side: a hand-written loop over the same
+training tensors on the same device with the same network class, optimizer config, loss, gradient
+clipping, batch size and epochs, drawing shuffled index batches, and computing the validation loss after
+each epoch (the project's run validates every epoch to pick its checkpoint, so both sides do that work).
 
 What is timed: from the first training step to the end of the last epoch. For the project that is
 Lightning's `on_train_start` .. `on_train_end`, so it includes every per-epoch cost of a normal run
@@ -46,8 +46,7 @@ import benchdoc  # noqa: E402  (sibling script module, not part of the package)
 
 from closecast import config as project_config  # noqa: E402
 from closecast.data import EVAL_BATCH_SIZE, PriceDataModule, WindowSet  # noqa: E402
-from closecast.module import ForecastModule  # noqa: E402
-from closecast.training import build, build_callbacks  # noqa: E402
+from closecast.training import build, build_callbacks, build_module_and_trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.9
@@ -165,16 +164,10 @@ def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.devi
     with open_dict(cfg):
         cfg.paths.output_dir = str(run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    net = build(cfg.model, input_size=1, horizon=datamodule.codec.horizon)
-    module = ForecastModule(
-        net=net,
-        optimizer=build(cfg.optimizer),
-        scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
-        codec=datamodule.codec,
-    )
     timer = LoopTimer(device, len(datamodule.parts["train"]))
     logger = build(cfg.logger, save_dir=str(run_dir))
-    trainer: pl.Trainer = build(cfg.trainer, callbacks=[timer, *build_callbacks(cfg, run_dir)], logger=logger)
+    callbacks = [timer, *build_callbacks(cfg, run_dir)]
+    module, trainer = build_module_and_trainer(cfg, datamodule, callbacks, logger)  # as `fit_network` does
     gc.collect()  # start each timed run, on either side, from the same clean heap
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
@@ -188,6 +181,7 @@ def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.devi
         "val_seconds": timer.val_seconds,
         "cpu_seconds": timer.cpu_seconds,
         "fit_seconds": fit_seconds,
+        "steps_per_call": module.steps_per_call,
     }
 
 
@@ -307,6 +301,7 @@ def benchmark(s: Settings) -> dict:
         "torch": torch.__version__,
         "lightning": pl.__version__,
         "threads": torch.get_num_threads(),
+        "steps_per_call": rounds["project"][0]["steps_per_call"],
     }
 
 
@@ -343,7 +338,7 @@ def markdown(result: dict) -> str:
             f"{data} ({result['train_samples']:,} training windows), hidden {s['hidden']}, "
             f"{s['layers']} layers, window {s['window']}, batch {s['batch_size']}, {s['epochs']} epochs, "
             f"{s['rounds']} rounds each side A/B; torch {result['torch']}, Lightning {result['lightning']}, "
-            f"torch threads: {result['threads']}",
+            f"torch threads: {result['threads']}; project `steps_per_call` {result['steps_per_call']}",
             "",
         ),
         ("Plain PyTorch loop, samples/s (median)", f"{result['plain_samples_per_s']:,.0f}", ""),

@@ -106,3 +106,72 @@ def test_progress_bar_redraws_on_a_clock_and_always_at_the_end():
 def test_default_config_uses_the_throttled_bar():
     default = OmegaConf.load(ROOT / "configs" / "callbacks" / "default.yaml")
     assert isinstance(build(default.progress_bar), ThrottledProgressBar)
+
+
+def _fit_weights(tmp_path: Path, overrides: list[str]) -> tuple[dict, int, dict]:
+    """Weights, optimizer steps and validation loss of one tiny fit through the run's own builders."""
+    from closecast.training import build_module_and_trainer
+    from tests.conftest import compose_train
+
+    tiny = ["trainer.max_epochs=3", "data.batch_size=16", "model.dropout=0.2"]
+    cfg = compose_train(tmp_path, [*tiny, *overrides])
+    pl.seed_everything(0, verbose=False)
+    dm: PriceDataModule = build(cfg.data)
+    dm.setup("fit")
+    module, trainer = build_module_and_trainer(cfg, dm, [], False)
+    trainer.fit(module, datamodule=dm)
+    state = {k: v.clone() for k, v in module.net.state_dict().items()}
+    return state, trainer.global_step, {"val": float(trainer.callback_metrics["val/loss"]), "module": module}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["model.layers=2", "trainer.gradient_clip_val=0.05"],  # dropout between layers, clipping that bites
+        ["trainer.gradient_clip_val=0.01", "+trainer.gradient_clip_algorithm=value"],
+        ["scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1}"],
+    ],
+    ids=["default", "dropout-and-clipping", "value-clipping", "scheduler"],
+)
+def test_grouped_steps_train_exactly_as_lightnings_loop(tmp_path: Path, extra: list[str]) -> None:
+    """steps_per_call=K takes the same mini-batches in the same order: the same weights, bit for bit."""
+    one, steps_one, info_one = _fit_weights(tmp_path / "one", ["steps_per_call=1", *extra])
+    grouped, steps_grouped, info_grouped = _fit_weights(tmp_path / "k", ["steps_per_call=5", *extra])
+    assert info_one["module"].automatic_optimization and not info_grouped["module"].automatic_optimization
+    assert steps_one == steps_grouped > 0  # global_step counts optimizer steps either way
+    assert one.keys() == grouped.keys()
+    for name in one:
+        assert torch.equal(one[name], grouped[name]), name
+    assert info_one["val"] == info_grouped["val"]
+    if extra and "scheduler" in extra[0]:
+        lrs = [m.optimizers().param_groups[0]["lr"] for m in (info_one["module"], info_grouped["module"])]
+        assert lrs[0] == lrs[1] < 1e-3  # stepped once per epoch on both paths
+
+
+def test_steps_per_call_auto_and_its_limits(tmp_path: Path) -> None:
+    from closecast.training import STEPS_PER_CALL_AUTO, resolve_steps_per_call
+
+    plain = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
+    accumulating = pl.Trainer(accelerator="cpu", devices=1, accumulate_grad_batches=2, logger=False)
+    assert resolve_steps_per_call("auto", plain) == STEPS_PER_CALL_AUTO > 1
+    assert resolve_steps_per_call(None, plain) == STEPS_PER_CALL_AUTO
+    assert resolve_steps_per_call(3, plain) == 3
+    assert resolve_steps_per_call("auto", accumulating) == 1
+    assert resolve_steps_per_call(1, accumulating) == 1
+    with pytest.raises(ValueError, match="accumulate_grad_batches=2"):
+        resolve_steps_per_call(4, accumulating)
+    for bad in (0, -2, "many", True, 2.5):
+        with pytest.raises(ValueError, match="steps_per_call"):
+            resolve_steps_per_call(bad, plain)
+
+
+def test_grouped_batches_are_the_same_mini_batches() -> None:
+    from closecast.data import Batches
+
+    x = torch.arange(23.0)
+    single = [b[0] for b in Batches((x,), 4, shuffle=True, seed=3)]
+    grouped = Batches((x,), 4, shuffle=True, seed=3, group=3)
+    groups = list(grouped)
+    assert len(grouped) == len(groups) == 2 and [len(g) for g in groups] == [3, 3]
+    assert all(torch.equal(a, b[0]) for a, b in zip(single, [b for g in groups for b in g], strict=True))

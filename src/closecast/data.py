@@ -255,7 +255,8 @@ class Batches:
     """Mini-batches drawn by indexing resident tensors: no per-sample Python, no collate.
 
     With `shuffle`, each pass draws a fresh permutation; under DDP each rank takes every
-    `world`-th index of it, so ranks see disjoint samples.
+    `world`-th index of it, so ranks see disjoint samples. With `group` > 1 it yields lists of up to
+    `group` consecutive mini-batches (for `steps_per_call`); the mini-batches are the same.
     """
 
     def __init__(
@@ -266,18 +267,20 @@ class Batches:
         seed: int = 0,
         rank: int = 0,
         world: int = 1,
+        group: int = 1,
     ) -> None:
         self.tensors = tensors
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.rank, self.world = rank, world
+        self.group = group
         self.generator = torch.Generator().manual_seed(seed)
         self.n = math.ceil(int(tensors[0].shape[0]) / world)
 
     def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil(math.ceil(self.n / self.batch_size) / self.group)
 
-    def __iter__(self):
+    def _batches(self):
         total = int(self.tensors[0].shape[0])
         device = self.tensors[0].device
         if self.shuffle:
@@ -291,6 +294,19 @@ class Batches:
         for i in range(0, self.n, self.batch_size):
             idx = order[i : i + self.batch_size]
             yield tuple(t[idx] for t in self.tensors)
+
+    def __iter__(self):
+        if self.group == 1:
+            yield from self._batches()
+            return
+        group: list[tuple[torch.Tensor, ...]] = []
+        for batch in self._batches():
+            group.append(batch)
+            if len(group) == self.group:
+                yield group
+                group = []
+        if group:
+            yield group
 
 
 # ---------------------------------------------------------------------------------------- datamodule
@@ -329,6 +345,7 @@ class PriceDataModule(pl.LightningDataModule):
         self.window, self.horizon, self.target = int(window), int(horizon), target
         self.train_frac, self.val_frac = float(train_frac), float(val_frac)
         self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
+        self.steps_per_call = 1  # training mini-batches per group; set to the module's before fitting
         self.series: pd.Series | None = None
         self.codec: Codec | None = None
         self.parts: dict[str, WindowSet] = {}
@@ -421,7 +438,8 @@ class PriceDataModule(pl.LightningDataModule):
         # Evaluation has no gradients to average, so it takes big batches: the same predictions in
         # fewer steps, each of which costs a fixed amount of framework overhead.
         size = self.batch_size if shuffle else max(self.batch_size, EVAL_BATCH_SIZE)
-        return Batches(tensors, size, shuffle, seed=self.seed, rank=rank, world=world)
+        group = self.steps_per_call if shuffle else 1
+        return Batches(tensors, size, shuffle, seed=self.seed, rank=rank, world=world, group=group)
 
     def train_dataloader(self) -> Batches:
         return self._batches("train", shuffle=True, full=False)

@@ -175,17 +175,9 @@ def fit_network(
 ) -> Fitted:
     """Build the network and module from `cfg`, fit on the datamodule's train part with early stopping on
     its validation part, and reload the best checkpoint. The test part is never read here."""
-    codec = datamodule.codec
-    net = build(cfg.model, input_size=1, horizon=codec.horizon)
-    module = ForecastModule(
-        net=net,
-        optimizer=build(cfg.optimizer),
-        scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
-        codec=codec,
-    )
     callbacks = build_callbacks(cfg, output_dir) + list(extra_callbacks or [])
     logger = build(cfg.logger, save_dir=str(output_dir)) if cfg.get("logger") else False
-    trainer: pl.Trainer = build(cfg.trainer, callbacks=callbacks, logger=logger)
+    module, trainer = build_module_and_trainer(cfg, datamodule, callbacks, logger)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best and trainer.is_global_zero:
@@ -193,6 +185,57 @@ def fit_network(
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
     return Fitted(module.net.cpu(), trainer, logger, best or "")
+
+
+STEPS_PER_CALL_AUTO = 8
+
+
+def resolve_steps_per_call(setting: Any, trainer: pl.Trainer) -> int:
+    """`steps_per_call` for this Trainer: `auto` is 8 where the grouped step can run, else 1.
+
+    The grouped step (several optimizer steps per `training_step`, see `ForecastModule`) needs one
+    device, no gradient accumulation and no 16-bit loss scaling; elsewhere Lightning's own loop runs.
+    """
+    blockers = []
+    if trainer.world_size > 1:
+        blockers.append(f"{trainer.world_size} processes (DDP needs one backward per forward)")
+    if trainer.accumulate_grad_batches != 1:
+        blockers.append(f"trainer.accumulate_grad_batches={trainer.accumulate_grad_batches}")
+    if str(trainer.precision) == "16-mixed":
+        blockers.append("trainer.precision=16-mixed (loss scaling runs per Lightning step)")
+    if setting in (None, "auto"):
+        return 1 if blockers else STEPS_PER_CALL_AUTO
+    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
+        raise ValueError(f"steps_per_call must be 'auto' or a positive integer, got {setting!r}")
+    if setting > 1 and blockers:
+        raise ValueError(
+            f"steps_per_call={setting} cannot run with {'; '.join(blockers)}: use steps_per_call=1 or auto"
+        )
+    return setting
+
+
+def build_module_and_trainer(
+    cfg: DictConfig, datamodule: PriceDataModule, callbacks: list[pl.Callback], logger: Any
+) -> tuple[ForecastModule, pl.Trainer]:
+    """The LightningModule and Trainer of a run, with clipping and `steps_per_call` wired between them."""
+    codec = datamodule.codec
+    clip = cfg.trainer.get("gradient_clip_val")
+    # The module clips (see `ForecastModule`); a Trainer with clipping set refuses manual optimization.
+    trainer: pl.Trainer = build(
+        cfg.trainer, callbacks=callbacks, logger=logger, gradient_clip_val=None, gradient_clip_algorithm=None
+    )
+    steps = resolve_steps_per_call(cfg.get("steps_per_call", "auto"), trainer)
+    module = ForecastModule(
+        net=build(cfg.model, input_size=1, horizon=codec.horizon),
+        optimizer=build(cfg.optimizer),
+        scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
+        codec=codec,
+        gradient_clip_val=float(clip) if clip else None,
+        gradient_clip_algorithm=str(cfg.trainer.get("gradient_clip_algorithm") or "norm"),
+        steps_per_call=steps,
+    )
+    datamodule.steps_per_call = steps
+    return module, trainer
 
 
 @dataclass
