@@ -195,14 +195,15 @@ def verdict(table: pd.DataFrame) -> str:
     overall = float(model[model.fold == "all"].mase.iloc[0])
     folds = model[model.fold != "all"]
     wins, ties = int((folds.mase < 1.0).sum()), int((folds.mase == 1.0).sum())
+    shown = f"{overall:.4f}" if overall == 1.0 or round(overall, 4) != 1.0 else f"{overall:.6f}"
     if overall < 1.0:
-        word = f"beats naive by {100 * (1 - overall):.2f}% of naive's MAE"
+        word = f"beats naive by {100 * (1 - overall):.4f}% of naive's MAE"
     elif overall == 1.0:
         word = "ties naive exactly (it fell back to the naive forecast)"
     else:
-        word = f"loses to naive by {100 * (overall - 1):.2f}% of naive's MAE"
+        word = f"loses to naive by {100 * (overall - 1):.4f}% of naive's MAE"
     return (
-        f"Overall MASE {overall:.4f}: the model {word}; it is below 1 in {wins} of {len(folds)} folds"
+        f"Overall MASE {shown}: the model {word}; it is below 1 in {wins} of {len(folds)} folds"
         + (f" and exactly 1 (naive) in {ties}" if ties else "")
         + "."
     )

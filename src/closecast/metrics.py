@@ -83,3 +83,26 @@ def interval_coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) 
     """Fraction of `actual` values inside `[lower, upper]`."""
     actual = np.asarray(actual, dtype=np.float64)
     return float(np.mean((actual >= lower) & (actual <= upper)))
+
+
+def mean_gain_z(gains: np.ndarray, min_lag: int = 0) -> float:
+    """Mean of a series of forecast-loss differences over its Newey-West (HAC) standard error.
+
+    The Diebold-Mariano statistic: errors of daily forecasts come in volatile and calm stretches, so
+    their differences are autocorrelated and the i.i.d. standard error would overstate the evidence.
+    Bartlett weights, lag `max(min_lag, floor(4 (n / 100) ** (2 / 9)))`. Returns -inf for fewer than 2
+    values; a constant series has no spread, so any positive mean is overwhelming evidence (inf).
+    """
+    g = np.asarray(gains, dtype=np.float64)
+    n = g.size
+    if n < 2:
+        return -math.inf
+    mean = float(g.mean())
+    d = g - mean
+    lag = min(n - 1, max(min_lag, int(4 * (n / 100) ** (2 / 9))))
+    var = float(d @ d) / n
+    for k in range(1, lag + 1):
+        var += 2 * (1 - k / (lag + 1)) * float(d[k:] @ d[:-k]) / n
+    if var <= 0:
+        return math.inf if mean > 0 else -math.inf if mean < 0 else 0.0
+    return mean / math.sqrt(var / n)

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from closecast.artifact import atomic_write, build_artifact, publish, save_artifact
 from closecast.codec import Codec
 from closecast.data import PriceDataModule, WindowSet
-from closecast.metrics import conformal_quantile, interval_coverage, score_forecasts
+from closecast.metrics import conformal_quantile, interval_coverage, mean_gain_z, score_forecasts
 from closecast.module import ForecastModule
 from closecast.plots import save_forecast_plots
 
@@ -83,9 +83,12 @@ def choose_shrink(
 ) -> float:
     """`auto`: the factor in [0, 1] with the lowest validation MAE (0 is naive); else the number given.
 
-    With `min_gain_z` > 0 the factor must also earn its keep: its mean validation gain over naive must be
-    at least `min_gain_z` standard errors above zero, or the forecast falls back to naive (0). A model
-    with no real edge then scores exactly naive instead of whatever its noise gives on the test part.
+    With `min_gain_z` > 0 the factor must also earn its keep on data it was not chosen on: it is picked on
+    the first half of the validation part (chronologically) and kept only if its gain over naive on the
+    second half is at least `min_gain_z` Newey-West standard errors above zero (a one-sided
+    Diebold-Mariano test); otherwise the forecast falls back to naive (0). Picking the best of the grid
+    and testing it on the same samples would overstate the evidence twice over (the selection, and the
+    autocorrelation of daily errors). A model with no real edge then scores exactly naive.
     """
     if setting != "auto":
         value = float(setting)
@@ -93,16 +96,19 @@ def choose_shrink(
             raise ValueError(f"calibration.shrink must be 'auto' or in [0, 1], got {setting!r}")
         return value
     gains = shrink_gains(codec, y_hat, part)
-    mean = gains.mean(axis=1)
-    best = int(np.argmax(mean))  # first maximum: the smallest factor among ties
+    if min_gain_z <= 0:
+        mean = gains.mean(axis=1)
+        best = int(np.argmax(mean))  # first maximum: the smallest factor among ties
+        return float(SHRINK_GRID[best]) if mean[best] > 0 else 0.0
+    half = gains.shape[1] // 2
+    if half < 2:
+        return 0.0
+    mean = gains[:, :half].mean(axis=1)
+    best = int(np.argmax(mean))
     if mean[best] <= 0:
         return 0.0
-    if min_gain_z > 0:
-        n = gains.shape[1]
-        spread = float(gains[best].std(ddof=1)) if n > 1 else math.inf
-        if not mean[best] >= min_gain_z * spread / math.sqrt(n):
-            return 0.0
-    return float(SHRINK_GRID[best])
+    z = mean_gain_z(gains[best, half:], min_lag=codec.horizon - 1)
+    return float(SHRINK_GRID[best]) if z >= min_gain_z else 0.0
 
 
 def log_residuals(pred: np.ndarray, actual: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
