@@ -1,6 +1,7 @@
 """A multi-step model end to end: metrics per step and baselines, artifact, predict function, plots."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -116,18 +117,19 @@ def test_shrink_is_chosen_on_validation_and_zero_is_the_naive_forecast():
         choose_shrink(codec, true_move, part, 2.0)
 
 
-def test_shrink_guard_falls_back_to_naive_without_evidence_and_keeps_a_real_edge():
+def _validation_part(seed: int, n: int) -> tuple:
+    """A return codec, a validation part of `n` standard-normal moves from 100, the moves and the rng."""
     codec = Codec(target="return", window=3, horizon=1, mean=0.0, std=0.01)
-    rng = np.random.default_rng(0)
-    n = 300
+    rng = np.random.default_rng(seed)
     last = torch.full((n,), 100.0, dtype=torch.float64)
     move = torch.from_numpy(rng.normal(0, 1, (n, 1)))
+    part = SimpleNamespace(last=last, future=codec.decode(move, last, shrink=1.0))
+    return codec, part, move, rng
 
-    class Part:
-        pass
 
-    part = Part()
-    part.last, part.future = last, codec.decode(move, last, shrink=1.0)
+def test_shrink_guard_falls_back_to_naive_without_evidence_and_keeps_a_real_edge():
+    n = 300
+    codec, part, move, rng = _validation_part(seed=0, n=n)
     # Barely related to the truth: the best factor on these samples is a little above 0 by luck,
     # but its gain is within noise, so the guard answers naive.
     weak = 0.1 * move + torch.from_numpy(rng.normal(0, 1, (n, 1)))
@@ -158,17 +160,8 @@ def test_mean_gain_z_uses_a_newey_west_standard_error():
 
 
 def test_shrink_guard_needs_the_edge_on_validation_data_it_was_not_chosen_on():
-    codec = Codec(target="return", window=3, horizon=1, mean=0.0, std=0.01)
-    rng = np.random.default_rng(2)
     n = 400
-    last = torch.full((n,), 100.0, dtype=torch.float64)
-    move = torch.from_numpy(rng.normal(0, 1, (n, 1)))
-
-    class Part:
-        pass
-
-    part = Part()
-    part.last, part.future = last, codec.decode(move, last, shrink=1.0)
+    codec, part, move, rng = _validation_part(seed=2, n=n)
     # An edge in the first half of validation only: over the whole part it looks significant, but the
     # second half, where the chosen factor is tested, shows none, so the answer is naive.
     noise = torch.from_numpy(rng.normal(0, 1, (n, 1)))
