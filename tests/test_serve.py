@@ -467,3 +467,23 @@ def test_extreme_prices_get_a_finite_answer_or_a_422(client: httpx.Client, value
         assert "out of range" in body["detail"]
     else:
         assert all(math.isfinite(v) for v in body["predictions"])
+
+
+def test_forecasts_that_hold_pythons_lock_stay_on_the_event_loop(trained_artifact: Path) -> None:
+    """Op-by-op forecasts (other devices, other networks) are not handed to the inference thread."""
+    import asyncio
+
+    from closecast.serve import Batcher, InferenceThread
+
+    compiled = Forecaster(load_artifact(trained_artifact))
+    eager = Forecaster(load_artifact(trained_artifact))
+    eager._fused = None  # as on a GPU: the module's own forward
+    assert compiled.compiled and not eager.compiled
+    closes = sample_closes(20)
+    for forecaster, threaded in ((eager, False), (compiled, True)):
+        thread = InferenceThread()
+        batcher = Batcher(forecaster, "best.pt", 32, thread)
+        assert batcher.threaded is threaded
+        answer = asyncio.run(batcher.predict(closes, None, None))
+        assert bool(thread._threads) is threaded
+        assert answer["prediction"] == pytest.approx(compiled.predict(closes)["prediction"], rel=1e-6)

@@ -224,6 +224,11 @@ class Forecaster:
         return weights, lstm.bias, lstm.num_layers, net.head.weight.detach(), net.head.bias.detach()
 
     @property
+    def compiled(self) -> bool:
+        """Whether `forecast` is one compiled call (that releases Python's lock while it runs)."""
+        return self._fused is not None
+
+    @property
     def window(self) -> int:
         return self.codec.window
 

@@ -199,6 +199,10 @@ class Batcher:
         self._inference = INFERENCE.labels(name)
         self.device = str(forecaster.device)
         self.device_json = json.dumps(self.device)
+        # Only the compiled CPU forecast runs without Python's lock; op by op (other devices, other
+        # networks) a thread would have to win the lock back from the busy loop between every two
+        # kernels, so those forecasts run on the event loop, one request at a time.
+        self.threaded = max_batch > 1 and forecaster.compiled
 
     async def predict(self, values: list[float], horizon: int | None, interval: float | None) -> dict:
         """The forecaster's answer for one request, computed in a batch with whatever is waiting."""
@@ -209,7 +213,7 @@ class Batcher:
             window, h = np.array(values[-forecaster.window :], dtype=np.float64), 1
         else:
             window, h = forecaster.check(values, horizon, interval)
-        if self.max_batch == 1:
+        if not self.threaded:
             row = self._run([window])[0]
         else:
             future = asyncio.get_running_loop().create_future()
