@@ -175,3 +175,34 @@ def test_grouped_batches_are_the_same_mini_batches() -> None:
     groups = list(grouped)
     assert len(grouped) == len(groups) == 2 and [len(g) for g in groups] == [3, 3]
     assert all(torch.equal(a, b[0]) for a, b in zip(single, [b for g in groups for b in g], strict=True))
+
+
+@pytest.mark.parametrize("steps_per_call", [1, 5])
+def test_progress_bar_counts_optimizer_steps(tmp_path: Path, steps_per_call: int) -> None:
+    from closecast.training import build_module_and_trainer
+    from tests.conftest import compose_train
+
+    cfg = compose_train(
+        tmp_path,
+        [
+            "trainer.max_epochs=1",
+            "data.batch_size=16",
+            "trainer.enable_progress_bar=true",
+            f"steps_per_call={steps_per_call}",
+        ],
+    )
+    dm: PriceDataModule = build(cfg.data)
+    dm.setup("fit")
+    seen: list[tuple[int, int]] = []
+
+    class Watch(pl.Callback):
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            bar = next(c for c in trainer.callbacks if isinstance(c, ThrottledProgressBar))
+            seen.append((bar.train_progress_bar.n, bar.train_progress_bar.total))
+
+    bar = ThrottledProgressBar(min_interval_s=0)
+    module, trainer = build_module_and_trainer(cfg, dm, [bar, Watch()], False)
+    trainer.fit(module, datamodule=dm)
+    steps = -(-len(dm.parts["train"]) // 16)
+    assert trainer.global_step == steps
+    assert seen == [(steps, steps)]  # the bar ends at the epoch's optimizer steps, whatever K is
