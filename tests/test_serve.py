@@ -485,5 +485,5 @@ def test_forecasts_that_hold_pythons_lock_stay_on_the_event_loop(trained_artifac
         batcher = Batcher(forecaster, "best.pt", 32, thread)
         assert batcher.threaded is threaded
         answer = asyncio.run(batcher.predict(closes, None, None))
-        assert bool(thread._threads) is threaded
+        assert (thread._thread is not None) is threaded
         assert answer["prediction"] == pytest.approx(compiled.predict(closes)["prediction"], rel=1e-6)

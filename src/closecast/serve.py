@@ -143,20 +143,19 @@ class InferenceThread:
     keeps parsing while the network runs on another core, and the queue fills the next batch meanwhile.
     """
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._count = threads
+        self._thread: threading.Thread | None = None  # started by the first forecast
         self._lock = threading.Lock()
 
     def submit(self, batcher: Batcher, window: np.ndarray, future: asyncio.Future) -> None:
         """Queue one checked window; `future` (of the running loop) gets its row of the forecast."""
-        if not self._threads:
+        if self._thread is None:
             with self._lock:
-                while len(self._threads) < self._count:
+                if self._thread is None:
                     thread = threading.Thread(target=self._serve, name="closecast-inference", daemon=True)
                     thread.start()
-                    self._threads.append(thread)
+                    self._thread = thread
         self._queue.put((batcher, window, future))
 
     def _serve(self) -> None:
