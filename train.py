@@ -7,7 +7,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from closecast.data import DataError
+from closecast.sources import DataError
 from closecast.training import objective, train
 
 

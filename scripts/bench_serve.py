@@ -102,9 +102,10 @@ def default_artifact(path: Path, seed: int = 0) -> Path:
     import torch
     from omegaconf import OmegaConf
 
-    from closecast.artifact import build_artifact, save_artifact
+    from closecast.artifact import build_artifact
     from closecast.codec import Codec
     from closecast.model import LSTMForecaster
+    from closecast.publish import save_artifact
 
     data = OmegaConf.load(ROOT / "configs" / "data" / "default.yaml")
     model = OmegaConf.load(ROOT / "configs" / "model" / "lstm.yaml")
@@ -341,7 +342,8 @@ def measure_inproc(artifact: Path, iterations: int) -> dict:
     import numpy as np
     import torch
 
-    from closecast.artifact import Forecaster, load_artifact
+    from closecast.artifact import load_artifact
+    from closecast.forecaster import Forecaster
 
     torch.set_num_threads(1)  # as the server does
     forecaster = Forecaster(load_artifact(artifact))

@@ -17,7 +17,8 @@ from closecast.backtest import (
     run_backtest,
     save_outputs,
 )
-from closecast.data import DataError, walk_forward_splits
+from closecast.data import walk_forward_splits
+from closecast.sources import DataError
 from closecast.training import assess, build, fit_network
 from tests.conftest import ROOT, TINY, compose_train
 

@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from closecast import data as data_mod
+from closecast import sources
 from closecast.codec import Codec
-from closecast.data import DataError, PriceDataModule, clean_series, make_windows, read_source
+from closecast.data import PriceDataModule, make_windows
+from closecast.sources import DataError, clean_series, read_source
 
 
 def recorded_frame(n: int = 300) -> pd.DataFrame:
@@ -48,7 +50,7 @@ def test_yahoo_source_downloads_once_then_uses_cache(tmp_path, monkeypatch):
         calls.append((ticker, start, end))
         return recorded_frame()
 
-    monkeypatch.setattr(data_mod, "yf_download", fake_download)
+    monkeypatch.setattr(sources, "yf_download", fake_download)
     dm = PriceDataModule(source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10)
     dm.prepare_data()
     dm.setup()
@@ -65,7 +67,7 @@ def test_yahoo_source_downloads_once_then_uses_cache(tmp_path, monkeypatch):
 
 def test_yahoo_empty_frame_is_a_clear_error(tmp_path, monkeypatch):
     # Offline, yf.download logs an error and returns an empty frame instead of raising.
-    monkeypatch.setattr(data_mod, "yf_download", lambda *a: pd.DataFrame())
+    monkeypatch.setattr(sources, "yf_download", lambda *a: pd.DataFrame())
     with pytest.raises(DataError, match="'PETR4.SA'.*no rows.*data.source=sample"):
         read_source("yahoo", ticker="PETR4.SA", data_dir=tmp_path)
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
@@ -75,7 +77,7 @@ def test_yahoo_download_exception_is_a_clear_error(tmp_path, monkeypatch):
     def boom(*a):
         raise ConnectionError("no route to host")
 
-    monkeypatch.setattr(data_mod, "yf_download", boom)
+    monkeypatch.setattr(sources, "yf_download", boom)
     with pytest.raises(DataError, match="'AAPL'.*download failed.*no route to host"):
         read_source("yahoo", ticker="AAPL", data_dir=tmp_path)
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from closecast import predict_next_from_values
-from closecast.artifact import ArtifactError, Forecaster, InputError, load_artifact
+from closecast.artifact import ArtifactError, load_artifact
+from closecast.forecaster import Forecaster, InputError
 from tests.conftest import ROOT
 
 PRICES = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv")["Adj Close"].tolist()[-40:]

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 import torch
 
-from closecast.artifact import Forecaster, load_artifact
+from closecast.artifact import load_artifact
+from closecast.forecaster import Forecaster
 from closecast.serve import MAX_BODY_BYTES, MAX_VALUES, Settings, SettingsError, main
 from tests.conftest import ROOT, compose_train
 from tests.live_server import live_server
@@ -431,7 +432,7 @@ def test_an_unexpected_failure_is_a_500_with_a_body_and_is_counted(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from closecast.artifact import Forecaster as ForecasterClass
+    from closecast.forecaster import Forecaster as ForecasterClass
     from closecast.serve import create_app
 
     app = create_app(Settings(checkpoints_dir=served["dir"], reload_interval=0, batch_max=1))

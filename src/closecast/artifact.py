@@ -8,13 +8,7 @@ No pickled classes: loading one can never run code from the file.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import os
 import platform
-import shutil
-import tempfile
-import threading
-import warnings
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -23,16 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from closecast.codec import Codec, decode_outputs, encode_prices
-from closecast.metrics import conformal_quantile
-from closecast.model import LSTMForecaster
+from closecast.codec import Codec
 
 FORMAT = "closecast.artifact/1"
-MAX_INTERVAL = 0.999
-
-
-class InputError(ValueError):
-    """Values, horizon, interval or device a caller can correct."""
 
 
 class ArtifactError(ValueError):
@@ -78,34 +65,6 @@ def build_artifact(
     }
 
 
-def atomic_write(path: Path, writer) -> None:
-    """Write through a temporary file in the same folder, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def save_artifact(artifact: dict[str, Any], path: str | Path) -> Path:
-    """Save atomically; returns the path."""
-    path = Path(path)
-    atomic_write(path, lambda tmp: torch.save(artifact, tmp))
-    return path
-
-
-def publish(artifact_path: str | Path, checkpoints_dir: str | Path, name: str = "best.pt") -> Path:
-    """Copy an artifact into the served checkpoints folder, atomically."""
-    target = Path(checkpoints_dir) / name
-    atomic_write(target, lambda tmp: shutil.copyfile(artifact_path, tmp))
-    return target
-
-
 def load_artifact(path: str | Path) -> dict[str, Any]:
     """Load and check an artifact with `torch.load(weights_only=True)`."""
     path = Path(path)
@@ -119,206 +78,3 @@ def load_artifact(path: str | Path) -> dict[str, Any]:
         found = artifact.get("format") if isinstance(artifact, dict) else type(artifact).__name__
         raise ArtifactError(f"{path}: format {found!r} is not {FORMAT!r}")
     return artifact
-
-
-def parse_device(device: str | None) -> torch.device:
-    """`None`/`cpu`/`cuda`/`cuda:N`/`mps` → a device present on this host, or `InputError`."""
-    name = "cpu" if device in (None, "") else str(device)
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError) as exc:
-        raise InputError(f"device {name!r} is not a device name (use 'cpu' or 'cuda')") from exc
-    if dev.type == "cpu":
-        return dev
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"device {name!r} is not available on this host (no CUDA); use 'cpu'")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(f"device {name!r}: this host has {torch.cuda.device_count()} CUDA devices")
-        return dev
-    if dev.type == "mps" and torch.backends.mps.is_available():
-        return dev
-    raise InputError(f"device {name!r} is not available on this host; use 'cpu'")
-
-
-def lstm_head(
-    x: torch.Tensor,
-    weights: list[torch.Tensor],
-    has_biases: bool,
-    layers: int,
-    head_w: torch.Tensor,
-    head_b: torch.Tensor,
-) -> torch.Tensor:
-    """`LSTMForecaster.forward` in eval mode, calling the LSTM kernel with the module's flat weights."""
-    h0 = torch.zeros(layers, x.shape[0], head_w.shape[1], dtype=x.dtype, device=x.device)
-    out = torch.lstm(x, [h0, h0], weights, has_biases, layers, 0.0, False, False, True)[0]
-    return torch.nn.functional.linear(out[:, -1], head_w, head_b)
-
-
-def forecast_prices(
-    prices: torch.Tensor,
-    weights: list[torch.Tensor],
-    has_biases: bool,
-    layers: int,
-    head_w: torch.Tensor,
-    head_b: torch.Tensor,
-    target: str,
-    mean: float,
-    std: float,
-    shrink: float,
-) -> torch.Tensor:
-    """Windows of prices `(n, window)` → predicted prices `(n, horizon)`: encode, network, decode."""
-    x = encode_prices(prices, target, mean, std)
-    y = lstm_head(x, weights, has_biases, layers, head_w, head_b)
-    return decode_outputs(y, prices[:, -1], target, mean, std, shrink)
-
-
-_COMPILED: list[Any] = []
-_COMPILE_LOCK = threading.Lock()
-
-
-def _compiled_forecast() -> Any:
-    """`forecast_prices` compiled with TorchScript, once per process.
-
-    The point is not speed of the arithmetic (same kernels, same numbers) but that the whole forecast is
-    one call that releases Python's lock: op by op, a thread doing inference would have to win the lock
-    back between every two kernels from a busy event loop. `torch.jit.script` warns that it is deprecated
-    in favour of `torch.compile`, which needs a compiler toolchain at run time; with torch pinned to
-    2.13.0 it is supported, and the warning is silenced here only.
-    """
-    if not _COMPILED:
-        with _COMPILE_LOCK:
-            if not _COMPILED:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    _COMPILED.append(torch.jit.script(forecast_prices))
-    return _COMPILED[0]
-
-
-class Forecaster:
-    """A loaded artifact ready to answer: weights on a device, codec and intervals at hand."""
-
-    def __init__(self, artifact: dict[str, Any], device: str | torch.device | None = None) -> None:
-        self.device = device if isinstance(device, torch.device) else parse_device(device)
-        self.codec = Codec.from_dict(artifact["codec"])
-        self.net = LSTMForecaster(**artifact["model"])
-        self.net.load_state_dict(artifact["state_dict"])
-        self.net.eval().to(self.device)
-        self.residuals = np.asarray(artifact["residuals"], dtype=np.float64)
-        self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "residuals")}
-        self._fused = self._fused_weights()
-
-    def _fused_weights(self) -> tuple | None:
-        """Weights for calling the LSTM kernel directly on the CPU, or None to go through the module.
-
-        For one window the module's Python wrapper (argument checks, weight re-flattening) costs about
-        as much as the arithmetic; the kernel and its inputs are the same, so the numbers are too.
-        """
-        net = self.net
-        if type(net) is not LSTMForecaster or self.device.type != "cpu":
-            return None
-        lstm = net.lstm
-        if lstm.proj_size or lstm.bidirectional or not lstm.batch_first:
-            return None
-        weights = [w.detach() for w in lstm._flat_weights]
-        return weights, lstm.bias, lstm.num_layers, net.head.weight.detach(), net.head.bias.detach()
-
-    @property
-    def compiled(self) -> bool:
-        """Whether `forecast` is one compiled call (that releases Python's lock while it runs)."""
-        return self._fused is not None
-
-    @property
-    def window(self) -> int:
-        return self.codec.window
-
-    @property
-    def horizon(self) -> int:
-        return self.codec.horizon
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Network output for encoded windows `(batch, length, 1)`; equal to `self.net(x)` in eval mode."""
-        if self._fused is None:
-            return self.net(x)
-        return lstm_head(x, *self._fused)
-
-    def check_values(self, values: Any) -> np.ndarray:
-        """The last `window` values as float64, or `InputError` saying what is wrong."""
-        try:
-            arr = np.array(values, dtype=np.float64)  # a copy: callers may pass read-only arrays
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"values must be a flat list of numbers ({exc})") from exc
-        if arr.ndim != 1:
-            raise InputError(f"values must be a flat list of numbers, got shape {arr.shape}")
-        if arr.size < self.window:
-            raise InputError(f"need at least window={self.window} values, got {arr.size}")
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            raise InputError(f"values must be finite; position {int(bad[0])} is {arr[bad[0]]}")
-        bad = np.flatnonzero(arr <= 0)
-        if bad.size:
-            raise InputError(
-                f"values are prices and must be positive; position {int(bad[0])} is {arr[bad[0]]}"
-            )
-        return arr[-self.window :]
-
-    def check_horizon(self, horizon: int | None) -> int:
-        """Default 1; at most what the artifact was trained for."""
-        h = 1 if horizon is None else horizon
-        if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= self.horizon:
-            raise InputError(f"horizon must be an integer from 1 to {self.horizon} for this model, got {h!r}")
-        return h
-
-    def check(
-        self, values: Any, horizon: int | None = None, interval: float | None = None
-    ) -> tuple[np.ndarray, int]:
-        """The window to forecast from and the horizon, or `InputError` (the first half of `predict`)."""
-        h = self.check_horizon(horizon)
-        window = self.check_values(values)
-        if interval is not None and not (0.0 < interval <= MAX_INTERVAL):
-            raise InputError(f"interval must be in (0, {MAX_INTERVAL}], got {interval}")
-        return window, h
-
-    def forecast(self, windows: np.ndarray) -> np.ndarray:
-        """Predicted prices `(n, horizon)` for checked windows `(n, window)`, in one network call.
-
-        Encoding and decoding are elementwise, so a window's numbers do not depend on its neighbours;
-        only the network's float32 sums may round differently in a batch (~1e-7 relative).
-        """
-        codec = self.codec
-        with torch.inference_mode():
-            prices = torch.from_numpy(windows)
-            if self._fused is not None:
-                # One compiled call: it runs without Python's lock, so a server thread can do it
-                # while the event loop goes on parsing requests.
-                args = (codec.target, codec.mean, codec.std, codec.shrink)
-                return _compiled_forecast()(prices, *self._fused, *args).numpy()
-            y = self.forward(codec.encode(prices).to(self.device)).cpu()
-            return codec.decode(y, prices[:, -1]).numpy()
-
-    def answer(
-        self, forecast: np.ndarray, window: np.ndarray, horizon: int, interval: float | None = None
-    ) -> dict[str, Any]:
-        """The answer from one row `(horizon,)` of `forecast` (the second half of `predict`)."""
-        predictions = forecast[:horizon].tolist()
-        result: dict[str, Any] = {"prediction": predictions[0], "predictions": predictions}
-        if interval is not None:
-            # 1 unless the artifact scales its residuals by the window's volatility.
-            scale = float(self.codec.residual_scale(torch.from_numpy(window)))
-            radius = conformal_quantile(self.residuals, interval)[:horizon] * scale
-            result["interval"] = interval
-            with np.errstate(over="ignore", invalid="ignore"):
-                lower = np.asarray(predictions) * np.exp(-radius)
-                upper = np.asarray(predictions) * np.exp(radius)
-            # Too few calibration residuals for this level (or a bound past the largest float) give an
-            # unbounded side: upper is None, lower is 0.
-            result["lower"] = [float(v) if math.isfinite(v) else 0.0 for v in lower.tolist()]
-            result["upper"] = [float(v) if math.isfinite(v) else None for v in upper.tolist()]
-        return result
-
-    def predict(
-        self, values: Any, horizon: int | None = None, interval: float | None = None
-    ) -> dict[str, Any]:
-        """Forecast the next `horizon` prices after `values`, with an optional conformal interval."""
-        window, h = self.check(values, horizon, interval)
-        return self.answer(self.forecast(window[None])[0], window, h, interval)

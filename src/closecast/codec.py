@@ -113,7 +113,7 @@ class Codec:
 
 
 # The two formulas as plain functions of tensors and numbers, so the server can compile them together
-# with the network into one TorchScript call (see `closecast.artifact`): what it computes is then this
+# with the network into one TorchScript call (see `closecast.forecaster`): what it computes is then this
 # code, not a copy of it.
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from closecast.artifact import ArtifactError, Forecaster, InputError, load_artifact, parse_device
+from closecast.artifact import ArtifactError, load_artifact
+from closecast.forecaster import Forecaster, InputError, parse_device
 
 
 @lru_cache(maxsize=8)

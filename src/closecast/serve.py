@@ -37,7 +37,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect
 
-from closecast.artifact import ArtifactError, Forecaster, InputError, load_artifact, parse_device
+from closecast.artifact import ArtifactError, load_artifact
+from closecast.forecaster import Forecaster, InputError, parse_device
 from closecast.monitoring import (
     BATCH,
     CONTENT_TYPE_LATEST,
@@ -139,7 +140,7 @@ class InferenceThread:
 
     Requests are parsed and answered on the event loop; their windows queue here. The thread takes all
     that are waiting, runs each checkpoint's share as one batched call (compiled, so it runs without
-    Python's lock: see `closecast.artifact`), and hands the rows back to the loop. Under load the loop
+    Python's lock: see `closecast.forecaster`), and hands the rows back to the loop. Under load the loop
     keeps parsing while the network runs on another core, and the queue fills the next batch meanwhile.
     """
 

@@ -19,7 +19,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from closecast.artifact import atomic_write, load_artifact, save_artifact
+from closecast.artifact import load_artifact
+from closecast.publish import atomic_write, save_artifact
 
 log = logging.getLogger(__name__)
 

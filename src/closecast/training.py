@@ -16,12 +16,13 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from closecast.artifact import atomic_write, build_artifact, publish, save_artifact
+from closecast.artifact import build_artifact
 from closecast.codec import Codec
 from closecast.data import PriceDataModule, WindowSet
 from closecast.metrics import conformal_quantile, interval_coverage, mean_gain_z, score_forecasts
 from closecast.module import ForecastModule
 from closecast.plots import save_forecast_plots
+from closecast.publish import atomic_write, publish, save_artifact
 
 log = logging.getLogger(__name__)
 
