@@ -9,12 +9,14 @@ import hydra
 from omegaconf import DictConfig
 
 from closecast.backtest import describe, markdown_table, run_backtest, save_outputs, verdict
+from closecast.cli import exit_on_data_error
 
 
 @hydra.main(config_path="../configs", config_name="backtest")
 def main(cfg: DictConfig) -> float:
     output_dir = Path(cfg.paths.output_dir)
-    result = run_backtest(cfg, output_dir)
+    with exit_on_data_error():  # a problem with the input the user can fix: one line, no traceback
+        result = run_backtest(cfg, output_dir)
     title = f"{cfg.data.ticker if cfg.data.source != 'csv' else cfg.data.path} walk-forward backtest"
     paths = save_outputs(result, output_dir, title)
     print(f"\n{title} ({describe(cfg)})\n")

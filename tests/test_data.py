@@ -1,6 +1,4 @@
-"""Data sources, the integrity step, the chronological split, scaler fitting and window alignment."""
-
-import logging
+"""The DataModule: the chronological split, scaler fitting, window alignment and batches."""
 
 import numpy as np
 import pandas as pd
@@ -8,26 +6,9 @@ import pytest
 import torch
 
 from closecast import data as data_mod
-from closecast import sources
 from closecast.codec import Codec
 from closecast.data import PriceDataModule, make_windows
-from closecast.sources import DataError, clean_series, read_source
-
-
-def recorded_frame(n: int = 300) -> pd.DataFrame:
-    """A frame shaped like yfinance>=0.2.48's download: (field, ticker) columns, dates in the index."""
-    dates = pd.bdate_range("2020-01-01", periods=n, name="Date")
-    close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 1, n))
-    fields = {
-        "Adj Close": close * 0.98,
-        "Close": close,
-        "High": close + 1,
-        "Low": close - 1,
-        "Open": close,
-        "Volume": np.full(n, 1000),
-    }
-    columns = pd.MultiIndex.from_tuples([(f, "TEST") for f in fields], names=["Price", "Ticker"])
-    return pd.DataFrame(np.column_stack(list(fields.values())), index=dates, columns=columns)
+from closecast.sources import DataError
 
 
 def test_sample_source_reads_bundled_ticker(tmp_path):
@@ -36,96 +17,6 @@ def test_sample_source_reads_bundled_ticker(tmp_path):
     assert dm.feature == "Adj Close"
     assert dm.describe()["start"] == "2000-03-01"
     assert len(dm.parts["train"]) > 1000
-
-
-def test_sample_source_unknown_ticker_names_the_bundled_ones():
-    with pytest.raises(DataError, match="bundled: \\['AAPL', 'GOOG', 'IBM', 'MSFT'\\]"):
-        read_source("sample", ticker="TSLA", data_dir="data")
-
-
-def test_yahoo_source_downloads_once_then_uses_cache(tmp_path, monkeypatch):
-    calls = []
-
-    def fake_download(ticker, start, end):
-        calls.append((ticker, start, end))
-        return recorded_frame()
-
-    monkeypatch.setattr(sources, "yf_download", fake_download)
-    dm = PriceDataModule(source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10)
-    dm.prepare_data()
-    dm.setup()
-    assert calls == [("TEST", "2020-01-01", None)]
-    assert (tmp_path / "cache" / "TEST_2020-01-01_last.csv").exists()
-    np.testing.assert_allclose(dm.series.to_numpy(), recorded_frame()[("Adj Close", "TEST")].to_numpy())
-    again = PriceDataModule(
-        source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10
-    )
-    again.setup()
-    assert len(calls) == 1, "a cached download must be reused"
-    assert len(again.series) == len(dm.series)
-
-
-def test_yahoo_empty_frame_is_a_clear_error(tmp_path, monkeypatch):
-    # Offline, yf.download logs an error and returns an empty frame instead of raising.
-    monkeypatch.setattr(sources, "yf_download", lambda *a: pd.DataFrame())
-    with pytest.raises(DataError, match="'PETR4.SA'.*no rows.*data.source=sample"):
-        read_source("yahoo", ticker="PETR4.SA", data_dir=tmp_path)
-    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
-
-
-def test_yahoo_download_exception_is_a_clear_error(tmp_path, monkeypatch):
-    def boom(*a):
-        raise ConnectionError("no route to host")
-
-    monkeypatch.setattr(sources, "yf_download", boom)
-    with pytest.raises(DataError, match="'AAPL'.*download failed.*no route to host"):
-        read_source("yahoo", ticker="AAPL", data_dir=tmp_path)
-
-
-def test_csv_source_and_its_errors(tmp_path):
-    path = tmp_path / "prices.csv"
-    frame = recorded_frame().droplevel(1, axis=1).reset_index()[["Date", "Close"]]
-    frame.to_csv(path, index=False)
-    dm = PriceDataModule(source="csv", path=str(path), window=10)
-    dm.setup()
-    assert dm.feature == "Close" and len(dm.series) == 300
-    with pytest.raises(DataError, match="needs data.path"):
-        read_source("csv", path=None)
-    with pytest.raises(DataError, match="does not exist"):
-        read_source("csv", path=str(tmp_path / "nope.csv"))
-    with pytest.raises(DataError, match="not one of"):
-        PriceDataModule(source="ftp")
-
-
-def test_cleaning_removes_each_kind_of_bad_row_and_logs_it(caplog):
-    frame = pd.DataFrame(
-        {
-            "Date": [
-                "2020-01-03",
-                "2020-01-01",
-                "2020-01-02",
-                "2020-01-02",
-                "2020-01-06",
-                "2020-01-07",
-                "2020-01-08",
-                "2020-01-09",
-                "not a date",
-            ],
-            "Close": [103.0, 101.0, 1.0, 102.0, np.nan, np.inf, 0.0, -5.0, 110.0],
-        }
-    )
-    with caplog.at_level(logging.WARNING, logger="closecast.data"):
-        series = clean_series(frame, "Close")
-    assert list(series.index.strftime("%Y-%m-%d")) == ["2020-01-01", "2020-01-02", "2020-01-03"]
-    assert list(series) == [101.0, 102.0, 103.0]  # the later duplicate row wins
-    text = caplog.text
-    for rule in (
-        "1 rows (unparseable date)",
-        "1 rows (duplicate date)",
-        "2 rows (non-finite price)",
-        "2 rows (non-positive price)",
-    ):
-        assert rule in text
 
 
 def test_too_short_series_is_refused_with_both_numbers(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,8 @@ import pytorch_lightning as pl
 import torch
 
 from closecast.codec import Codec
-from closecast.sources import SOURCES, DataError, clean_series, pick_feature, read_source
+from closecast.integrity import clean_series
+from closecast.sources import SOURCES, DataError, pick_feature, read_source
 
 log = logging.getLogger(__name__)
 
@@ -205,13 +207,19 @@ class PriceDataModule(pl.LightningDataModule):
         batch_size: int = 64,
         on_device: bool = True,
         seed: int = 0,
+        date_format: str | None = None,
+        max_dropped_frac: float = 0.01,
     ) -> None:
         super().__init__()
         if source not in SOURCES:
             raise DataError(f"data.source {source!r} is not one of {SOURCES}")
         if batch_size < 1:
             raise DataError(f"data.batch_size must be positive, got {batch_size}")
+        if source == "csv" and path:
+            ticker = Path(str(path)).stem  # a CSV series is named by its file, never the default ticker
         self.source, self.ticker, self.path = source, ticker, path
+        self.name = str(path) if source == "csv" and path else ticker  # what error messages call it
+        self.date_format, self.max_dropped_frac = date_format, float(max_dropped_frac)
         self.start = str(start) if start else None
         self.end = str(end) if end else None
         self.feature, self.data_dir = feature, data_dir
@@ -231,8 +239,10 @@ class PriceDataModule(pl.LightningDataModule):
     def load_series(self) -> pd.Series:
         """Read and clean the configured series (no split, no statistics)."""
         frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
-        self.feature = pick_feature(frame, self.feature)
-        return clean_series(frame, self.feature, self.start, self.end)
+        self.feature = pick_feature(frame, self.feature, self.name)
+        return clean_series(
+            frame, self.feature, self.start, self.end, self.name, self.date_format, self.max_dropped_frac
+        )
 
     def setup(self, stage: str | None = None) -> None:
         """Load, clean, split and window the series (idempotent)."""
@@ -242,7 +252,7 @@ class PriceDataModule(pl.LightningDataModule):
         need = min_length(self.window, self.horizon, self.train_frac, self.val_frac)
         if len(series) < need:
             raise DataError(
-                f"series {self.ticker!r} has {len(series)} rows after cleaning, but window={self.window}, "
+                f"series {self.name!r} has {len(series)} rows after cleaning, but window={self.window}, "
                 f"horizon={self.horizon} and split {self.train_frac}/{self.val_frac}/rest need at least "
                 f"{need}; use a longer date range or a smaller data.window"
             )
@@ -261,7 +271,14 @@ class PriceDataModule(pl.LightningDataModule):
         self.series = series
         prices = torch.tensor(series.to_numpy(dtype=np.float64))
         self.split = split
-        self.codec = Codec.fit(prices[: split.n_train], self.target, self.window, self.horizon)
+        try:
+            self.codec = Codec.fit(prices[: split.n_train], self.target, self.window, self.horizon)
+        except ValueError as exc:  # constant prices (or returns) leave no scale to normalize by
+            first, last = series.index[0].date(), series.index[split.n_train - 1].date()
+            raise DataError(
+                f"series {self.name!r}, training part {first}..{last}: {exc}; its prices do not move "
+                f"(data.target={self.target}); use a series that varies or a longer date range"
+            ) from exc
         w, h = self.window, self.horizon
         bounds = {
             "train": slice(w - 1, split.n_train - h),

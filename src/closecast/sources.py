@@ -1,11 +1,10 @@
-"""Where prices come from: the bundled sample, Yahoo Finance (cached) or a CSV; the integrity step."""
+"""Where prices come from: the bundled sample, Yahoo Finance (cached) or a CSV file."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -19,6 +18,31 @@ class DataError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- sources
+
+
+def read_csv_file(path: Path, what: str, way_out: str) -> pd.DataFrame:
+    """`path` as a frame; each way a file can be unreadable becomes a DataError naming it and `way_out`."""
+    where = f"{what} {str(path)!r}"
+    if path.is_dir():
+        raise DataError(f"{where} is a directory, not a CSV file; {way_out}")
+    if not path.exists():
+        raise DataError(f"{where} does not exist; {way_out}")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8192)
+        if b"\x00" in head:
+            raise DataError(f"{where} is a binary file, not a text CSV; {way_out}")
+        # utf-8-sig: a byte-order mark (spreadsheet exports) must not become part of the first column's name
+        return pd.read_csv(path, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{where} is empty (no header row); {way_out}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start}); {way_out}") from None
+    except pd.errors.ParserError as exc:
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{where} is not a well-formed CSV ({reason}); {way_out}") from None
+    except OSError as exc:
+        raise DataError(f"{where} cannot be read ({exc.strerror or exc}); {way_out}") from None
 
 
 def yf_download(ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
@@ -44,7 +68,7 @@ def load_yahoo(ticker: str, start: str | None, end: str | None, cache_dir: Path)
     cache = Path(cache_dir) / f"{ticker}_{start or 'first'}_{end or 'last'}.csv"
     if cache.exists():
         log.info("using cached download %s", cache)
-        return pd.read_csv(cache)
+        return read_csv_file(cache, "cached download", "delete it to download again")
     offline_hint = "use data.source=sample (bundled prices) or data.source=csv data.path=<file>"
     try:
         frame = yf_download(ticker, start, end)
@@ -79,61 +103,27 @@ def read_source(
                 f"ticker {ticker!r} is not in the bundled sample ({file} missing); bundled: {have}. "
                 "Use data.source=yahoo or data.source=csv data.path=<file> for other series."
             )
-        return pd.read_csv(file)
+        return read_csv_file(file, "bundled sample", "restore data/sample/ from the repository")
     if source == "yahoo":
         return load_yahoo(ticker, start, end, data_dir / "cache")
     if source == "csv":
         if not path:
             raise DataError("data.source=csv needs data.path=<file.csv>")
-        if not Path(path).exists():
-            raise DataError(f"data.path {path!r} does not exist")
-        return pd.read_csv(path)
+        way_out = "data.path needs a CSV file with a header row, a date column and Close or Adj Close"
+        return read_csv_file(Path(path), "data.path", way_out)
     raise DataError(f"data.source {source!r} is not one of {SOURCES}")
 
 
-def pick_feature(frame: pd.DataFrame, feature: str) -> str:
+def pick_feature(frame: pd.DataFrame, feature: str, name: str = "series") -> str:
     """Resolve `auto` to `Adj Close` when present, else `Close`; check the column exists."""
     if feature == "auto":
-        for name in ("Adj Close", "Close", "adj_close", "close"):
-            if name in frame.columns:
-                return name
-        raise DataError(f"no 'Adj Close' or 'Close' column; columns are {list(frame.columns)}")
+        for column in ("Adj Close", "Close", "adj_close", "close"):
+            if column in frame.columns:
+                return column
+        raise DataError(
+            f"{name}: no 'Adj Close' or 'Close' column; columns are {list(frame.columns)}; "
+            "name the price column with data.feature=<column>"
+        )
     if feature not in frame.columns:
-        raise DataError(f"data.feature {feature!r} not in columns {list(frame.columns)}")
+        raise DataError(f"{name}: data.feature {feature!r} not in columns {list(frame.columns)}")
     return feature
-
-
-def clean_series(
-    frame: pd.DataFrame, feature: str, start: str | None = None, end: str | None = None
-) -> pd.Series:
-    """Integrity step: one positive finite price per date, sorted by date; logs what each rule removed."""
-    date_col = next((c for c in DATE_COLUMNS if c in frame.columns), None)
-    if date_col is None:
-        raise DataError(f"no date column (one of {DATE_COLUMNS}); columns are {list(frame.columns)}")
-    dates = pd.to_datetime(frame[date_col], errors="coerce", utc=True).dt.tz_localize(None).dt.normalize()
-    prices = pd.to_numeric(frame[feature], errors="coerce")
-    series = pd.Series(prices.to_numpy(dtype=np.float64), index=dates, name=feature)
-
-    removed: dict[str, int] = {}
-    n = len(series)
-    series = series[series.index.notna()]
-    removed["unparseable date"] = n - len(series)
-    series = series.sort_index(kind="stable")
-    n = len(series)
-    series = series[~series.index.duplicated(keep="last")]
-    removed["duplicate date"] = n - len(series)
-    n = len(series)
-    series = series[np.isfinite(series.to_numpy())]
-    removed["non-finite price"] = n - len(series)
-    n = len(series)
-    series = series[series > 0]
-    removed["non-positive price"] = n - len(series)
-    for rule, count in removed.items():
-        if count:
-            log.warning("cleaning: removed %d rows (%s)", count, rule)
-    if start or end:
-        n = len(series)
-        series = series.loc[start:end]
-        log.info("kept %d of %d rows within data.start=%s, data.end=%s", len(series), n, start, end)
-    series.index.name = "Date"
-    return series
