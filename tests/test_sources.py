@@ -229,6 +229,12 @@ def test_dates_that_mostly_do_not_match_the_given_format_are_refused():
         clean_series(frame, "Close", date_format="%d/%m/%Y", max_dropped_frac=1.0)
 
 
+def test_a_date_format_with_an_unknown_directive_is_a_data_error():
+    frame = pd.DataFrame({"Date": business_days(5), "Close": np.linspace(10, 20, 5)})
+    with pytest.raises(DataError, match="data.date_format=%Q is not a date format .*bad directive"):
+        clean_series(frame, "Close", date_format="%Q")
+
+
 def test_the_date_format_the_errors_suggest_is_a_valid_override(tmp_path):
     cfg = compose_config("train", ["data.date_format=%d/%m/%Y", "data.max_dropped_frac=0.05"], tmp_path)
     dm = PriceDataModule(**{k: v for k, v in cfg.data.items() if k not in ("_target_", "data_dir")})
@@ -338,3 +344,16 @@ def test_backtest_py_ends_a_missing_file_with_one_error_line_and_exit_2(tmp_path
     path = str(tmp_path / "missing.csv")
     proc = _entry("scripts/backtest.py", ["data.source=csv", f"data.path={path}"], tmp_path)
     _assert_one_line_error(proc, f"data.path '{path}' does not exist")
+
+
+def test_results_py_ends_an_unknown_ticker_with_one_error_line_and_exit_2(tmp_path):
+    args = ["--tickers", "NOPE", "--no-train", "--jobs", "1", "--workdir", str(tmp_path)]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "results.py"), *args, "--doc", str(tmp_path / "r.md")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    _assert_one_line_error(proc, "ticker 'NOPE' is not in the bundled sample")
+    assert not (tmp_path / "r.md").exists()

@@ -61,7 +61,13 @@ def parse_dates(raw: pd.Series, date_format: str | None, allowed: float, name: s
         return dates.dt.normalize(), "datetime"
     text = raw.astype("str").str.strip().where(raw.notna())
     if date_format:
-        return _to_dates(text, date_format), date_format
+        try:
+            return _to_dates(text, date_format), date_format
+        except ValueError as exc:  # a directive strptime does not know
+            raise DataError(
+                f"data.date_format={date_format} is not a date format ({exc}); "
+                f"e.g. data.date_format={FORMAT_EXAMPLE}"
+            ) from None
     iso = _to_dates(text, ISO)
     if iso.isna().sum() <= allowed:
         return iso, ISO
