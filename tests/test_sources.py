@@ -8,10 +8,14 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 
 from closecast import sources
 from closecast.cli import exit_on_data_error
-from closecast.config import compose_config
+from closecast.config import CONFIG_DIR, compose_config
 from closecast.data import PriceDataModule
 from closecast.integrity import clean_series
 from closecast.sources import DataError, read_source
@@ -308,6 +312,20 @@ def test_the_exit_helper_prints_one_line_and_exits_2(capsys):
             raise DataError("data.path 'x.csv' is not a well-formed CSV (line 3\n); fix it")
     assert exit_.value.code == 2
     assert capsys.readouterr().err == "error: data.path 'x.csv' is not a well-formed CSV (line 3 ); fix it\n"
+
+
+def test_inside_a_sweep_the_data_error_propagates_so_the_trial_fails():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR)):
+        cfg = compose("train", return_hydra_config=True)
+    cfg.hydra.mode = RunMode.MULTIRUN
+    HydraConfig.instance().set_config(cfg)
+    try:
+        with pytest.raises(DataError, match="bad file"):
+            with exit_on_data_error():
+                raise DataError("bad file")
+    finally:
+        HydraConfig.instance().cfg = None
 
 
 def _entry(script: str, args: list[str], tmp_path) -> subprocess.CompletedProcess:
