@@ -170,6 +170,12 @@ def test_an_unreadable_csv_is_a_data_error_naming_the_file(tmp_path, kind, says)
     assert "\n" not in str(err.value)
 
 
+def test_a_spreadsheet_export_with_a_byte_order_mark_reads_its_date_column(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfDate,Close\n2000-01-03,1.5\n2000-01-04,1.6\n")
+    assert list(read_source("csv", path=str(path)).columns) == ["Date", "Close"]
+
+
 def test_a_csv_with_a_header_and_no_rows_names_the_file(tmp_path):
     path = tmp_path / "header.csv"
     path.write_text("Date,Close\n")
@@ -204,6 +210,14 @@ def test_day_first_dates_are_read_day_first_when_only_that_reading_fits(tmp_path
     series = dm.load_series()
     assert list(series.index) == list(pd.bdate_range("2000-01-03", periods=60))
     assert series.iloc[0] == 10.0 and series.iloc[-1] == 20.0
+
+
+def test_the_bundled_sample_written_day_first_loads_as_the_same_series(tmp_path):
+    frame = pd.read_csv(ROOT / "data" / "sample" / "MSFT.csv")
+    frame["Date"] = pd.to_datetime(frame["Date"]).dt.strftime("%d/%m/%Y")  # 01/03/2000 is 1 March
+    frame.to_csv(tmp_path / "msft_eu.csv", index=False)
+    day_first = PriceDataModule(source="csv", path=str(tmp_path / "msft_eu.csv")).load_series()
+    pd.testing.assert_series_equal(day_first, PriceDataModule(ticker="MSFT").load_series())
 
 
 def test_dates_that_read_both_ways_stop_and_ask_for_the_format(tmp_path):
