@@ -44,9 +44,7 @@ def crps_student_t(y, loc, scale, df) -> np.ndarray:
     pdf, cdf = stats.t.pdf(z, df), stats.t.cdf(z, df)
     # The constant E|X - X'| / 2 of the standard t, through log-beta for numerical range.
     log_const = (
-        np.log(2 * np.sqrt(df) / (df - 1))
-        + special.betaln(0.5, df - 0.5)
-        - 2 * special.betaln(0.5, df / 2)
+        np.log(2 * np.sqrt(df) / (df - 1)) + special.betaln(0.5, df - 0.5) - 2 * special.betaln(0.5, df / 2)
     )
     return scale * (z * (2 * cdf - 1) + 2 * pdf * (df + z**2) / (df - 1) - np.exp(log_const))
 
@@ -118,7 +116,9 @@ def recalibrated_levels(pit: np.ndarray, levels) -> np.ndarray:
     PIT values at a time."""
     pit = np.asarray(pit, dtype=float)
     if pit.ndim != 1 or pit.size < 2:
-        raise ValueError(f"recalibration needs a 1-D array of at least 2 validation PIT values, got {pit.shape}")
+        raise ValueError(
+            f"recalibration needs a 1-D array of at least 2 validation PIT values, got shape {pit.shape}"
+        )
     n = pit.size
     eps = 0.5 / n  # keeps the new levels inside (0, 1) so their quantiles stay finite
     return np.clip(np.quantile(pit, np.asarray(levels, dtype=float)), eps, 1 - eps)

@@ -28,7 +28,9 @@ def log_returns(prices: np.ndarray) -> np.ndarray:
     """Daily log returns of a 1-D array of positive prices (one fewer than the prices)."""
     prices = np.asarray(prices, dtype=float)
     if prices.ndim != 1 or prices.size < 3 or np.any(~(prices > 0)):
-        raise ValueError(f"volatility baselines need a 1-D series of at least 3 positive prices, got {prices}")
+        raise ValueError(
+            f"volatility baselines need a 1-D series of at least 3 positive prices, got {prices}"
+        )
     return np.diff(np.log(prices))
 
 
