@@ -7,8 +7,9 @@ from arch.univariate import GARCH, Normal, ZeroMean
 
 from closecast import scores as S
 from closecast import volatility as V
+from tests.conftest import ROOT
 
-SAMPLE = "data/sample/IBM.csv"
+SAMPLE = ROOT / "data" / "sample" / "IBM.csv"
 
 
 def sample_prices() -> np.ndarray:
