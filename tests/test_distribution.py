@@ -1,0 +1,128 @@
+"""Likelihood heads (torch) and distribution scores (numpy): closed forms against numeric integration."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import integrate, stats
+
+from closecast import distribution as D
+from closecast import scores as S
+
+
+def crps_by_integration(y: float, cdf) -> float:
+    """CRPS from its definition: the integral of (F(x) − 1{x ≥ y})² over x."""
+    below = integrate.quad(lambda x: cdf(x) ** 2, -np.inf, y, limit=200)[0]
+    above = integrate.quad(lambda x: (1 - cdf(x)) ** 2, y, np.inf, limit=200)[0]
+    return below + above
+
+
+@pytest.mark.parametrize("y, loc, scale", [(0.3, 0.0, 1.0), (-2.5, 0.4, 0.7), (0.01, -0.002, 0.015)])
+def test_gaussian_crps_matches_its_definition(y, loc, scale):
+    expected = crps_by_integration(y, lambda x: stats.norm.cdf(x, loc, scale))
+    assert S.crps_gaussian(y, loc, scale) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "y, loc, scale, df",
+    [(0.3, 0.0, 1.0, 3.0), (-2.5, 0.4, 0.7, 2.2), (1.0, 0.1, 2.0, 30.0), (0.0, 0.0, 1.0, 1e4)],
+)
+def test_student_t_crps_matches_its_definition(y, loc, scale, df):
+    expected = crps_by_integration(y, lambda x: stats.t.cdf(x, df, loc, scale))
+    assert S.crps_student_t(y, loc, scale, df) == pytest.approx(expected, rel=1e-5)
+
+
+def test_student_t_crps_tends_to_gaussian_for_large_df():
+    y = np.linspace(-3, 3, 7)
+    np.testing.assert_allclose(S.crps_student_t(y, 0.0, 1.0, 1e6), S.crps_gaussian(y, 0.0, 1.0), rtol=1e-5)
+
+
+def test_crps_from_quantiles_approaches_the_closed_form():
+    levels = (np.arange(2000) + 0.5) / 2000
+    y, loc, scale, df = np.array([0.7, -1.9]), 0.2, 1.3, 4.0
+    quantiles = S.quantile(levels, loc, scale, df)
+    approx = S.crps_from_quantiles(y, np.broadcast_to(quantiles, (2, 2000)), levels)
+    np.testing.assert_allclose(approx, S.crps_student_t(y, loc, scale, df), rtol=2e-3)
+
+
+def test_quantiles_and_price_quantiles_are_consistent():
+    loc, scale, df = 0.001, 0.02, 5.0
+    q = S.quantile(0.95, loc, scale, df)
+    assert S.cdf(q, loc, scale, df) == pytest.approx(0.95)
+    # A price quantile is the price at the log-return quantile: exp is monotone.
+    assert S.price_quantiles(100.0, q) == pytest.approx(100.0 * np.exp(q))
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        S.quantile(1.0, loc, scale)
+
+
+def test_pinball_coverage_and_winkler_on_a_hand_example():
+    y = np.array([1.0, 5.0, -2.0])
+    assert S.pinball(y, 0.0, 0.9).tolist() == pytest.approx([0.9, 4.5, 0.2])
+    lower, upper = np.array([0.0, 0.0, 0.0]), np.array([2.0, 2.0, 2.0])
+    assert S.covered(y, lower, upper).tolist() == [1.0, 0.0, 0.0]
+    # Width 2, plus 2/alpha (= 20 at 90%) times the miss: 0, 3, 2.
+    assert S.winkler(y, lower, upper, 0.9).tolist() == pytest.approx([2.0, 62.0, 42.0])
+
+
+def test_interval_scores_reward_the_true_distribution():
+    rng = np.random.default_rng(0)
+    y = rng.standard_t(5, size=20000)
+    true = S.distribution_scores(y, 0.0, 1.0, 5.0)
+    too_narrow = S.distribution_scores(y, 0.0, 0.5, 5.0)
+    assert abs(true["coverage_90"] - 0.9) < 0.01 and too_narrow["coverage_90"] < 0.8
+    for key in ("crps", "pinball_05", "pinball_95", "winkler_90", "winkler_50"):
+        assert true[key] < too_narrow[key], key
+
+
+def test_recalibrated_levels_restore_coverage_of_a_too_narrow_forecast():
+    rng = np.random.default_rng(1)
+    val, test = rng.normal(0, 2, 5000), rng.normal(0, 2, 5000)
+    levels = S.recalibrated_levels(S.cdf(val, 0.0, 1.0), [0.05, 0.95])  # forecast scale is half the truth
+    lower, upper = S.quantile(levels, 0.0, 1.0)
+    assert S.covered(test, lower, upper).mean() == pytest.approx(0.9, abs=0.015)
+
+
+def test_scores_reject_a_non_positive_scale():
+    with pytest.raises(ValueError, match="scale must be positive"):
+        S.crps_gaussian(0.0, 0.0, np.array([1.0, 0.0]))
+
+
+@pytest.mark.parametrize("likelihood", D.LIKELIHOODS)
+def test_nll_gradients_are_finite_even_for_extreme_outputs(likelihood):
+    raw = torch.tensor([[[0.0, -80.0, -80.0]], [[3.0, 60.0, 60.0]], [[-1.0, 0.5, 0.0]]])
+    raw = raw[..., : D.n_params(likelihood)].clone().requires_grad_(True)
+    pred = D.predictive(raw, likelihood)
+    assert (pred.scale > 0).all() and (pred.df is None or (pred.df > 2).all())
+    loss = D.nll(pred, torch.tensor([[0.5], [-10.0], [1.0]]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(raw.grad).all() and raw.grad.abs().sum() > 0
+
+
+def test_torch_nll_matches_scipy_log_densities():
+    y, loc, scale, df = torch.tensor([0.3, -2.0]), torch.tensor([0.1, 0.0]), torch.tensor([0.5, 2.0]), 4.0
+    expected_t = -stats.t.logpdf(y.numpy(), df, loc.numpy(), scale.numpy()).mean()
+    expected_n = -stats.norm.logpdf(y.numpy(), loc.numpy(), scale.numpy()).mean()
+    assert float(D.student_t_nll(y, loc, scale, torch.full((2,), df))) == pytest.approx(expected_t, rel=1e-5)
+    assert float(D.gaussian_nll(y, loc, scale)) == pytest.approx(expected_n, rel=1e-5)
+
+
+def test_nll_training_recovers_a_known_scale():
+    torch.manual_seed(0)
+    y = 3.0 * torch.randn(4000, 1)
+    raw = torch.zeros(1, 1, 2, requires_grad=True)
+    optimizer = torch.optim.Adam([raw], lr=0.1)
+    for _ in range(1000):
+        optimizer.zero_grad()
+        loss = D.nll(D.predictive(raw.expand(4000, 1, 2), "gaussian"), y)
+        loss.backward()
+        optimizer.step()
+    assert float(D.predictive(raw.detach(), "gaussian").scale) == pytest.approx(float(y.std()), rel=0.02)
+
+
+def test_head_size_and_name_errors_say_the_way_out():
+    with pytest.raises(ValueError, match="n_params"):
+        D.predictive(torch.zeros(4, 1, 2), "student_t")
+    with pytest.raises(ValueError, match="gaussian"):
+        D.n_params("laplace")
+    pred = D.predictive(torch.tensor([[[0.0, 2.0, 1.0]]]), "student_t")
+    expected = pred.scale * torch.sqrt(pred.df / (pred.df - 2))
+    assert torch.allclose(D.standard_deviation(pred), expected)
