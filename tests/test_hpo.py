@@ -17,12 +17,14 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from closecast.study import fail_orphaned_trials, open_storage
 from closecast.study_export import ExportError, select_pareto
+from hydra_plugins.closecast_sweeper._impl import hydra_quoted
 from hydra_plugins.closecast_sweeper.closecast_sweeper import ClosecastOptunaSweeper
 from tests.conftest import ROOT, TINY
 
@@ -389,6 +391,19 @@ def test_rerun_seeds_the_sampler_by_trial_number(tmp_path):
     trials = study_of(url, "resumed").trials
     assert [t.number for t in trials] == [0, 1, 2, 3, 4]
     assert distinct_params(trials), [t.params for t in trials]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sqlite:////tmp/a b/optuna.db",
+        "postgresql://u:p%40ss@127.0.0.1:5432/db?sslmode=disable&application_name=x",
+        "study's, (1) = a\\b\\",
+    ],
+)
+def test_jobs_get_the_sweepers_storage_and_study_name_verbatim(value):
+    (override,) = OverridesParser.create().parse_overrides([f"++hpo.storage={hydra_quoted(value)}"])
+    assert override.value() == value
 
 
 def test_trials_of_a_dead_sweep_on_this_host_are_failed_at_once(tmp_path):

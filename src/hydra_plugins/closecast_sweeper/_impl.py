@@ -20,12 +20,12 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra._internal.grammar.utils import escape_special_characters
 from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
 from optuna.trial import TrialState
@@ -37,6 +37,14 @@ from ._results import publish_best, write_results
 log = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def hydra_quoted(value: str) -> str:
+    """`value` as a Hydra quoted string, so a URL's or name's characters (`&`, `'`, `,` …) stay literal."""
+    # In Hydra's quoted strings, backslashes before a quote or at the end escape: double them.
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    escaped = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped)
+    return f"'{escaped}'"
 
 
 class SweepAborted(RuntimeError):
@@ -132,8 +140,8 @@ class ClosecastSweeperImpl(OptunaSweeperImpl):
         """What a job needs to find its trial, from the sweeper's own settings (one source of truth)."""
         return (
             f"++hpo.trial={trial.number}",
-            f"++hpo.storage={escape_special_characters(str(self.storage))}",
-            f"++hpo.study_name={escape_special_characters(str(self.study_name))}",
+            f"++hpo.storage={hydra_quoted(str(self.storage))}",
+            f"++hpo.study_name={hydra_quoted(str(self.study_name))}",
         )
 
     def _outcome(self, ret: JobReturn, n_objectives: int) -> tuple[TrialState, list[float] | None, Any]:
