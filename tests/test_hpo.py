@@ -349,6 +349,8 @@ def test_two_processes_share_one_postgresql_study(tmp_path):
         numbers = [t.number for t in trials]
         assert len(numbers) >= 6 and sorted(numbers) == list(range(len(numbers)))
         assert all(t.state == TrialState.COMPLETE for t in trials)
+        # Started together, the two processes still draw distinct configurations (seeded by trial number).
+        assert distinct_params(trials), [t.params for t in trials]
         # Both processes trained trials of the one study.
         assert len({t.user_attrs["pid"] for t in trials}) == 2
     finally:
