@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,9 +17,15 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from closecast.study import fail_orphaned_trials, open_storage
 from closecast.study_export import ExportError, select_pareto
+from hydra_plugins.closecast_sweeper._impl import hydra_quoted
+from hydra_plugins.closecast_sweeper.closecast_sweeper import ClosecastOptunaSweeper
 from tests.conftest import ROOT, TINY
 
 # Tiny trials: the shared tiny run with a two-value search space instead of a fixed window.
@@ -70,12 +77,25 @@ def study_of(url: str, name: str = "closecast_lstm") -> optuna.Study:
     return optuna.load_study(study_name=name, storage=url)
 
 
+def output(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout + proc.stderr
+
+
+def distinct_params(trials: list[optuna.trial.FrozenTrial]) -> bool:
+    configurations = [tuple(sorted(t.params.items())) for t in trials]
+    return len(set(configurations)) == len(configurations)
+
+
 @pytest.mark.slow
 def test_sweep_publishes_best_and_resumes(tmp_path):
-    ok(sweep(tmp_path, "hydra.sweeper.n_trials=2"))
+    proc = ok(sweep(tmp_path, "hydra.sweeper.n_trials=2"))
     study = study_of(storage_url(tmp_path))
     assert [t.number for t in study.trials] == [0, 1]
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert study.metric_names == ["val/loss"]  # what optuna-dashboard shows instead of "Objective 0"
+    # Optuna's warnings about the heartbeats our loop uses are known and harmless: not shown.
+    assert "ExperimentalWarning" not in output(proc)
+    assert "Heartbeat of storage" not in output(proc)
     # Every trial reported its per-epoch validation loss; the objective is the best of them.
     for t in study.trials:
         assert sorted(t.intermediate_values) == [0, 1]
@@ -85,17 +105,49 @@ def test_sweep_publishes_best_and_resumes(tmp_path):
     assert best["study"]["trial"] == study.best_trial.number
     assert best["study"]["values"] == [study.best_value]
     assert best["window"] == study.best_trial.params["data.window"]
+    # Published once, at the end, saying which trial and why.
+    assert output(proc).count("published trial") == 1
+    assert f"published trial {study.best_trial.number} (best val/loss=" in output(proc)
     first = {t.number: (t.params, t.value) for t in study.trials}
 
-    # The same command with a larger study size: finished trials kept, numbering continues.
+    # The same command with a larger study size: finished trials kept, numbering continues, and the
+    # new trial is a new configuration (the rerun's sampler does not start over from the same seed).
     ok(sweep(tmp_path, "hydra.sweeper.n_trials=3"))
     study = study_of(storage_url(tmp_path))
     assert [t.number for t in study.trials] == [0, 1, 2]
     assert {t.number: (t.params, t.value) for t in study.trials if t.number < 2} == first
-    # Once the study holds n_trials finished trials, rerunning the command trains nothing.
+    assert distinct_params(study.trials), [t.params for t in study.trials]
+
+    # Once the study holds n_trials finished trials, rerunning the command trains and publishes nothing
+    # and leaves no empty sweep dir behind.
+    (tmp_path / "checkpoints" / "best.pt").unlink()
+    sweep_dirs = set((tmp_path / "outputs" / "hpo" / "multiruns").iterdir())
     proc = ok(sweep(tmp_path, "hydra.sweeper.n_trials=3"))
     assert len(study_of(storage_url(tmp_path)).trials) == 3
-    assert "3 of 3 trials finished" in proc.stdout + proc.stderr
+    assert "3 of 3 trials finished" in output(proc)
+    assert "complete (3 of n_trials=3 finished), nothing to run" in output(proc)
+    assert set((tmp_path / "outputs" / "hpo" / "multiruns").iterdir()) == sweep_dirs
+    assert not (tmp_path / "checkpoints" / "best.pt").exists()
+    # ... unless asked to publish.
+    proc = ok(sweep(tmp_path, "hydra.sweeper.n_trials=3", "hpo.export.publish_on_complete=true"))
+    best = torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
+    assert best["study"]["trial"] == study_of(storage_url(tmp_path)).best_trial.number
+
+
+@pytest.mark.slow
+def test_sweeper_own_storage_keys_reach_the_trials(tmp_path):
+    # The keys every hydra-optuna-sweeper user writes, while hpo.storage still names another database.
+    own = f"sqlite:///{tmp_path / 'own.db'}"
+    keys = [f"hydra.sweeper.storage={own}", "hydra.sweeper.study_name=own_study"]
+    ok(sweep(tmp_path, "hydra.sweeper.n_trials=1", *keys))
+    (trial,) = study_of(own, "own_study").trials
+    assert trial.state == TrialState.COMPLETE
+    assert sorted(trial.intermediate_values) == [0, 1]  # the trial's callback reported to this study
+    assert not (tmp_path / "outputs" / "optuna.db").exists()
+    # The export command takes the same keys.
+    exported = tmp_path / "exported"
+    ok(sweep(tmp_path, *keys, f"hpo.export.checkpoints_dir={exported}", module="closecast.study_export"))
+    assert torch.load(exported / "best.pt", weights_only=True)["study"]["name"] == "own_study"
 
 
 @pytest.mark.slow
@@ -144,10 +196,11 @@ def test_failed_trial_is_recorded_and_sweep_goes_on(tmp_path):
 
 @pytest.mark.slow
 def test_pareto_sweep_writes_front_and_exports_pick(tmp_path):
-    ok(sweep(tmp_path, "hydra.sweeper.n_trials=3", search="optuna_pareto"))
+    proc = ok(sweep(tmp_path, "hydra.sweeper.n_trials=3", search="optuna_pareto"))
     url = storage_url(tmp_path)
     study = study_of(url, "closecast_lstm_pareto")
     assert len(study.trials) == 3 and all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert study.metric_names == ["val/mae", "val/rmse", "val/mape"]
     (table,) = (tmp_path / "outputs" / "hpo" / "multiruns").glob("*/pareto.csv")
     rows = list(csv.DictReader(table.open()))
     assert {int(r["trial"]) for r in rows} == {t.number for t in study.best_trials}
@@ -156,6 +209,8 @@ def test_pareto_sweep_writes_front_and_exports_pick(tmp_path):
         assert {"val/mae", "val/rmse", "val/mape", "data.window", "optimizer.lr"} <= set(row)
     (picked,) = [r for r in rows if r["selected"] == "1"]
     assert float(picked["val/mae"]) == min(float(r["val/mae"]) for r in rows)
+    said = f"published trial {picked['trial']} (hpo.export.selection=min_mae on a Pareto front"
+    assert said in output(proc)
     pick = torch.load(tmp_path / "checkpoints" / "best_pareto_lstm.pt", weights_only=True)
     assert pick["study"]["trial"] == int(picked["trial"])
     assert pick["study"]["objectives"] == ["val/mae", "val/rmse", "val/mape"]
@@ -202,8 +257,6 @@ def test_killed_sweep_resumes_and_leaves_no_running_trial(tmp_path):
         "hpo.pruner=null",
         "trainer.max_epochs=8",
         "callbacks.early_stopping=null",
-        "hydra.sweeper.heartbeat_interval=1",
-        "hydra.sweeper.grace_period=3",
     ]
     args = [
         sys.executable,
@@ -245,12 +298,16 @@ def test_killed_sweep_resumes_and_leaves_no_running_trial(tmp_path):
         proc.wait()
         log.close()
 
-    ok(sweep(tmp_path, *cmd))
+    # Rerun at once, long before the killed trial's heartbeat (30 s, grace 90 s) goes stale: its sweep's
+    # pid is dead on this host, so it is failed now and the rerun still ends with n_trials finished.
+    proc = ok(sweep(tmp_path, *cmd))
+    assert f"trials [{killed_number}] were left RUNNING by a sweep that is gone" in output(proc)
     trials = study_of(url).trials
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     assert trials[killed_number].state == TrialState.FAIL
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 2
     assert [t.number for t in trials] == list(range(len(trials)))
+    assert distinct_params(trials), [t.params for t in trials]
 
 
 @pytest.mark.slow
@@ -292,6 +349,8 @@ def test_two_processes_share_one_postgresql_study(tmp_path):
         numbers = [t.number for t in trials]
         assert len(numbers) >= 6 and sorted(numbers) == list(range(len(numbers)))
         assert all(t.state == TrialState.COMPLETE for t in trials)
+        # Started together, the two processes still draw distinct configurations (seeded by trial number).
+        assert distinct_params(trials), [t.params for t in trials]
         # Both processes trained trials of the one study.
         assert len({t.user_attrs["pid"] for t in trials}) == 2
     finally:
@@ -302,6 +361,92 @@ def test_two_processes_share_one_postgresql_study(tmp_path):
             optuna.delete_study(study_name=name, storage=url)
         except KeyError:
             pass
+
+
+def test_rerun_seeds_the_sampler_by_trial_number(tmp_path):
+    """A second process on a study (a resumed sweep) never draws an earlier trial's configuration."""
+    url = storage_url(tmp_path)
+    space = create_params_from_overrides(["x=interval(0.0,1.0)", "k=choice(1,2,3,4,5,6,7,8)"])[0]
+
+    def process(n: int) -> None:
+        # A fresh sweeper as each sweep process makes it, from the same config (same seed).
+        sweeper = ClosecastOptunaSweeper(
+            sampler=OmegaConf.create({"_target_": "optuna.samplers.TPESampler", "seed": 42}),
+            direction="minimize",
+            storage=url,
+            study_name="resumed",
+            n_trials=10,
+            n_jobs=1,
+            max_failure_rate=0.0,
+            custom_search_space=None,
+            params=None,
+        ).sweeper
+        study, _ = sweeper._open_study(["minimize"])
+        for _ in range(n):
+            trial = sweeper._ask(study)
+            sweeper._configure_trials([trial], space, {}, [])
+            study.tell(trial, trial.params["x"])
+
+    process(3)
+    process(1)  # the rerun
+    process(1)
+    trials = study_of(url, "resumed").trials
+    assert [t.number for t in trials] == [0, 1, 2, 3, 4]
+    assert distinct_params(trials), [t.params for t in trials]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sqlite:////tmp/a b/optuna.db",
+        "postgresql://u:p%40ss@127.0.0.1:5432/db?sslmode=disable&application_name=x",
+        "study's, (1) = a\\b\\",
+    ],
+)
+def test_jobs_get_the_sweepers_storage_and_study_name_verbatim(value):
+    (override,) = OverridesParser.create().parse_overrides([f"++hpo.storage={hydra_quoted(value)}"])
+    assert override.value() == value
+
+
+def test_trials_of_a_dead_sweep_on_this_host_are_failed_at_once(tmp_path):
+    url = storage_url(tmp_path)
+    study = optuna.create_study(study_name="orphans", storage=open_storage(url))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owners = {
+            "dead": (socket.gethostname(), int(dead.stdout)),
+            "alive": (socket.gethostname(), alive.pid),
+            "elsewhere": ("another-host", int(dead.stdout)),  # its pid means nothing here
+        }
+        numbers = {}
+        for name, (host, pid) in owners.items():
+            trial = study.ask()
+            trial.set_user_attr("sweep_host", host)
+            trial.set_user_attr("sweep_pid", pid)
+            numbers[name] = trial.number
+        assert fail_orphaned_trials(study) == [numbers["dead"]]
+    finally:
+        alive.kill()
+        alive.wait()
+    states = {name: study.trials[n].state for name, n in numbers.items()}
+    assert states == {"dead": TrialState.FAIL, "alive": TrialState.RUNNING, "elsewhere": TrialState.RUNNING}
+
+
+def test_study_export_help_prints_usage():
+    proc = subprocess.run(
+        [sys.executable, "-m", "closecast.study_export", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: python -m closecast.study_export")
+    for key in ("hparams_search=", "hpo.storage=", "hpo.study_name=", "hpo.export.selection="):
+        assert key in proc.stdout
+    assert proc.stderr == ""
 
 
 def test_unreachable_storage_stops_before_training(tmp_path):

@@ -2,24 +2,41 @@
 
 A study lives in an RDB storage (SQLite on one machine, PostgreSQL across machines). Every process
 opens it through `open_storage`, so an unreachable database fails the same clear way everywhere.
+A sweep's trials carry heartbeats and the host and pid of the sweep that runs them, so the next sweep can
+tell a trial in flight from one whose sweep was killed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
 import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STORAGE = "sqlite:///outputs/optuna.db"
 CONNECT_ATTEMPTS = 3
+
+# Optuna flags the features our sweep loop relies on (heartbeats outside Study.optimize, failing stale
+# trials, objective names) as experimental on every use; the warnings say nothing a user can act on.
+for _message, _category in (
+    (r"Argument ``heartbeat_interval`` is an experimental feature", ExperimentalWarning),
+    (r"Heartbeat of storage is supposed to be used with Study\.optimize", UserWarning),
+    (r"\S*fail_stale_trials is experimental", ExperimentalWarning),
+    (r"\S*set_metric_names is experimental", ExperimentalWarning),
+):
+    warnings.filterwarnings("ignore", message=_message, category=_category)
 
 
 class StorageError(RuntimeError):
@@ -118,3 +135,43 @@ class Heartbeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def claim(trial: optuna.trial.Trial) -> None:
+    """Record on `trial` the host and pid of the sweep process that runs it (see `fail_orphaned_trials`)."""
+    trial.set_user_attr("sweep_host", socket.gethostname())
+    trial.set_user_attr("sweep_pid", os.getpid())
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def fail_orphaned_trials(study: optuna.Study) -> list[int]:
+    """Mark FAIL the RUNNING trials whose sweep is gone; return their numbers.
+
+    Gone means: its sweep process ran on this host and its pid is dead (known at once, e.g. a rerun right
+    after a kill), or its heartbeat is older than the storage's grace period (any host).
+    """
+    host, me = socket.gethostname(), os.getpid()
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = t.user_attrs.get("sweep_pid")
+        if t.user_attrs.get("sweep_host") != host or not isinstance(pid, int) or pid == me:
+            continue
+        if not process_alive(pid):
+            try:
+                study.tell(t.number, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another sweep failed it first
+    optuna.storages.fail_stale_trials(study)
+    return [
+        t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if t.number in before
+    ]

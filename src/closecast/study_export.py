@@ -8,6 +8,7 @@ from an existing study without training anything, e.g. after changing `hpo.expor
 
 from __future__ import annotations
 
+import argparse
 import csv
 import logging
 import math
@@ -32,9 +33,10 @@ class ExportError(RuntimeError):
 
 
 def objective_names(study: optuna.Study, names: Any = None) -> list[str]:
-    """Names of the study's objectives: given, recorded on the study by the sweep, or value0…"""
+    """Names of the study's objectives: given, set on the study by the sweep, or value0…"""
     if names is None:
-        names = study.user_attrs.get("objectives")
+        # Studies made before the sweep used Optuna's metric names kept them as a user attribute.
+        names = study.metric_names or study.user_attrs.get("objectives")
     if isinstance(names, str):
         names = [names]
     names = [str(n) for n in names] if names else [f"value{i}" for i in range(len(study.directions))]
@@ -162,7 +164,14 @@ def export_study(
         best = study.best_trial
         target = Path(checkpoints_dir) / (name or "best.pt")
         path = publish_trial(study, best, names, target)
-        log.info("published trial %d (%s=%.6g) as %s", best.number, names[0], best.value, path)
+        log.info(
+            "published trial %d (best %s=%.6g of %d complete trials) to %s",
+            best.number,
+            names[0],
+            best.value,
+            len(done),
+            path,
+        )
         return path
     front = study.best_trials
     picked = select_pareto(front, names, selection, weights)
@@ -171,19 +180,60 @@ def export_study(
         log.info("Pareto front of %d trials written to %s", len(front), pareto_csv)
     target = Path(checkpoints_dir) / (name or "best_pareto_lstm.pt")
     path = publish_trial(study, picked, names, target, selection)
-    log.info("published Pareto pick trial %d (%s) as %s", picked.number, selection, path)
+    values = ", ".join(f"{n}={v:.6g}" for n, v in zip(names, picked.values, strict=True))
+    log.info(
+        "published trial %d (hpo.export.selection=%s on a Pareto front of %d: %s) to %s",
+        picked.number,
+        selection,
+        len(front),
+        values,
+        path,
+    )
     return path
+
+
+USAGE_EPILOG = """\
+overrides are those of the sweep that made the study (Hydra syntax, key=value), e.g.:
+  hparams_search=optuna|optuna_pareto   which search's settings (default: optuna)
+  hpo.storage=URL                       the study's database (or hydra.sweeper.storage=URL)
+  hpo.study_name=NAME                   the study (or hydra.sweeper.study_name=NAME)
+  hpo.export.selection=min_mae|min_rmse|min_mape|weighted   the Pareto pick
+  hpo.export.checkpoints_dir=DIR hpo.export.name=FILE       where the pick is published
+
+example:
+  python -m closecast.study_export hparams_search=optuna_pareto hpo.export.selection=min_rmse
+"""
+
+# The sweeper's own keys name the same study as hpo.* (the sweep passes them on to its trials likewise).
+SWEEPER_KEYS = {"hydra.sweeper.storage=": "hpo.storage=", "hydra.sweeper.study_name=": "hpo.study_name="}
+
+
+def parse_overrides(argv: Sequence[str]) -> list[str]:
+    """The Hydra overrides of the command line (`--help` prints usage and exits)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m closecast.study_export",
+        description="Publish the best trial (or Pareto pick) of an existing Optuna study, without training.",
+        epilog=USAGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="Hydra overrides (see below)")
+    overrides = list(parser.parse_args(argv).overrides)
+    for i, override in enumerate(overrides):
+        for key, same in SWEEPER_KEYS.items():
+            if override.startswith(key):
+                overrides[i] = same + override[len(key) :]
+    if not any(o.startswith("hparams_search=") for o in overrides):
+        overrides.insert(0, "hparams_search=optuna")
+    return overrides
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Export from an existing study, configured by the same Hydra overrides as the sweep."""
     import hydra_plugins.closecast_sweeper.config  # noqa: F401  (registers hydra/sweeper=closecast_optuna)
     from closecast.config import compose_config
-    from closecast.study import StorageError, open_storage
+    from closecast.study import StorageError, open_storage, redact
 
-    overrides = list(sys.argv[1:] if argv is None else argv)
-    if not any(o.startswith("hparams_search=") for o in overrides):
-        overrides.insert(0, "hparams_search=optuna")
+    overrides = parse_overrides(sys.argv[1:] if argv is None else argv)
     cfg = compose_config("train", overrides)
     hpo = cfg.hpo
     try:
@@ -195,7 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         study = optuna.load_study(study_name=hpo.study_name, storage=storage)
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        print(f"study {hpo.study_name!r} is not in {hpo.storage}; studies there: {names}", file=sys.stderr)
+        print(
+            f"study {hpo.study_name!r} is not in {redact(hpo.storage)}; studies there: {names}; "
+            "pass the sweep's hpo.study_name=…",
+            file=sys.stderr,
+        )
         return 2
     export = hpo.export
     pareto_csv = Path(cfg.paths.log_dir) / str(cfg.task_name) / "pareto.csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hydra.plugins.sweeper import Sweeper
@@ -33,13 +34,17 @@ class ClosecastOptunaSweeper(Sweeper):
     ) -> None:
         from ._impl import ClosecastSweeperImpl
 
-        sampler = instantiate(
-            sampler, _execution_whitelist_=("hydra_plugins.hydra_optuna_sweeper.*", "optuna.samplers.*")
+        # The sampler is made again for each trial with seed + trial number (see `_impl`).
+        make_sampler = functools.partial(
+            instantiate,
+            sampler,
+            _execution_whitelist_=("hydra_plugins.hydra_optuna_sweeper.*", "optuna.samplers.*"),
         )
+        seed = sampler.get("seed") if isinstance(sampler, DictConfig) else None
         if isinstance(pruner, DictConfig):
             pruner = instantiate(pruner, _execution_whitelist_=("optuna.pruners.*",))
         self.sweeper = ClosecastSweeperImpl(
-            sampler,
+            make_sampler(),
             direction,
             storage,
             study_name,
@@ -52,6 +57,8 @@ class ClosecastOptunaSweeper(Sweeper):
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
             export=export,
+            make_sampler=lambda seed: make_sampler(seed=seed),
+            seed=seed,
         )
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:

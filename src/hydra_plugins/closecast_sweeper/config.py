@@ -15,6 +15,7 @@ class ClosecastOptunaSweeperConf(OptunaSweeperConf):
 
     # n_trials (inherited) is the study's size: finished (complete or pruned) trials it should hold.
     # A rerun of the same command runs only what is missing, so a killed sweep resumes.
+    # storage and study_name (inherited) are passed on to every job as hpo.storage and hpo.study_name.
 
     # An optuna.pruners.* config (MedianPruner, HyperbandPruner, …); null runs every trial to the end.
     pruner: Any = None
@@ -24,7 +25,8 @@ class ClosecastOptunaSweeperConf(OptunaSweeperConf):
     heartbeat_interval: int | None = 30
     grace_period: int | None = None
 
-    # What the sweep publishes when it ends: checkpoints_dir, name, selection, weights, objectives.
+    # What the sweep publishes when it ends: checkpoints_dir, name, selection, weights, objectives
+    # (the study's metric names), publish_on_complete (also when a rerun finds nothing to train).
     export: Any = None
 
 
