@@ -1,4 +1,4 @@
-"""`python -m closecast.serve` (what `make serve` and the container run); the server is `closecast.serving`."""
+"""`python -m closecast.serve`, what `make serve` and the container run; the server is `closecast.serving`."""
 
 import sys
 

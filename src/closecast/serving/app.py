@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -44,7 +44,9 @@ def _key_check(api_key: str) -> Any:
     bearer = HTTPBearer(auto_error=False, description="The server's API_KEY.")
     expected = api_key.encode()
 
-    async def require_api_key(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    async def require_api_key(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
         given = credentials.credentials.encode() if credentials else b""
         if not hmac.compare_digest(given, expected):
             raise HTTPException(
@@ -91,7 +93,7 @@ def _openapi(app: FastAPI, registry: Registry) -> Any:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The app serving the artifacts of `settings.checkpoints_dir` (default: settings from the environment)."""
+    """The app serving the artifacts of `settings.checkpoints_dir` (default settings: the environment)."""
     settings = settings or Settings.from_env()
     registry = Registry(settings.checkpoints_dir)
 

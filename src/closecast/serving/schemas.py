@@ -115,9 +115,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {
         "model": ErrorBody,
         "description": (
-            f"Invalid body: missing/empty values, fewer than the checkpoint's window, more than {MAX_VALUES}, "
-            "non-numbers, NaN/Infinity, non-positive prices, unknown device, a horizon beyond the "
-            "checkpoint's, a forecast out of range."
+            "Invalid body: missing/empty values, fewer than the checkpoint's window, more than "
+            f"{MAX_VALUES}, non-numbers, NaN/Infinity, non-positive prices, unknown device, a horizon "
+            "beyond the checkpoint's, a forecast out of range."
         ),
     },
     503: {"model": ErrorBody, "description": "No checkpoint is loaded."},
