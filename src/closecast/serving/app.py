@@ -152,6 +152,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(InputError, error(422))
     app.add_exception_handler(NoModelLoaded, error(503))
 
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the exception; the client gets a JSON body like every other error.
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    app.add_exception_handler(Exception, internal_error)
+
     @app.post("/predict", response_model=PredictResponse, responses=ERRORS, dependencies=guarded)
     async def predict(body: PredictRequest) -> dict[str, Any]:
         """Forecast the next close(s) after `values` with a loaded checkpoint."""
