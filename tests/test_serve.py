@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import shutil
 import time
 from pathlib import Path
@@ -15,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from closecast.artifact import load_artifact

@@ -39,14 +39,18 @@ class NoModelLoaded(LookupError):
     """The checkpoints directory holds no loadable artifact."""
 
 
+# Module-level, so FastAPI can resolve the dependency's (postponed) annotation.
+Credentials = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Depends(HTTPBearer(auto_error=False, description="The server's API_KEY.")),
+]
+
+
 def _key_check(api_key: str) -> Any:
     """A dependency that refuses requests without `Authorization: Bearer <api_key>` (401)."""
-    bearer = HTTPBearer(auto_error=False, description="The server's API_KEY.")
     expected = api_key.encode()
 
-    async def require_api_key(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
+    async def require_api_key(credentials: Credentials) -> None:
         given = credentials.credentials.encode() if credentials else b""
         if not hmac.compare_digest(given, expected):
             raise HTTPException(

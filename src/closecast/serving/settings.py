@@ -16,7 +16,9 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """HOST, PORT, WORKERS, CHECKPOINTS_DIR, RELOAD_INTERVAL, BODY_TIMEOUT and API_KEY."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, frozen=True, env_ignore_empty=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        case_sensitive=True, frozen=True, env_ignore_empty=True, extra="ignore", populate_by_name=True
+    )
 
     host: str = Field("127.0.0.1", alias="HOST")
     port: int = Field(9010, ge=1, le=65535, alias="PORT")
