@@ -19,7 +19,7 @@ import torch
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -140,7 +140,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimits, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout, too_large=TOO_LARGE
     )
-    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, tags=["operations"])
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+        app,
+        tags=["operations"],
+        response_class=PlainTextResponse,  # what the schema documents: Prometheus' text format
+        summary="Prometheus metrics: HTTP requests, latency, inference time per checkpoint, process",
+    )
     app.add_middleware(ResponseTime)
     app.openapi = _openapi(app, registry)  # type: ignore[method-assign]
     guarded = [Depends(_key_check(settings.api_key))] if settings.api_key else []
