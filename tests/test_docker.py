@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import tomllib
 
+import tomllib
 import yaml
 
 from closecast.serving.settings import Settings
