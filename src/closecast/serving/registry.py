@@ -104,6 +104,7 @@ class Registry:
         self.entries: dict[str, Entry] = {}
         self.errors: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._resolved: dict[str, Entry] = {}  # reference -> entry, emptied on reload
 
     @property
     def names(self) -> list[str]:
@@ -154,7 +155,7 @@ class Registry:
                     if old is not None:
                         entries[name] = old
             removed = sorted(set(self.entries) - set(entries))
-            self.entries, self.errors = entries, errors
+            self.entries, self.errors, self._resolved = entries, errors, {}
         for name in added + updated:
             log.info("loaded %s from %s", name, entries[name].path)
         for message in errors.values():
@@ -179,6 +180,9 @@ class Registry:
 
     def resolve(self, reference: str | None) -> Entry:
         """The entry a request's `checkpoint_path` names: `best`, `best.pt` or `<checkpoints dir>/best.pt`."""
+        cached = self._resolved.get(reference or "")
+        if cached is not None:
+            return cached
         raw = (reference or "").strip() or DEFAULT_CHECKPOINT
         path = PurePosixPath(raw.replace("\\", "/"))
         refused = (
@@ -198,6 +202,8 @@ class Registry:
         for candidate in (name,) if name.endswith(".pt") else (f"{name}.pt", name):
             entry = self.entries.get(candidate)
             if entry is not None:
+                if len(self._resolved) < 1024:  # bounded: references are client-chosen strings
+                    self._resolved[reference or ""] = entry
                 return entry
         raise CheckpointNotFound(
             f"checkpoint {raw!r} is not loaded (loaded: {', '.join(self.names) or 'none'}); publish it "
