@@ -429,6 +429,13 @@ def markdown(result: dict, command: str) -> str:
         f"| in-process forecast p50 (ms) | {result['inproc_p50_ms']:.3f} | ≤ {TARGETS['inproc_p50_ms']} |",
         f"| in-process forecast p99 (ms) | {result['inproc_p99_ms']:.3f} | |",
         f"| of which the module's forward, p50 (ms) | {result['inproc_forward_p50_ms']:.3f} | |",
+        "",
+        # One worker answers one request at a time, so 1 / throughput is the server time per request.
+        f"Where a request's time goes (one worker): {1e3 / load['closecast']['req_per_s']:.3f} ms of "
+        f"server time per closecast request against {1e3 / load['bare']['req_per_s']:.3f} ms for the "
+        f"bare route; the forecast is {result['inproc_p50_ms']:.3f} ms of it (the LSTM forward alone "
+        f"{result['inproc_forward_p50_ms']:.3f} ms), the rest is the HTTP metrics middleware, the "
+        "response model's validation and serialization, and the timing and body-limit middleware.",
     ]
     return "\n".join(lines)
 
