@@ -34,7 +34,7 @@ class ArtifactSchema(BaseModel):
 
     format: Literal["closecast.artifact/1"]
     state_dict: dict[str, torch.Tensor]
-    model: dict[str, int | float]
+    model: dict[str, int | float | str | bool | None]
     codec: dict[str, Any]
     window: int
     horizon: int
@@ -42,7 +42,7 @@ class ArtifactSchema(BaseModel):
     data: dict[str, Any]
     ticker: str | None = None
     feature: str | None = None
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]  # None: a metric that could not be computed
     versions: dict[str, str]
     created: str
 
