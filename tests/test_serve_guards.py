@@ -1,4 +1,5 @@
-"""What guards the server: the API key, body limits, artifact checks, what /models leaves out, middleware."""
+"""What guards the server: settings, the API key, body limits, artifact checks, what /models leaves out,
+middleware, the command line."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from fastapi.testclient import TestClient
 
 from closecast.artifact import ArtifactError, check_artifact, load_artifact
 from closecast.serving.app import create_app
-from closecast.serving.settings import Settings
+from closecast.serving.run import main
+from closecast.serving.settings import Settings, SettingsError
 from tests.conftest import ROOT
 from tests.live_server import live_server
 
@@ -181,3 +183,22 @@ def test_serving_imports_no_training_stack() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [({"PORT": "http"}, "PORT='http'"), ({"PORT": "70000"}, "PORT"), ({"WORKERS": "0"}, "WORKERS")],
+)
+def test_bad_settings_name_the_variable(env: dict, fragment: str, monkeypatch, capsys) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main([]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_defaults_match_make_serve() -> None:
+    s = Settings.from_env({})  # loopback unless HOST says otherwise (the container sets 0.0.0.0)
+    assert (s.host, s.port, s.workers, s.checkpoints_dir) == ("127.0.0.1", 9010, 1, Path("checkpoints"))
+    assert s.api_key is None
