@@ -127,7 +127,9 @@ class Registry:
                 continue
             target = path.resolve()
             if target.parent != root:
-                skipped[path.name] = f"{path.name}: links outside {root}; not served (copy the file in)"
+                skipped[path.name] = (
+                    f"{path.name}: links outside the checkpoints directory; not served (copy the file in)"
+                )
             elif not target.is_file():
                 skipped[path.name] = f"{path.name}: not a regular file; not served"
             else:
@@ -151,7 +153,10 @@ class Registry:
                     entries[name] = Entry(name, path, stamp, load_artifact(path), digest)
                     (updated if old is not None else added).append(name)
                 except (ArtifactError, OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-                    errors[name] = f"{name}: {exc}" + ("; still serving the previous version" if old else "")
+                    # The file's name only: /models shows these, and paths are not for clients.
+                    reason = str(exc).replace(str(path), name).replace(str(path.parent), "")
+                    kept = "; still serving the previous version" if old else ""
+                    errors[name] = f"{name}: {reason}{kept}"
                     if old is not None:
                         entries[name] = old
             removed = sorted(set(self.entries) - set(entries))
