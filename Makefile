@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-HOST            ?= 0.0.0.0
+HOST            ?= 127.0.0.1
 PORT            ?= 9010
 WORKERS         ?= 1
 CHECKPOINTS_DIR ?= checkpoints
@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_serve.py --update-docs
 	$(BIN)/python scripts/bench_hpo.py --update-docs
 
+# Serves checkpoints/ on http://$(HOST):$(PORT) (loopback unless HOST=0.0.0.0; API_KEY to require a key).
 serve: $(STAMP)
 	$(BIN)/python -m closecast.serve
 

@@ -1,4 +1,5 @@
-"""The container runs what `make serve` runs. No Docker engine here: the files are parsed and compared."""
+"""The container runs what `make serve` runs, with only what serving needs. No Docker engine here: the
+files are parsed and compared, and the serving install is checked through the package metadata."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import json
 import re
 import shlex
 
+import tomllib
 import yaml
 
-from closecast.serve import Settings
+from closecast.serving.settings import Settings
 from tests.conftest import ROOT
 
 
@@ -40,31 +42,43 @@ def instruction(lines: list[str], name: str) -> list[str]:
     return [line[len(name) + 1 :].strip() for line in lines if line.split()[0] == name]
 
 
+def final_stage(lines: list[str]) -> list[str]:
+    """The instructions of the image's last stage (what the container carries)."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("FROM ")]
+    return lines[starts[-1] :]
+
+
 def test_container_command_is_make_serve() -> None:
     defaults, serve = makefile_defaults_and_serve_command()
     lines, env = dockerfile()
     (cmd,) = instruction(lines, "CMD")
     assert json.loads(cmd) == serve == ["python", "-m", "closecast.serve"]
-    # Same listening defaults as `make serve` and as the server's own defaults.
-    for key in ("HOST", "PORT", "WORKERS"):
+    # Same port and workers as `make serve`; `make serve` binds loopback, the container all interfaces.
+    for key in ("PORT", "WORKERS"):
         assert env[key] == defaults[key], key
+    assert defaults["HOST"] == "127.0.0.1" and env["HOST"] == "0.0.0.0"
+    assert Settings.from_env({}).host == "127.0.0.1"  # the server's own default is loopback too
     settings = Settings.from_env(env)
     assert (settings.host, settings.port, settings.workers) == ("0.0.0.0", 9010, 1)
 
 
-def test_image_is_slim_non_root_cpu_torch_with_a_health_check() -> None:
+def test_image_is_multi_stage_pinned_slim_non_root_cpu_torch_with_a_health_check() -> None:
     lines, env = dockerfile()
-    (base,) = instruction(lines, "FROM")
-    assert base.startswith("python:") and base.endswith("-slim")
-    (user,) = instruction(lines, "USER")
+    bases = [b.split()[0] for b in instruction(lines, "FROM")]
+    assert len(bases) == 2 and len(set(bases)) == 1, bases  # build stage, then the runtime stage
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim(-\w+)?", bases[0]), bases[0]  # a pinned tag
+    final = final_stage(lines)
+    assert any(line.startswith("COPY --from=") for line in final)
+    assert not any(line.startswith("COPY src") for line in final)  # sources only in the build stage
+    (user,) = instruction(final, "USER")
     assert user not in ("root", "0")
     (health,) = instruction(lines, "HEALTHCHECK")
     assert "/health" in health and "PORT" in health
     pinned = re.search(r'"(torch==[^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
-    installs = " ".join(instruction(lines, "RUN"))
+    installs = instruction(lines, "RUN")
     assert f"pip install {pinned} --index-url https://download.pytorch.org/whl/cpu" in installs
-    assert "pip install ." in installs
-    for source in (s.split()[0] for s in instruction(lines, "COPY")):
+    assert "pip install ." in installs  # the base install: serving, no training extra
+    for source in (s.split()[0] for s in instruction(lines, "COPY") if not s.startswith("--from")):
         assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is not in the repository"
     assert env["CHECKPOINTS_DIR"] == "/app/checkpoints"
 
@@ -84,4 +98,24 @@ def test_compose_serves_port_9010_with_checkpoints_read_only() -> None:
 def test_docker_context_leaves_out_local_state() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for path in (".venv", ".git", "checkpoints", "outputs"):
+        assert path in ignored
+
+
+def test_the_base_install_is_serving_only_and_dev_has_everything() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[\[<>=!~ ]", r, maxsplit=1)[0].lower() for r in requirements}
+
+    base, extras = names(project["dependencies"]), project["optional-dependencies"]
+    training = {"pytorch-lightning", "hydra-core", "optuna", "matplotlib", "yfinance", "tensorboard"}
+    assert not base & training
+    assert {"fastapi", "uvicorn", "pydantic-settings", "prometheus-fastapi-instrumentator"} <= base
+    assert training <= names(extras["train"])
+    assert "closecast[train]" in extras["dev"]  # `make install` gets training and tests
+
+
+def test_docker_context_leaves_out_what_the_image_does_not_need() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for path in ("tests", "docs", "data", "configs"):
         assert path in ignored

@@ -11,10 +11,11 @@ import datetime as dt
 import platform
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from torch import nn
 
 from closecast.codec import Codec
@@ -24,6 +25,65 @@ FORMAT = "closecast.artifact/1"
 
 class ArtifactError(ValueError):
     """A file that is not a usable closecast artifact."""
+
+
+class ArtifactSchema(BaseModel):
+    """The artifact format: what `build_artifact` writes and `load_artifact` accepts (extra keys allowed)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="allow", strict=True)
+
+    format: Literal["closecast.artifact/1"]
+    state_dict: dict[str, torch.Tensor]
+    model: dict[str, int | float | str | bool | None]
+    codec: dict[str, Any]
+    window: int
+    horizon: int
+    residuals: torch.Tensor
+    data: dict[str, Any]
+    ticker: str | None = None
+    feature: str | None = None
+    metrics: dict[str, float | None]  # None: a metric that could not be computed
+    versions: dict[str, str]
+    created: str
+
+    @field_validator("codec")
+    @classmethod
+    def _codec(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            Codec.from_dict(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a codec ({exc})") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _shapes(self) -> ArtifactSchema:
+        codec = Codec.from_dict(self.codec)
+        if (codec.window, codec.horizon) != (self.window, self.horizon):
+            raise ValueError(
+                f"window/horizon {self.window}/{self.horizon} differ from the codec's "
+                f"{codec.window}/{codec.horizon}"
+            )
+        r = self.residuals
+        if r.ndim != 2 or r.shape[1] != self.horizon or not r.is_floating_point():
+            raise ValueError(f"residuals must be a float tensor (n, {self.horizon}), got {tuple(r.shape)}")
+        return self
+
+
+def check_artifact(artifact: Any, source: str = "artifact") -> dict[str, Any]:
+    """`artifact` if it follows `ArtifactSchema`, else `ArtifactError` naming the first bad field."""
+    if not isinstance(artifact, dict) or artifact.get("format") != FORMAT:
+        found = artifact.get("format") if isinstance(artifact, dict) else type(artifact).__name__
+        raise ArtifactError(f"{source}: format {found!r} is not {FORMAT!r}")
+    try:
+        ArtifactSchema.model_validate(artifact)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "artifact"
+        raise ArtifactError(
+            f"{source}: malformed artifact, {where}: {first['msg']} ({len(exc.errors())} problem(s)); "
+            "publish it again from a training run"
+        ) from None
+    return artifact
 
 
 def package_versions() -> dict[str, str]:
@@ -66,7 +126,7 @@ def build_artifact(
 
 
 def load_artifact(path: str | Path) -> dict[str, Any]:
-    """Load and check an artifact with `torch.load(weights_only=True)`."""
+    """Load an artifact with `torch.load(weights_only=True)` and check it against `ArtifactSchema`."""
     path = Path(path)
     try:
         artifact = torch.load(path, map_location="cpu", weights_only=True)
@@ -74,7 +134,4 @@ def load_artifact(path: str | Path) -> dict[str, Any]:
         raise
     except Exception as exc:
         raise ArtifactError(f"{path}: not a weights-only closecast artifact ({exc})") from exc
-    if not isinstance(artifact, dict) or artifact.get("format") != FORMAT:
-        found = artifact.get("format") if isinstance(artifact, dict) else type(artifact).__name__
-        raise ArtifactError(f"{path}: format {found!r} is not {FORMAT!r}")
-    return artifact
+    return check_artifact(artifact, str(path))

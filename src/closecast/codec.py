@@ -70,7 +70,12 @@ class Codec:
 
     def encode(self, windows: torch.Tensor) -> torch.Tensor:
         """Prices `(..., window)` → network input `(..., input_length, 1)` in float32."""
-        return encode_prices(windows, self.target, self.mean, self.std)
+        prices = windows.double()
+        if self.target == "return":
+            features = (torch.diff(prices.log(), dim=-1) - self.mean) / self.std
+        else:
+            features = (prices - self.mean) / self.std
+        return features.float().unsqueeze(-1)
 
     def target_of(self, windows: torch.Tensor) -> torch.Tensor:
         """Prices `(..., window + horizon)` → normalized targets `(..., horizon)` in float32."""
@@ -86,7 +91,12 @@ class Codec:
     def decode(self, y: torch.Tensor, last: torch.Tensor, shrink: float | None = None) -> torch.Tensor:
         """Network output `(..., horizon)` and last observed prices `(...)` → predicted prices (float64)."""
         shrink = self.shrink if shrink is None else shrink
-        return decode_outputs(y, last, self.target, self.mean, self.std, shrink)
+        y = y.double()
+        last = last.double().unsqueeze(-1)
+        if self.target == "return":
+            return last * torch.exp(shrink * y * self.std)
+        level = y * self.std + self.mean
+        return last + shrink * (level - last)
 
     def residual_scale(self, windows: torch.Tensor) -> torch.Tensor:
         """Prices `(..., window)` → the factor `(...)` (float64) that conformal residuals are divided by:
@@ -110,30 +120,3 @@ class Codec:
     def from_dict(cls, data: dict) -> Codec:
         """Inverse of `to_dict`."""
         return cls(**data)
-
-
-# The two formulas as plain functions of tensors and numbers, so the server can compile them together
-# with the network into one TorchScript call (see `closecast.forecaster`): what it computes is then this
-# code, not a copy of it.
-
-
-def encode_prices(prices: torch.Tensor, target: str, mean: float, std: float) -> torch.Tensor:
-    """`Codec.encode` with the codec's fields as arguments."""
-    prices = prices.double()
-    if target == "return":
-        features = (torch.diff(prices.log(), dim=-1) - mean) / std
-    else:
-        features = (prices - mean) / std
-    return features.float().unsqueeze(-1)
-
-
-def decode_outputs(
-    y: torch.Tensor, last: torch.Tensor, target: str, mean: float, std: float, shrink: float
-) -> torch.Tensor:
-    """`Codec.decode` with the codec's fields as arguments."""
-    y = y.double()
-    last = last.double().unsqueeze(-1)
-    if target == "return":
-        return last * torch.exp(shrink * y * std)
-    level = y * std + mean
-    return last + shrink * (level - last)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import threading
-import warnings
 from typing import Any
 
 import numpy as np
 import torch
 
-from closecast.codec import Codec, decode_outputs, encode_prices
+from closecast.codec import Codec
 from closecast.metrics import conformal_quantile
 from closecast.model import LSTMForecaster
 
@@ -41,60 +39,6 @@ def parse_device(device: str | None) -> torch.device:
     raise InputError(f"device {name!r} is not available on this host; use 'cpu'")
 
 
-def lstm_head(
-    x: torch.Tensor,
-    weights: list[torch.Tensor],
-    has_biases: bool,
-    layers: int,
-    head_w: torch.Tensor,
-    head_b: torch.Tensor,
-) -> torch.Tensor:
-    """`LSTMForecaster.forward` in eval mode, calling the LSTM kernel with the module's flat weights."""
-    h0 = torch.zeros(layers, x.shape[0], head_w.shape[1], dtype=x.dtype, device=x.device)
-    out = torch.lstm(x, [h0, h0], weights, has_biases, layers, 0.0, False, False, True)[0]
-    return torch.nn.functional.linear(out[:, -1], head_w, head_b)
-
-
-def forecast_prices(
-    prices: torch.Tensor,
-    weights: list[torch.Tensor],
-    has_biases: bool,
-    layers: int,
-    head_w: torch.Tensor,
-    head_b: torch.Tensor,
-    target: str,
-    mean: float,
-    std: float,
-    shrink: float,
-) -> torch.Tensor:
-    """Windows of prices `(n, window)` → predicted prices `(n, horizon)`: encode, network, decode."""
-    x = encode_prices(prices, target, mean, std)
-    y = lstm_head(x, weights, has_biases, layers, head_w, head_b)
-    return decode_outputs(y, prices[:, -1], target, mean, std, shrink)
-
-
-_COMPILED: list[Any] = []
-_COMPILE_LOCK = threading.Lock()
-
-
-def _compiled_forecast() -> Any:
-    """`forecast_prices` compiled with TorchScript, once per process.
-
-    The point is not speed of the arithmetic (same kernels, same numbers) but that the whole forecast is
-    one call that releases Python's lock: op by op, a thread doing inference would have to win the lock
-    back between every two kernels from a busy event loop. `torch.jit.script` warns that it is deprecated
-    in favour of `torch.compile`, which needs a compiler toolchain at run time; with torch pinned to
-    2.13.0 it is supported, and the warning is silenced here only.
-    """
-    if not _COMPILED:
-        with _COMPILE_LOCK:
-            if not _COMPILED:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    _COMPILED.append(torch.jit.script(forecast_prices))
-    return _COMPILED[0]
-
-
 class Forecaster:
     """A loaded artifact ready to answer: weights on a device, codec and intervals at hand."""
 
@@ -106,27 +50,6 @@ class Forecaster:
         self.net.eval().to(self.device)
         self.residuals = np.asarray(artifact["residuals"], dtype=np.float64)
         self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "residuals")}
-        self._fused = self._fused_weights()
-
-    def _fused_weights(self) -> tuple | None:
-        """Weights for calling the LSTM kernel directly on the CPU, or None to go through the module.
-
-        For one window the module's Python wrapper (argument checks, weight re-flattening) costs about
-        as much as the arithmetic; the kernel and its inputs are the same, so the numbers are too.
-        """
-        net = self.net
-        if type(net) is not LSTMForecaster or self.device.type != "cpu":
-            return None
-        lstm = net.lstm
-        if lstm.proj_size or lstm.bidirectional or not lstm.batch_first:
-            return None
-        weights = [w.detach() for w in lstm._flat_weights]
-        return weights, lstm.bias, lstm.num_layers, net.head.weight.detach(), net.head.bias.detach()
-
-    @property
-    def compiled(self) -> bool:
-        """Whether `forecast` is one compiled call (that releases Python's lock while it runs)."""
-        return self._fused is not None
 
     @property
     def window(self) -> int:
@@ -135,12 +58,6 @@ class Forecaster:
     @property
     def horizon(self) -> int:
         return self.codec.horizon
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Network output for encoded windows `(batch, length, 1)`; equal to `self.net(x)` in eval mode."""
-        if self._fused is None:
-            return self.net(x)
-        return lstm_head(x, *self._fused)
 
     def check_values(self, values: Any) -> np.ndarray:
         """The last `window` values as float64, or `InputError` saying what is wrong."""
@@ -188,12 +105,7 @@ class Forecaster:
         codec = self.codec
         with torch.inference_mode():
             prices = torch.from_numpy(windows)
-            if self._fused is not None:
-                # One compiled call: it runs without Python's lock, so a server thread can do it
-                # while the event loop goes on parsing requests.
-                args = (codec.target, codec.mean, codec.std, codec.shrink)
-                return _compiled_forecast()(prices, *self._fused, *args).numpy()
-            y = self.forward(codec.encode(prices).to(self.device)).cpu()
+            y = self.net(codec.encode(prices).to(self.device)).cpu()
             return codec.decode(y, prices[:, -1]).numpy()
 
     def answer(

@@ -1,0 +1,83 @@
+"""The servers closecast is compared with in `bench_serve.py`: `bench_apps.py bare|reference PORT WORKERS`.
+
+bare       a FastAPI route with closecast's own pydantic request body that answers a constant;
+reference  the reference design: `torch.load(weights_only=False)` and a model build on every request.
+"""
+
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parent
+
+
+def _base_app():
+    """A FastAPI app with `/health`, and the reference's /predict body model, shared by both apps."""
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    class Body(BaseModel):
+        values: list[float]
+        checkpoint_path: str = "checkpoints/best.pt"
+        device: str = "cpu"
+
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    return app, Body
+
+
+def bare_app():
+    """A FastAPI route that parses closecast's /predict body and answers a constant: the ceiling."""
+    from closecast.serving.schemas import PredictRequest
+
+    app, _ = _base_app()
+
+    @app.post("/predict")
+    async def predict(body: PredictRequest) -> dict:
+        return {"prediction": 0.0, "checkpoint_path": body.checkpoint_path, "device": body.device}
+
+    return app
+
+
+def reference_app():
+    """The reference design: the request names a file, which is unpickled and rebuilt for every call."""
+    import torch
+
+    from closecast.codec import Codec
+    from closecast.model import LSTMForecaster
+
+    app, Body = _base_app()
+
+    @app.post("/predict")
+    def predict(body: Body) -> dict:
+        checkpoint = torch.load(body.checkpoint_path, map_location=body.device, weights_only=False)
+        net = LSTMForecaster(**checkpoint["model"])
+        net.load_state_dict(checkpoint["state_dict"])
+        net.eval()
+        codec = Codec.from_dict(checkpoint["codec"])
+        prices = torch.tensor(body.values[-codec.window :], dtype=torch.float64)
+        with torch.no_grad():
+            y = net(codec.encode(prices).unsqueeze(0))
+        prediction = float(codec.decode(y, prices[-1:])[0, 0])
+        return {"prediction": prediction, "checkpoint_path": body.checkpoint_path, "device": body.device}
+
+    return app
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    name, port, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    uvicorn.run(
+        f"bench_apps:{name}_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        app_dir=str(SCRIPTS),
+        log_level="warning",
+        access_log=False,
+    )
