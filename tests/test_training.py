@@ -52,17 +52,34 @@ def test_resume_from_last_checkpoint_continues_training(tmp_path):
     first = compose_train(tmp_path / "a", ["trainer.max_epochs=2", "callbacks.early_stopping=null"])
     train(first)
     last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
-    assert last.exists()
     saved = torch.load(last, weights_only=False)
     assert saved["epoch"] == 1
     resumed = compose_train(
         tmp_path / "b", ["trainer.max_epochs=4", "callbacks.early_stopping=null", f"ckpt_path={last}"]
     )
     metrics = train(resumed)
-    after = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    after = torch.load(last, weights_only=False)  # the resumed run goes on in the same checkpoint folder
     assert after["epoch"] == 3
     assert after["global_step"] == 2 * saved["global_step"], "resumed run continues the step count"
     assert metrics["epochs"] == 4
+
+
+def test_last_checkpoint_is_the_last_epoch_and_resuming_keeps_the_best(tmp_path):
+    # lr=0: the weights never change, so val/loss never improves on epoch 0's.
+    frozen = ["optimizer.lr=0.0", "callbacks.early_stopping=null"]
+    first = train(compose_train(tmp_path / "a", ["trainer.max_epochs=3", *frozen]))
+    folder = tmp_path / "a" / "run" / "checkpoints"
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+
+    resumed = ["trainer.max_epochs=5", *frozen, f"ckpt_path={folder / 'last.ckpt'}"]
+    metrics = train(compose_train(tmp_path / "b", resumed))
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 4
+    assert metrics["epochs"] == 5
+    # No epoch after the resume beat epoch 0: it is still the kept one, with its score.
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+    assert metrics["val/loss"] == first["val/loss"]
+    assert load_artifact(tmp_path / "b" / "run" / "model.pt")["metrics"]["val/loss"] == first["val/loss"]
 
 
 def test_objective_fails_loudly_on_an_unknown_metric():
