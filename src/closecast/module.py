@@ -33,6 +33,10 @@ class ForecastModule(pl.LightningModule):
         self.codec = codec
         self.loss_fn = nn.MSELoss()
         self._outputs: list[tuple[torch.Tensor, ...]] = []
+        # Each training batch's detached loss and size, averaged once per epoch into `train/loss`. A per-step
+        # `self.log(..., on_epoch=True)` gives the same number but costs a small network's step several
+        # percent of its time on a CPU (docs/BENCHMARKS.md), and an epoch mean is all that is logged.
+        self._losses: list[tuple[torch.Tensor, int]] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -40,8 +44,17 @@ class ForecastModule(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         loss = self.loss_fn(self.net(x), y)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        self._losses.append((loss.detach(), x.shape[0]))
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._losses = []
+
+    def on_train_epoch_end(self) -> None:
+        if self._losses:
+            losses = torch.stack([loss for loss, _ in self._losses])
+            sizes = torch.tensor([n for _, n in self._losses], dtype=losses.dtype, device=losses.device)
+            self.log("train/loss", (losses * sizes).sum() / sizes.sum(), prog_bar=True)
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, y, last, future = batch
