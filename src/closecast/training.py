@@ -132,7 +132,7 @@ def run_hparams(cfg: DictConfig) -> dict[str, Any]:
     for group in params.values():
         if isinstance(group, dict):
             group.pop("_partial_", None)
-    params["trainer"] = {k: cfg.trainer.get(k) for k in HPARAM_TRAINER_KEYS}
+    params["trainer"] = {k: cfg.trainer[k] for k in HPARAM_TRAINER_KEYS if k in cfg.trainer}
     params["seed"] = cfg.get("seed")
     return params
 
