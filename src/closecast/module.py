@@ -34,8 +34,8 @@ class ForecastModule(pl.LightningModule):
         self.loss_fn = nn.MSELoss()
         self._outputs: list[tuple[torch.Tensor, ...]] = []
         # Each training batch's detached loss and size, averaged once per epoch into `train/loss`. A per-step
-        # `self.log(..., on_epoch=True)` gives the same number but costs a small network's step several
-        # percent of its time on a CPU (docs/BENCHMARKS.md), and an epoch mean is all that is logged.
+        # `self.log(..., on_epoch=True)` gives the same number with Lightning's logging bookkeeping on every
+        # step, a visible share of a small network's step on a CPU; the epoch mean is all that is logged.
         self._losses: list[tuple[torch.Tensor, int]] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
