@@ -18,8 +18,9 @@ from closecast.backtest import (
     save_outputs,
 )
 from closecast.data import walk_forward_splits
+from closecast.evaluation import assess
 from closecast.sources import DataError
-from closecast.training import assess, build, fit_network
+from closecast.training import build, fit_network
 from tests.conftest import ROOT, TINY, compose_train
 
 SHIFT = 1e6  # far outside any price the bundled series ever had

@@ -9,12 +9,13 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from closecast.artifact import load_artifact
+from closecast.calibration import SHRINK_GRID, choose_shrink
 from closecast.codec import Codec
 from closecast.data import PriceDataModule
 from closecast.forecaster import Forecaster, InputError
 from closecast.metrics import conformal_quantile
 from closecast.predict import load_forecaster, predict_next_from_values
-from closecast.training import SHRINK_GRID, choose_shrink, train
+from closecast.training import train
 from tests.conftest import compose_train
 
 HORIZON = 3

@@ -52,17 +52,34 @@ def test_resume_from_last_checkpoint_continues_training(tmp_path):
     first = compose_train(tmp_path / "a", ["trainer.max_epochs=2", "callbacks.early_stopping=null"])
     train(first)
     last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
-    assert last.exists()
     saved = torch.load(last, weights_only=False)
     assert saved["epoch"] == 1
     resumed = compose_train(
         tmp_path / "b", ["trainer.max_epochs=4", "callbacks.early_stopping=null", f"ckpt_path={last}"]
     )
     metrics = train(resumed)
-    after = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    after = torch.load(last, weights_only=False)  # the resumed run goes on in the same checkpoint folder
     assert after["epoch"] == 3
     assert after["global_step"] == 2 * saved["global_step"], "resumed run continues the step count"
     assert metrics["epochs"] == 4
+
+
+def test_last_checkpoint_is_the_last_epoch_and_resuming_keeps_the_best(tmp_path):
+    # lr=0: the weights never change, so val/loss never improves on epoch 0's.
+    frozen = ["optimizer.lr=0.0", "callbacks.early_stopping=null"]
+    first = train(compose_train(tmp_path / "a", ["trainer.max_epochs=3", *frozen]))
+    folder = tmp_path / "a" / "run" / "checkpoints"
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+
+    resumed = ["trainer.max_epochs=5", *frozen, f"ckpt_path={folder / 'last.ckpt'}"]
+    metrics = train(compose_train(tmp_path / "b", resumed))
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 4
+    assert metrics["epochs"] == 5
+    # No epoch after the resume beat epoch 0: it is still the kept one, with its score.
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+    assert metrics["val/loss"] == first["val/loss"]
+    assert load_artifact(tmp_path / "b" / "run" / "model.pt")["metrics"]["val/loss"] == first["val/loss"]
 
 
 def test_objective_fails_loudly_on_an_unknown_metric():
@@ -132,3 +149,43 @@ def test_threads_setting_applies_during_training_and_is_restored(tmp_path):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_metrics_json_is_strict_json_with_null_for_non_finite_numbers():
+    from closecast.training import metrics_json
+
+    text = metrics_json({"test/mase": float("nan"), "val/mape": float("inf"), "val/mae": 1.5})
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    assert json.loads(text, parse_constant=refuse) == {"test/mase": None, "val/mape": None, "val/mae": 1.5}
+
+
+def test_tensorboard_shows_hparams_with_final_scores_and_one_meaning_per_tag(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    metrics = train(compose_train(tmp_path, ["trainer.max_epochs=3", "callbacks.early_stopping=null"]))
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    data = {tag: plugin_data_pb2.HParamsPluginData.FromString(raw) for tag, raw in content.items()}
+    params = next(d.session_start_info.hparams for d in data.values() if d.HasField("session_start_info"))
+    assert {"model/hidden", "model/layers", "data/window", "data/batch_size", "optimizer/lr"} <= set(params)
+    assert params["model/hidden"].number_value == 8 and params["data/window"].number_value == 10
+    shown = next(d.experiment for d in data.values() if d.HasField("experiment"))
+    names = {m.name.tag for m in shown.metric_infos}
+    assert {"val/mae", "val/mase", "test/mae", "test/mase", "test/coverage"} <= names
+
+    scalars = {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
+    # Per-epoch network scores: one point per epoch; final scores: one point, equal to metrics.json's.
+    assert [len(scalars[t]) for t in ("val/loss", "val/raw/mae", "train/loss")] == [3, 3, 3]
+    assert len(scalars["val/mae"]) == 1 and scalars["val/mae"][0].value == pytest.approx(metrics["val/mae"])
+    for tag, points in scalars.items():
+        if tag == "epoch":
+            continue  # Lightning's own epoch counter, written with each batch of metrics
+        steps = [p.step for p in points]
+        assert steps == sorted(set(steps)), f"{tag} logged twice at one step"
+    run_json = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert run_json["val/raw/mae"] == pytest.approx(metrics["val/raw/mae"])

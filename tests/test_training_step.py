@@ -1,21 +1,23 @@
-"""What the lean training step still guarantees: the epoch's train/loss, the divergence guard, the bar."""
+"""Lightning's own loop as the run builds it: one batch per step, the epoch's train/loss, clipping and
+schedulers from the config, the divergence guard, the progress bar and the logging interval."""
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
-from omegaconf import OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.loggers import TensorBoardLogger
 
 from closecast.data import EVAL_BATCH_SIZE, PriceDataModule
 from closecast.model import LSTMForecaster
 from closecast.module import ForecastModule
-from closecast.progress import ThrottledProgressBar
-from closecast.training import build
+from closecast.training import build, build_callbacks, build_module_and_trainer
+from tests.conftest import compose_train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,6 +51,22 @@ class BatchLosses(pl.Callback):
         self.seen.append((float(outputs["loss"]), int(batch[0].shape[0])))
 
 
+class StepChanges(pl.Callback):
+    """The change of every weight made by each optimizer step."""
+
+    def __init__(self) -> None:
+        self.changes: list[torch.Tensor] = []
+
+    def _flat(self, module: pl.LightningModule) -> torch.Tensor:
+        return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.before = self._flat(pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.changes.append(self._flat(pl_module) - self.before)
+
+
 def trainer(tmp_path: Path, *callbacks: pl.Callback, **kwargs) -> pl.Trainer:
     return pl.Trainer(
         accelerator="cpu",
@@ -62,6 +80,17 @@ def trainer(tmp_path: Path, *callbacks: pl.Callback, **kwargs) -> pl.Trainer:
     )
 
 
+def fit_from_config(tmp_path: Path, overrides: list[str], *callbacks: pl.Callback, logger=False, batch=16):
+    """A tiny fit through the run's own builders; returns the module, trainer and datamodule."""
+    cfg = compose_train(tmp_path, [f"data.batch_size={batch}", *overrides])
+    pl.seed_everything(0, verbose=False)
+    dm: PriceDataModule = build(cfg.data)
+    dm.setup("fit")
+    module, fit = build_module_and_trainer(cfg, dm, list(callbacks), logger)
+    fit.fit(module, datamodule=dm)
+    return module, fit, dm
+
+
 def test_train_loss_is_the_batch_size_weighted_epoch_mean(tmp_path):
     dm = tiny_data(batch_size=50)  # the last batch is smaller, so the weighting matters
     record = BatchLosses()
@@ -72,137 +101,65 @@ def test_train_loss_is_the_batch_size_weighted_epoch_mean(tmp_path):
     assert len(set(sizes)) == 2 and sum(sizes) == len(dm.parts["train"])
     expected = sum(loss * n for loss, n in record.seen) / sum(sizes)
     assert float(fit.callback_metrics["train/loss"]) == pytest.approx(expected, rel=1e-5)
-    assert "val/loss" in fit.callback_metrics
+    assert {"val/loss", "val/raw/mae", "val/raw/mase"} <= set(fit.callback_metrics)
 
 
 def test_a_diverged_epoch_fails_before_any_checkpoint(tmp_path):
     dm = tiny_data()
-    dm.parts["train"].x[7, 3, 0] = float("nan")  # one poisoned window: its batch's loss is NaN
+    dm.parts["train"].x[7, 3, 0] = float("nan")  # one poisoned window: its step makes the weights NaN
     checkpoints = tmp_path / "ckpt"
     fit = trainer(tmp_path, ModelCheckpoint(dirpath=checkpoints, monitor="val/loss", save_last=True))
-    with pytest.raises(FloatingPointError, match="training loss became non-finite .* in epoch 0"):
+    with pytest.raises(FloatingPointError, match="validation loss became non-finite .* in epoch 0"):
         fit.fit(tiny_module(dm), datamodule=dm)
     assert not list(checkpoints.glob("*.ckpt"))
 
 
-def test_evaluation_takes_big_batches_and_training_keeps_its_own(tmp_path):
+def test_evaluation_takes_big_batches_and_training_keeps_its_own():
     dm = tiny_data(batch_size=32)
-    val = len(dm.parts["val"])
-    assert val <= EVAL_BATCH_SIZE
-    assert len(dm.val_dataloader()) == 1 and len(dm.test_dataloader()) == 1
+    assert len(dm.parts["val"]) <= EVAL_BATCH_SIZE
+    assert len(dm.val_dataloader()) == 1
     assert [len(b[0]) for b in dm.train_dataloader()][0] == 32
 
 
-def test_progress_bar_redraws_on_a_clock_and_always_at_the_end():
-    bar = ThrottledProgressBar(min_interval_s=3600)
-    assert bar._should_update(1, 10)  # first step draws
-    assert not any(bar._should_update(n, 10) for n in range(2, 10))  # within the interval: no redraw
-    assert bar._should_update(10, 10)  # the last step always draws
-    assert ThrottledProgressBar(min_interval_s=0)._should_update(3, 10)
-    with pytest.raises(ValueError, match="min_interval_s must be >= 0"):
-        ThrottledProgressBar(min_interval_s=-1)
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_the_trainer_clips_each_step_as_configured(tmp_path, algorithm):
+    """SGD with lr=1 moves the weights by exactly the (clipped) gradient: every step stays within it."""
+    sgd = "optimizer={_target_:torch.optim.SGD,_partial_:true,lr:1.0}"
+    clip = ["trainer.gradient_clip_val=0.001", f"+trainer.gradient_clip_algorithm={algorithm}"]
+    clipped, free = StepChanges(), StepChanges()
+    _, fit, dm = fit_from_config(tmp_path / "clip", ["trainer.max_epochs=1", sgd, *clip], clipped)
+    fit_from_config(tmp_path / "free", ["trainer.max_epochs=1", sgd, "trainer.gradient_clip_val=null"], free)
 
-
-def test_default_config_uses_the_throttled_bar():
-    default = OmegaConf.load(ROOT / "configs" / "callbacks" / "default.yaml")
-    assert isinstance(build(default.progress_bar), ThrottledProgressBar)
-
-
-def _fit_weights(tmp_path: Path, overrides: list[str]) -> tuple[dict, int, dict]:
-    """Weights, optimizer steps and validation loss of one tiny fit through the run's own builders."""
-    from closecast.training import build_module_and_trainer
-    from tests.conftest import compose_train
-
-    tiny = ["trainer.max_epochs=3", "data.batch_size=16", "model.dropout=0.2"]
-    cfg = compose_train(tmp_path, [*tiny, *overrides])
-    pl.seed_everything(0, verbose=False)
-    dm: PriceDataModule = build(cfg.data)
-    dm.setup("fit")
-    module, trainer = build_module_and_trainer(cfg, dm, [], False)
-    trainer.fit(module, datamodule=dm)
-    state = {k: v.clone() for k, v in module.net.state_dict().items()}
-    return state, trainer.global_step, {"val": float(trainer.callback_metrics["val/loss"]), "module": module}
-
-
-@pytest.mark.parametrize(
-    "extra",
-    [
-        [],
-        ["model.layers=2", "trainer.gradient_clip_val=0.05"],  # dropout between layers, clipping that bites
-        ["trainer.gradient_clip_val=0.01", "+trainer.gradient_clip_algorithm=value"],
-        ["scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1}"],
-    ],
-    ids=["default", "dropout-and-clipping", "value-clipping", "scheduler"],
-)
-def test_grouped_steps_train_exactly_as_lightnings_loop(tmp_path: Path, extra: list[str]) -> None:
-    """steps_per_call=K takes the same mini-batches in the same order: the same weights, bit for bit."""
-    one, steps_one, info_one = _fit_weights(tmp_path / "one", ["steps_per_call=1", *extra])
-    grouped, steps_grouped, info_grouped = _fit_weights(tmp_path / "k", ["steps_per_call=5", *extra])
-    assert info_one["module"].automatic_optimization and not info_grouped["module"].automatic_optimization
-    assert steps_one == steps_grouped > 0  # global_step counts optimizer steps either way
-    assert one.keys() == grouped.keys()
-    for name in one:
-        assert torch.equal(one[name], grouped[name]), name
-    assert info_one["val"] == info_grouped["val"]
-    if extra and "scheduler" in extra[0]:
-        lrs = [m.optimizers().param_groups[0]["lr"] for m in (info_one["module"], info_grouped["module"])]
-        assert lrs[0] == lrs[1] < 1e-3  # stepped once per epoch on both paths
-
-
-def test_steps_per_call_auto_and_its_limits(tmp_path: Path) -> None:
-    from closecast.training import STEPS_PER_CALL_AUTO, resolve_steps_per_call
-
-    plain = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
-    accumulating = pl.Trainer(accelerator="cpu", devices=1, accumulate_grad_batches=2, logger=False)
-    assert resolve_steps_per_call("auto", plain) == STEPS_PER_CALL_AUTO > 1
-    assert resolve_steps_per_call(None, plain) == STEPS_PER_CALL_AUTO
-    assert resolve_steps_per_call(3, plain) == 3
-    assert resolve_steps_per_call("auto", accumulating) == 1
-    assert resolve_steps_per_call(1, accumulating) == 1
-    with pytest.raises(ValueError, match="accumulate_grad_batches=2"):
-        resolve_steps_per_call(4, accumulating)
-    for bad in (0, -2, "many", True, 2.5):
-        with pytest.raises(ValueError, match="steps_per_call"):
-            resolve_steps_per_call(bad, plain)
-
-
-def test_grouped_batches_are_the_same_mini_batches() -> None:
-    from closecast.data import Batches
-
-    x = torch.arange(23.0)
-    single = [b[0] for b in Batches((x,), 4, shuffle=True, seed=3)]
-    grouped = Batches((x,), 4, shuffle=True, seed=3, group=3)
-    groups = list(grouped)
-    assert len(grouped) == len(groups) == 2 and [len(g) for g in groups] == [3, 3]
-    assert all(torch.equal(a, b[0]) for a, b in zip(single, [b for g in groups for b in g], strict=True))
-
-
-@pytest.mark.parametrize("steps_per_call", [1, 5])
-def test_progress_bar_counts_optimizer_steps(tmp_path: Path, steps_per_call: int) -> None:
-    from closecast.training import build_module_and_trainer
-    from tests.conftest import compose_train
-
-    cfg = compose_train(
-        tmp_path,
-        [
-            "trainer.max_epochs=1",
-            "data.batch_size=16",
-            "trainer.enable_progress_bar=true",
-            f"steps_per_call={steps_per_call}",
-        ],
-    )
-    dm: PriceDataModule = build(cfg.data)
-    dm.setup("fit")
-    seen: list[tuple[int, int]] = []
-
-    class Watch(pl.Callback):
-        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-            bar = next(c for c in trainer.callbacks if isinstance(c, ThrottledProgressBar))
-            seen.append((bar.train_progress_bar.n, bar.train_progress_bar.total))
-
-    bar = ThrottledProgressBar(min_interval_s=0)
-    module, trainer = build_module_and_trainer(cfg, dm, [bar, Watch()], False)
-    trainer.fit(module, datamodule=dm)
     steps = -(-len(dm.parts["train"]) // 16)
-    assert trainer.global_step == steps
-    assert seen == [(steps, steps)]  # the bar ends at the epoch's optimizer steps, whatever K is
+    assert fit.global_step == len(clipped.changes) == steps  # one batch, one optimizer step
+    size = (lambda d: d.norm()) if algorithm == "norm" else (lambda d: d.abs().max())
+    assert all(0 < size(d) <= 0.001 * (1 + 1e-4) for d in clipped.changes)
+    assert max(size(d) for d in free.changes) > 0.01  # unclipped, the same steps are far bigger
+
+
+def test_a_configured_scheduler_is_stepped_by_lightning_every_epoch(tmp_path):
+    step_lr = "scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1,gamma:0.5}"
+    module, _, _ = fit_from_config(tmp_path, ["trainer.max_epochs=3", step_lr])
+    lr = module.optimizers().param_groups[0]["lr"]
+    assert lr == pytest.approx(1e-3 * 0.5**3)
+
+
+def test_default_callbacks_use_the_stock_progress_bar_unless_it_is_off(tmp_path):
+    bars = [c for c in build_callbacks(compose_train(tmp_path), tmp_path) if isinstance(c, TQDMProgressBar)]
+    assert bars == []  # the tests' config sets trainer.enable_progress_bar=false: no bar, no error
+    cfg = compose_train(tmp_path, ["trainer.enable_progress_bar=true"])
+    bars = [c for c in build_callbacks(cfg, tmp_path) if isinstance(c, TQDMProgressBar)]
+    assert len(bars) == 1 and type(bars[0]) is TQDMProgressBar
+    assert bars[0].refresh_rate == cfg.callbacks.progress_bar.refresh_rate > 1
+
+
+def test_an_epoch_shorter_than_the_logging_interval_draws_no_warning(tmp_path):
+    """With few batches per epoch (big batches) and a logger, Lightning's interval warning stays away."""
+    logger = TensorBoardLogger(tmp_path / "tb", name="", version="")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        overrides = ["trainer.max_epochs=1", "trainer.log_every_n_steps=50"]
+        _, fit, dm = fit_from_config(tmp_path, overrides, logger=logger, batch=512)
+    batches = -(-len(dm.parts["train"]) // 512)
+    assert batches < 50 and fit.log_every_n_steps == batches
+    assert not [w for w in caught if "logging interval" in str(w.message)]

@@ -22,10 +22,12 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from closecast.calibration import choose_shrink
 from closecast.codec import Codec
 from closecast.data import PriceDataModule, Split, walk_forward_splits
+from closecast.evaluation import assess, predict_normalized
 from closecast.metrics import interval_coverage, score_forecasts
-from closecast.training import assess, build, choose_shrink, fit_network, predict_normalized, torch_threads
+from closecast.training import build, fit_network, torch_threads
 
 log = logging.getLogger(__name__)
 

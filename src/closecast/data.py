@@ -1,4 +1,5 @@
-"""Prices in, tensors out: the chronological split, the windows and the LightningDataModule."""
+"""Prices in, tensors out: the chronological split, the windows and the LightningDataModule (the test
+part is scored after fitting, by `closecast.evaluation`, never through the Trainer)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,7 @@ from closecast.sources import SOURCES, DataError, pick_feature, read_source
 
 log = logging.getLogger(__name__)
 
-EVAL_BATCH_SIZE = 4096  # smallest batch for validation and test (see `PriceDataModule._batches`)
-
-
-# ------------------------------------------------------------------------------------------- windows
+EVAL_BATCH_SIZE = 4096  # smallest batch for validation (see `PriceDataModule._batches`)
 
 
 @dataclass
@@ -130,8 +128,7 @@ class Batches:
     """Mini-batches drawn by indexing resident tensors: no per-sample Python, no collate.
 
     With `shuffle`, each pass draws a fresh permutation; under DDP each rank takes every
-    `world`-th index of it, so ranks see disjoint samples. With `group` > 1 it yields lists of up to
-    `group` consecutive mini-batches (for `steps_per_call`); the mini-batches are the same.
+    `world`-th index of it, so ranks see disjoint samples.
     """
 
     def __init__(
@@ -142,20 +139,16 @@ class Batches:
         seed: int = 0,
         rank: int = 0,
         world: int = 1,
-        group: int = 1,
     ) -> None:
-        self.tensors = tensors
-        self.batch_size = batch_size
-        self.shuffle = shuffle
+        self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
         self.rank, self.world = rank, world
-        self.group = group
         self.generator = torch.Generator().manual_seed(seed)
         self.n = math.ceil(int(tensors[0].shape[0]) / world)
 
     def __len__(self) -> int:
-        return math.ceil(math.ceil(self.n / self.batch_size) / self.group)
+        return math.ceil(self.n / self.batch_size)
 
-    def _batches(self):
+    def __iter__(self):
         total = int(self.tensors[0].shape[0])
         device = self.tensors[0].device
         if self.shuffle:
@@ -169,22 +162,6 @@ class Batches:
         for i in range(0, self.n, self.batch_size):
             idx = order[i : i + self.batch_size]
             yield tuple(t[idx] for t in self.tensors)
-
-    def __iter__(self):
-        if self.group == 1:
-            yield from self._batches()
-            return
-        group: list[tuple[torch.Tensor, ...]] = []
-        for batch in self._batches():
-            group.append(batch)
-            if len(group) == self.group:
-                yield group
-                group = []
-        if group:
-            yield group
-
-
-# ---------------------------------------------------------------------------------------- datamodule
 
 
 class PriceDataModule(pl.LightningDataModule):
@@ -226,7 +203,6 @@ class PriceDataModule(pl.LightningDataModule):
         self.window, self.horizon, self.target = int(window), int(horizon), target
         self.train_frac, self.val_frac = float(train_frac), float(val_frac)
         self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
-        self.steps_per_call = 1  # training mini-batches per group; set to the module's before fitting
         self.series: pd.Series | None = None
         self.codec: Codec | None = None
         self.parts: dict[str, WindowSet] = {}
@@ -328,14 +304,10 @@ class PriceDataModule(pl.LightningDataModule):
         # Evaluation has no gradients to average, so it takes big batches: the same predictions in
         # fewer steps, each of which costs a fixed amount of framework overhead.
         size = self.batch_size if shuffle else max(self.batch_size, EVAL_BATCH_SIZE)
-        group = self.steps_per_call if shuffle else 1
-        return Batches(tensors, size, shuffle, seed=self.seed, rank=rank, world=world, group=group)
+        return Batches(tensors, size, shuffle, seed=self.seed, rank=rank, world=world)
 
     def train_dataloader(self) -> Batches:
         return self._batches("train", shuffle=True, full=False)
 
     def val_dataloader(self) -> Batches:
         return self._batches("val", shuffle=False, full=True)
-
-    def test_dataloader(self) -> Batches:
-        return self._batches("test", shuffle=False, full=True)
