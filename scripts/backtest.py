@@ -1,6 +1,8 @@
 """Hydra entry: `python scripts/backtest.py [overrides]` runs the walk-forward backtest of one series.
 
-Writes backtest.csv (fold × method), backtest.md and backtest.png into the run dir and prints the table.
+Writes backtest.csv (fold × method), backtest_distribution.csv (fold × method: CRPS, NLL, coverage, …),
+backtest.md and backtest.png into the run dir and prints the tables with a verdict against naive and one
+against GARCH(1,1).
 """
 
 from pathlib import Path
@@ -10,6 +12,7 @@ from omegaconf import DictConfig
 
 from closecast.backtest import describe, markdown_table, run_backtest, save_outputs, verdict
 from closecast.cli import exit_on_data_error
+from closecast.quality import backtest_markdown, backtest_verdict
 
 
 @hydra.main(config_path="../configs", config_name="backtest")
@@ -21,7 +24,9 @@ def main(cfg: DictConfig) -> float:
     paths = save_outputs(result, output_dir, title)
     print(f"\n{title} ({describe(cfg)})\n")
     print(markdown_table(result.table))
-    print(f"\n{verdict(result.table)}\nwall time: {result.seconds:.0f} s")
+    print(f"\n{verdict(result.table)}")
+    rows = result.distribution.to_dict("records")
+    print(f"\n{backtest_markdown(rows)}\n\n{backtest_verdict(rows)}\nwall time: {result.seconds:.0f} s")
     print("\n".join(f"{kind}: {path}" for kind, path in paths.items()))
     overall = result.table[(result.table.fold == "all") & (result.table.method == "model")]
     return float(overall.mase.iloc[0])

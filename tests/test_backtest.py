@@ -120,6 +120,15 @@ def test_backtest_writes_table_plot_and_markdown(tmp_path):
     study = guard_study(tmp_path / "run", (0.0, float(cfg.calibration.min_gain_z)))
     pooled = float(table[(table.fold == "all") & (table.method == "model")].mase.iloc[0])
     assert study[float(cfg.calibration.min_gain_z)] == pytest.approx(pooled, rel=1e-9)
+    # Distribution scores per fold and pooled, for the model and the three volatility baselines.
+    dist = result.distribution
+    assert set(dist.method) == {"model", "constant", "ewma", "garch"} and len(dist) == 12
+    assert np.isfinite(dist[["crps", "nll", "skill", "coverage_90", "winkler_90"]].to_numpy()).all()
+    pooled_rows = dist[dist.fold == "all"].set_index("method")
+    folds_rows = dist[(dist.fold != "all") & (dist.method == "garch")]
+    weighted = (folds_rows.crps * folds_rows.samples).sum() / folds_rows.samples.sum()
+    assert pooled_rows.loc["garch", "crps"] == pytest.approx(weighted)
+    assert "GARCH(1,1)" in paths["md"].read_text() and paths["distribution"].is_file()
 
 
 @pytest.mark.slow

@@ -463,8 +463,26 @@ def frozen(number: int, values: list[float]) -> optuna.trial.FrozenTrial:
     return trial
 
 
-def test_pareto_selection_rules():
-    names = ["val/mae", "val/rmse", "val/mape"]
+def test_pareto_objectives_differ_between_networks(tmp_path):
+    """Two trials with different networks must get different objective values: the objectives are the
+    networks' own validation forecasts, not the served ones after the fall-back to naive."""
+    from closecast.training import objective, train
+    from tests.conftest import compose_train
+
+    values = []
+    for hidden in (4, 24):
+        cfg = compose_train(tmp_path / str(hidden), [f"model.hidden={hidden}", "publish=false"])
+        cfg_pareto = compose_train(tmp_path / str(hidden), ["hparams_search=optuna_pareto"])
+        assert list(cfg_pareto.optimized_metric) == ["val/raw/mae", "val/raw/rmse", "val/raw/mape"]
+        values.append(objective(train(cfg), list(cfg_pareto.optimized_metric)))
+    assert all(v > 0 for v in values[0] + values[1])
+    assert values[0] != values[1]
+
+
+@pytest.mark.parametrize(
+    "names", [["val/mae", "val/rmse", "val/mape"], ["val/raw/mae", "val/raw/rmse", "val/raw/mape"]]
+)
+def test_pareto_selection_rules(names):
     front = [frozen(0, [1.0, 9.0, 5.0]), frozen(1, [2.0, 3.0, 0.4]), frozen(2, [3.0, 2.0, 0.5])]
     assert select_pareto(front, names, "min_mae").number == 0
     assert select_pareto(front, names, "min_rmse").number == 2

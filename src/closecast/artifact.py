@@ -1,7 +1,8 @@
 """The serving artifact: a `.pt` file of tensors and plain data that loads with `weights_only=True`.
 
 It holds everything needed to answer a forecast — weights, network shape, codec (window, horizon,
-normalization, shrink), conformal residuals — plus metadata (ticker, data range, metrics, versions).
+normalization, shrink, input features), conformal residuals, the quantile recalibration of a
+likelihood head — plus metadata (ticker, data range, metrics, versions).
 No pickled classes: loading one can never run code from the file.
 """
 
@@ -39,6 +40,9 @@ class ArtifactSchema(BaseModel):
     window: int
     horizon: int
     residuals: torch.Tensor
+    # Sorted validation PIT values `(n, horizon)` that recalibrate a likelihood head's quantiles
+    # (`closecast.quantiles`); absent for a point network.
+    quantile_pit: torch.Tensor | None = None
     data: dict[str, Any]
     ticker: str | None = None
     feature: str | None = None
@@ -66,6 +70,22 @@ class ArtifactSchema(BaseModel):
         r = self.residuals
         if r.ndim != 2 or r.shape[1] != self.horizon or not r.is_floating_point():
             raise ValueError(f"residuals must be a float tensor (n, {self.horizon}), got {tuple(r.shape)}")
+        likelihood = self.model.get("likelihood", "none")
+        pit = self.quantile_pit
+        if likelihood != "none" and pit is None:
+            raise ValueError(f"a model with likelihood={likelihood!r} needs its quantile_pit calibration")
+        if pit is not None:
+            if (
+                pit.ndim != 2
+                or pit.shape[0] < 2
+                or pit.shape[1] != self.horizon
+                or not pit.is_floating_point()
+            ):
+                raise ValueError(
+                    f"quantile_pit must be a float tensor (n >= 2, {self.horizon}), got {tuple(pit.shape)}"
+                )
+            if not bool(((pit >= 0) & (pit <= 1)).all()):
+                raise ValueError("quantile_pit holds values outside [0, 1]; they are probabilities")
         return self
 
 
@@ -103,9 +123,11 @@ def build_artifact(
     data: dict[str, Any],
     metrics: dict[str, float],
     residuals: np.ndarray,
+    quantile_pit: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the artifact dict; `residuals` are sorted absolute log residuals `(n, horizon)`."""
+    """Assemble the artifact dict; `residuals` are sorted absolute log residuals `(n, horizon)`,
+    `quantile_pit` the sorted validation PIT values of a likelihood head (None for a point network)."""
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     return {
         "format": FORMAT,
@@ -115,6 +137,11 @@ def build_artifact(
         "window": codec.window,
         "horizon": codec.horizon,
         "residuals": torch.as_tensor(np.asarray(residuals, dtype=np.float32)),
+        **(
+            {}
+            if quantile_pit is None
+            else {"quantile_pit": torch.as_tensor(np.asarray(quantile_pit, np.float32))}
+        ),
         "data": dict(data),
         "ticker": data.get("ticker"),
         "feature": data.get("feature"),

@@ -2,7 +2,9 @@
 
 Fold k sees only the prices before its test block. Its codec (the scaler) is fitted on its training
 part, early stopping, the shrink and the conformal residuals come from its validation part, and its test
-block is read only to score the model against the naive and drift baselines. `scripts/backtest.py` is
+block is read only to score the model against the naive and drift baselines, and its predictive
+distribution against the volatility baselines (constant, EWMA, GARCH(1,1) fitted on the fold's training
+part; `closecast.quality`). `scripts/backtest.py` is
 the Hydra entry; `scripts/results.py` runs it on every bundled ticker for docs/RESULTS.md.
 """
 
@@ -22,9 +24,11 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from closecast import quality
 from closecast.calibration import choose_shrink
 from closecast.codec import Codec
 from closecast.data import PriceDataModule, Split, walk_forward_splits
+from closecast.distribution import location
 from closecast.evaluation import assess, predict_normalized
 from closecast.metrics import interval_coverage, score_forecasts
 from closecast.training import build, fit_network, torch_threads
@@ -55,6 +59,7 @@ class BacktestResult:
     table: pd.DataFrame
     forecasts: list[FoldForecasts] = field(default_factory=list)
     seconds: float = 0.0
+    distribution: pd.DataFrame | None = None  # fold × method distribution scores (`quality.fold_rows`)
 
 
 def fold_datamodule(cfg: DictConfig, series: pd.Series, split: Split) -> PriceDataModule:
@@ -106,20 +111,24 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
     )
     fold_cfg = fold_config(cfg)
     rows: list[dict] = []
+    dist_rows: list[dict] = []
     forecasts: list[FoldForecasts] = []
     for k, split in enumerate(splits, start=1):
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = fold_datamodule(fold_cfg, series, split)
         fitted = fit_network(fold_cfg, datamodule, output_dir / f"fold{k}")
-        result = assess(fold_cfg, datamodule.codec, fitted.net, datamodule.parts)
+        prices = datamodule.series.to_numpy(dtype=np.float64)
+        result = assess(fold_cfg, datamodule.codec, fitted.net, datamodule.parts, prices, split.n_train)
         val, test = datamodule.parts["val"], datamodule.parts["test"]
-        # Raw network outputs and prices of the fold, kept so calibration rules can be studied offline.
+        likelihood = str(getattr(fitted.net, "likelihood", "none"))
+        # Network outputs (the point forecast: a likelihood head's location) and prices of the fold,
+        # kept so calibration rules can be studied offline.
         np.savez(
             output_dir / f"fold{k}" / "forecasts.npz",
-            y_val=predict_normalized(fitted.net, val).numpy(),
+            y_val=location(predict_normalized(fitted.net, val), likelihood).numpy(),
             val_last=val.last.numpy(),
             val_future=val.future.numpy(),
-            y_test=predict_normalized(fitted.net, test).numpy(),
+            y_test=location(predict_normalized(fitted.net, test), likelihood).numpy(),
             test_last=test.last.numpy(),
             test_future=test.future.numpy(),
             codec=json.dumps(datamodule.codec.to_dict()),
@@ -136,6 +145,7 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
         forecasts.append(fc)
         report = score_forecasts({"model": fc.model, "drift": fc.drift}, fc.actual, fc.last)
         rows += _rows(str(k), fc.dates, report, result.metrics["test/coverage"], result.metrics["shrink"])
+        dist_rows += quality.fold_rows(str(k), result.metrics, len(test))
         log.info(
             "fold %d/%d: test %s..%s, model MASE %.4f, drift MASE %.4f, shrink %.2f",
             k, len(splits), fc.dates[0].date(), fc.dates[-1].date(),
@@ -151,7 +161,8 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
     )
     coverage = interval_coverage(pooled["actual"], pooled["lower"], pooled["upper"])
     rows += _rows("all", list(pooled["dates"]), report, coverage, math.nan)
-    return BacktestResult(pd.DataFrame(rows), forecasts, time.perf_counter() - began)
+    dist = pd.DataFrame(quality.with_skill(dist_rows + quality.pooled_rows(dist_rows)))
+    return BacktestResult(pd.DataFrame(rows), forecasts, time.perf_counter() - began, dist)
 
 
 def guard_study(output_dir: Path, zs: tuple[float, ...] = (0.0, 1.0, 1.645, 2.0)) -> dict[float, float]:
@@ -222,7 +233,13 @@ def save_outputs(result: BacktestResult, output_dir: Path, title: str) -> dict[s
         "png": output_dir / "backtest.png",
     }
     result.table.to_csv(paths["csv"], index=False)
-    paths["md"].write_text(f"## {title}\n\n{markdown_table(result.table)}\n\n{verdict(result.table)}\n")
+    text = f"## {title}\n\n{markdown_table(result.table)}\n\n{verdict(result.table)}\n"
+    if result.distribution is not None:
+        paths["distribution"] = output_dir / "backtest_distribution.csv"
+        result.distribution.to_csv(paths["distribution"], index=False)
+        rows = result.distribution.to_dict("records")
+        text += f"\n{quality.backtest_markdown(rows)}\n\n{quality.backtest_verdict(rows)}\n"
+    paths["md"].write_text(text)
     fig = backtest_figure(result.forecasts, result.table, title)
     fig.savefig(paths["png"], dpi=100)
     import matplotlib.pyplot as plt

@@ -8,12 +8,17 @@ sees when answering a request. Everything here is plain tensors and floats: a co
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 TARGETS = ("return", "level")
 INTERVAL_SCALES = ("none", "window")
+# Network inputs computed from closes only, one channel each: the daily log return, its magnitude, and the
+# deviation of the log price from its trailing mean over `ma_window` prices (inside the input window, so a
+# request still needs only `window` closes). Volatility clusters, and the magnitude carries it.
+FEATURES = ("return", "abs_return", "ma_dev")
 
 
 @dataclass
@@ -38,6 +43,11 @@ class Codec:
     # How conformal residuals are scaled: `none` (plain log residuals) or `window` (divided by the
     # volatility of the input window, so intervals widen in turbulent periods and narrow in calm ones).
     interval_scale: str = "none"
+    # Input channels (`FEATURES`) and each one's training std; `return` keeps the scaling above, so a
+    # codec without these keys (an older artifact) encodes exactly as before.
+    features: list[str] = field(default_factory=lambda: ["return"])
+    ma_window: int = 20
+    feature_std: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -50,9 +60,27 @@ class Codec:
             raise ValueError(f"normalization std must be finite and positive, got {self.std}")
         if self.interval_scale not in INTERVAL_SCALES:
             raise ValueError(f"interval_scale {self.interval_scale!r} is not one of {INTERVAL_SCALES}")
+        self.features = [str(f) for f in self.features]
+        bad = [f for f in self.features if f not in FEATURES]
+        if bad or not self.features or len(set(self.features)) != len(self.features):
+            raise ValueError(
+                f"data.features={self.features} must be distinct names from {FEATURES}; e.g. [return]"
+            )
+        if self.ma_window < 2:
+            raise ValueError(f"data.ma_window must be at least 2, got {self.ma_window}")
+        if self.feature_std and len(self.feature_std) != len(self.features):
+            raise ValueError(f"feature_std {self.feature_std} does not match features {self.features}")
 
     @classmethod
-    def fit(cls, train_prices: torch.Tensor, target: str, window: int, horizon: int) -> Codec:
+    def fit(
+        cls,
+        train_prices: torch.Tensor,
+        target: str,
+        window: int,
+        horizon: int,
+        features: list[str] | tuple[str, ...] = ("return",),
+        ma_window: int = 20,
+    ) -> Codec:
         """Fit the statistics on the training prices (1-D, positive)."""
         prices = train_prices.double()
         log_returns = torch.diff(prices.log())
@@ -61,21 +89,61 @@ class Codec:
             mean, std = drift, float(log_returns.std())
         else:
             mean, std = float(prices.mean()), float(prices.std())
-        return cls(target=target, window=window, horizon=horizon, mean=mean, std=std, drift=drift)
+        codec = cls(
+            target, window, horizon, mean, std, drift=drift, features=list(features), ma_window=ma_window
+        )
+        # The whole training part read as one long window: each extra channel's spread on training data.
+        channels = codec._channels(prices[None])
+        codec.feature_std = [
+            1.0 if f == "return" else float(channels[i][0].std()) for i, f in enumerate(codec.features)
+        ]
+        if not all(math.isfinite(v) and v > 0 for v in codec.feature_std):
+            raise ValueError(f"input features {codec.features} have a zero spread on the training part")
+        return codec
 
     @property
     def input_length(self) -> int:
         """Length of the sequence the network reads for one window of prices."""
         return self.window - 1 if self.target == "return" else self.window
 
+    @property
+    def n_features(self) -> int:
+        """Input channels per time step (the network's `input_size`)."""
+        return len(self.features)
+
+    def _channels(self, prices: torch.Tensor) -> list[torch.Tensor]:
+        # Unscaled extra channels `(..., input_length)` in float64, `None` for `return` (scaled apart).
+        log_p = prices.log()
+        returns = torch.diff(log_p, dim=-1)
+        first = 1 if self.target == "return" else 0  # level inputs keep the first price; it has no return
+        out = []
+        for name in self.features:
+            if name == "return":
+                out.append(None)
+            elif name == "abs_return":
+                out.append(F.pad(returns.abs(), (1, 0))[..., first:])
+            else:
+                # Trailing mean over up to `ma_window` log prices, fewer at the start of the window.
+                total = F.pad(log_p.cumsum(-1), (self.ma_window, 0))
+                count = torch.arange(1, log_p.shape[-1] + 1, device=log_p.device).clamp(max=self.ma_window)
+                mean = (total[..., self.ma_window :] - total[..., : -self.ma_window]) / count
+                out.append((log_p - mean)[..., first:])
+        return out
+
     def encode(self, windows: torch.Tensor) -> torch.Tensor:
-        """Prices `(..., window)` → network input `(..., input_length, 1)` in float32."""
+        """Prices `(..., window)` → network input `(..., input_length, n_features)` in float32."""
         prices = windows.double()
         if self.target == "return":
-            features = (torch.diff(prices.log(), dim=-1) - self.mean) / self.std
+            base = (torch.diff(prices.log(), dim=-1) - self.mean) / self.std
         else:
-            features = (prices - self.mean) / self.std
-        return features.float().unsqueeze(-1)
+            base = (prices - self.mean) / self.std
+        if self.features == ["return"]:
+            return base.float().unsqueeze(-1)
+        channels = [
+            base if c is None else c / s
+            for c, s in zip(self._channels(prices), self.feature_std, strict=True)
+        ]
+        return torch.stack(channels, dim=-1).float()
 
     def target_of(self, windows: torch.Tensor) -> torch.Tensor:
         """Prices `(..., window + horizon)` → normalized targets `(..., horizon)` in float32."""
@@ -119,4 +187,10 @@ class Codec:
     @classmethod
     def from_dict(cls, data: dict) -> Codec:
         """Inverse of `to_dict`."""
-        return cls(**data)
+        return cls(
+            **{
+                **data,
+                "features": list(data.get("features", ["return"])),
+                "feature_std": list(data.get("feature_std", [])),
+            }
+        )

@@ -13,6 +13,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 
+from closecast.batches import Batches
 from closecast.codec import Codec
 from closecast.integrity import clean_series
 from closecast.sources import SOURCES, DataError, pick_feature, read_source
@@ -91,6 +92,7 @@ class WindowSet:
     future: torch.Tensor
     anchor_dates: list
     window_prices: torch.Tensor | None = None  # the raw input windows, for interval scaling
+    anchors: slice | None = None  # positions in the series of the samples' last observed prices
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -104,6 +106,7 @@ class WindowSet:
             self.future.to(device),
             self.anchor_dates,
             self.window_prices,  # read on the CPU only, when intervals are calibrated
+            self.anchors,
         )
 
 
@@ -121,47 +124,8 @@ def make_windows(prices: torch.Tensor, codec: Codec, anchors: slice, dates: pd.D
         future=windows[:, codec.window :].clone(),
         anchor_dates=list(dates[anchors]),
         window_prices=windows[:, : codec.window],  # a view of `prices`: no copy
+        anchors=anchors,
     )
-
-
-class Batches:
-    """Mini-batches drawn by indexing resident tensors: no per-sample Python, no collate.
-
-    With `shuffle`, each pass draws a fresh permutation; under DDP each rank takes every
-    `world`-th index of it, so ranks see disjoint samples.
-    """
-
-    def __init__(
-        self,
-        tensors: tuple[torch.Tensor, ...],
-        batch_size: int,
-        shuffle: bool,
-        seed: int = 0,
-        rank: int = 0,
-        world: int = 1,
-    ) -> None:
-        self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
-        self.rank, self.world = rank, world
-        self.generator = torch.Generator().manual_seed(seed)
-        self.n = math.ceil(int(tensors[0].shape[0]) / world)
-
-    def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
-
-    def __iter__(self):
-        total = int(self.tensors[0].shape[0])
-        device = self.tensors[0].device
-        if self.shuffle:
-            order = torch.randperm(total, generator=self.generator).to(device)
-        else:
-            order = torch.arange(total, device=device)
-        if self.world > 1:
-            # Pad by wrapping so every rank runs the same number of steps (DDP needs equal step counts).
-            pad = self.n * self.world - total
-            order = torch.cat([order, order[:pad]])[self.rank :: self.world]
-        for i in range(0, self.n, self.batch_size):
-            idx = order[i : i + self.batch_size]
-            yield tuple(t[idx] for t in self.tensors)
 
 
 class PriceDataModule(pl.LightningDataModule):
@@ -179,6 +143,8 @@ class PriceDataModule(pl.LightningDataModule):
         window: int = 30,
         horizon: int = 1,
         target: str = "return",
+        features: list[str] | tuple[str, ...] = ("return",),
+        ma_window: int = 20,
         train_frac: float = 0.7,
         val_frac: float = 0.15,
         batch_size: int = 64,
@@ -201,6 +167,7 @@ class PriceDataModule(pl.LightningDataModule):
         self.end = str(end) if end else None
         self.feature, self.data_dir = feature, data_dir
         self.window, self.horizon, self.target = int(window), int(horizon), target
+        self.features, self.ma_window = [str(f) for f in features], int(ma_window)
         self.train_frac, self.val_frac = float(train_frac), float(val_frac)
         self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
         self.series: pd.Series | None = None
@@ -248,12 +215,15 @@ class PriceDataModule(pl.LightningDataModule):
         prices = torch.tensor(series.to_numpy(dtype=np.float64))
         self.split = split
         try:
-            self.codec = Codec.fit(prices[: split.n_train], self.target, self.window, self.horizon)
+            self.codec = Codec.fit(
+                prices[: split.n_train], self.target, self.window, self.horizon, self.features, self.ma_window
+            )
         except ValueError as exc:  # constant prices (or returns) leave no scale to normalize by
             first, last = series.index[0].date(), series.index[split.n_train - 1].date()
             raise DataError(
                 f"series {self.name!r}, training part {first}..{last}: {exc}; its prices do not move "
-                f"(data.target={self.target}); use a series that varies or a longer date range"
+                f"(data.target={self.target}, data.features={self.features}); use a series that varies, "
+                "a longer date range or valid data.features"
             ) from exc
         w, h = self.window, self.horizon
         bounds = {

@@ -94,3 +94,9 @@ def standard_deviation(pred: Predictive) -> torch.Tensor:
     if pred.df is None:
         return pred.scale
     return pred.scale * torch.sqrt(pred.df / (pred.df - 2))
+
+
+def location(raw: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """The point forecast `(..., horizon)` in a network's output: the output itself for `none`, else the
+    distribution's location."""
+    return raw if likelihood == "none" else raw[..., 0]

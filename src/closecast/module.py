@@ -10,14 +10,17 @@ import torch
 from torch import nn
 
 from closecast.codec import Codec
+from closecast.distribution import location, nll, predictive
 from closecast.evaluation import raw_scores
 
 
 class ForecastModule(pl.LightningModule):
-    """MSE on normalized targets, stepped by Lightning's own loop (clipping, schedulers and precision are
-    Trainer settings). Every epoch it logs `train/loss`, `val/loss` and the network's own validation
-    scores in prices, before any calibration: `val/raw/mae`, `val/raw/rmse`, `val/raw/mape` (%) and
-    `val/raw/mase` (against naive)."""
+    """Negative log-likelihood of the normalized targets under the network's predictive distribution
+    (`model.likelihood` gaussian | student_t), or their MSE for a point network (`none`), stepped by
+    Lightning's own loop (clipping, schedulers and precision are Trainer settings). Every epoch it logs
+    `train/loss`, `val/loss` (that loss on validation) and the network's own validation scores of its
+    point forecast (the location) in prices, before any calibration: `val/raw/mae`, `val/raw/rmse`,
+    `val/raw/mape` (%) and `val/raw/mase` (against naive)."""
 
     def __init__(
         self,
@@ -31,7 +34,8 @@ class ForecastModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.codec = codec
-        self.loss_fn = nn.MSELoss()
+        self.likelihood = str(getattr(net, "likelihood", "none"))
+        self.mse = nn.MSELoss()
         self._outputs: list[tuple[torch.Tensor, ...]] = []
         # Each training batch's detached loss and size, averaged once per epoch into `train/loss`. A per-step
         # `self.log(..., on_epoch=True)` gives the same number with Lightning's logging bookkeeping on every
@@ -40,6 +44,12 @@ class ForecastModule(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def loss_fn(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training loss of network outputs `out` against normalized targets `y`."""
+        if self.likelihood == "none":
+            return self.mse(out, y)
+        return nll(predictive(out, self.likelihood), y)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -78,7 +88,8 @@ class ForecastModule(pl.LightningModule):
         self.log("val/loss", loss, prog_bar=True)
         if self.codec is None:
             return
-        for name, value in raw_scores(self.codec, pred, last, future).items():
+        point = location(pred, self.likelihood)
+        for name, value in raw_scores(self.codec, point, last, future).items():
             self.log(f"val/raw/{name}", value)
 
     def configure_optimizers(self) -> Any:

@@ -141,3 +141,10 @@ def distribution_scores(y, loc, scale, df=None, prefix: str = "") -> dict[str, f
         out[f"{prefix}coverage_{tag}"] = float(np.mean(covered(y, lower, upper)))
         out[f"{prefix}winkler_{tag}"] = float(np.mean(winkler(y, lower, upper, cov)))
     return out
+
+
+def negative_log_density(y, loc, scale, df=None) -> np.ndarray:
+    """Negative log predictive density at `y` of a Gaussian (`df` None) or Student-t forecast."""
+    z = _standardized(y, loc, scale)
+    log_pdf = stats.norm.logpdf(z) if df is None else stats.t.logpdf(z, df)
+    return np.log(scale) - log_pdf

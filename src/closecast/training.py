@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -22,6 +23,7 @@ from closecast.evaluation import EPOCH_METRICS, assess, summary_table
 from closecast.module import ForecastModule
 from closecast.plots import save_forecast_plots
 from closecast.publish import atomic_write, publish, save_artifact
+from closecast.quality import distribution_table
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ TRUSTED_TARGETS = [
 HPARAM_GROUPS = ("model", "data", "optimizer", "scheduler", "calibration")
 HPARAM_TRAINER_KEYS = ("max_epochs", "gradient_clip_val", "accumulate_grad_batches", "precision")
 # The final scores shown beside them: the model's, on validation and test, after calibration.
-HPARAM_METRICS = ("mae", "rmse", "mape", "smape", "mase", "coverage")
+HPARAM_METRICS = ("mae", "rmse", "mape", "smape", "mase", "coverage", "crps", "skill", "nll", "coverage_90")
 
 
 def build(conf: Any, **kwargs: Any) -> Any:
@@ -78,6 +80,12 @@ def build_module_and_trainer(
     cfg: DictConfig, datamodule: PriceDataModule, callbacks: list[pl.Callback], logger: Any
 ) -> tuple[ForecastModule, pl.Trainer]:
     """The LightningModule and Trainer of a run, both from `cfg` (clipping etc. are Trainer settings)."""
+    likelihood = cfg.model.get("likelihood", "none")
+    if likelihood != "none" and datamodule.codec.target != "return":
+        raise ValueError(
+            f"model.likelihood={likelihood} describes log returns and needs data.target=return "
+            f"(got {datamodule.codec.target}); use model.likelihood=none with data.target=level"
+        )
     trainer: pl.Trainer = build(cfg.trainer, callbacks=callbacks, logger=logger)
     # The module logs once per epoch, nothing per step; an interval longer than an epoch only draws
     # Lightning's warning that the epoch is shorter than it.
@@ -85,7 +93,7 @@ def build_module_and_trainer(
     steps = len(Batches((train.x,), datamodule.batch_size, shuffle=False, world=trainer.world_size))
     trainer.log_every_n_steps = max(1, min(trainer.log_every_n_steps, steps))
     module = ForecastModule(
-        net=build(cfg.model, input_size=1, horizon=datamodule.codec.horizon),
+        net=build(cfg.model, input_size=datamodule.codec.n_features, horizon=datamodule.codec.horizon),
         optimizer=build(cfg.optimizer),
         scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
         codec=datamodule.codec,
@@ -187,7 +195,8 @@ def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[s
     if not trainer.is_global_zero:
         return {}
 
-    result = assess(cfg, codec, net, datamodule.parts)
+    prices = datamodule.series.to_numpy(dtype=np.float64)
+    result = assess(cfg, codec, net, datamodule.parts, prices, datamodule.split.n_train)
     metrics, residuals = result.metrics, result.residuals
     level = float(cfg.calibration.interval)
     # The reference's top-level naive keys (test part), kept for scripts that read them.
@@ -221,6 +230,7 @@ def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[s
         data_meta,
         metrics,
         residuals,
+        quantile_pit=result.pit,
         extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
     )
     artifact_path = save_artifact(artifact, output_dir / "model.pt")
@@ -235,6 +245,7 @@ def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[s
     )
     print(summary_table(metrics))
     print(f"{level:.0%} interval coverage on test: {metrics['test/coverage']:.3f}")
+    print(distribution_table(metrics))
     plots = ", ".join(str(p) for p in plot_files)
     print(
         f"run dir:  {output_dir}\nartifact: {artifact_path}\nplots:    {plots}"

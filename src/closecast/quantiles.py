@@ -1,0 +1,80 @@
+"""The model's predictive distribution as served: network output → a distribution of the log return from
+the last observed price → quantiles, recalibrated on the validation part.
+
+Evaluation and serving both call this module, so the quantiles that are scored are the ones served. The
+location is the network's, shrunk toward naive by the codec's `shrink` exactly like the point forecast;
+the scale (and degrees of freedom) are the network's. Recalibration is conformal on the probability
+integral transform (PIT): the validation outcomes' values of the forecast CDF, sorted per horizon step,
+are kept as a plain tensor; a nominal level `a` is served as the empirical `a`-quantile of those PIT
+values (`closecast.scores.recalibrated_levels`), so on validation each quantile was exceeded on a fraction
+`a` of days, per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from closecast import scores
+from closecast.codec import Codec
+from closecast.distribution import predictive
+
+
+@dataclass
+class LogReturnForecast:
+    """Location-scale forecasts of the log return from the last price, each `(n, horizon)`; `df` is
+    None for a Gaussian head."""
+
+    loc: np.ndarray
+    scale: np.ndarray
+    df: np.ndarray | None = None
+
+    def cdf(self, y: np.ndarray) -> np.ndarray:
+        """PIT values of outcomes `y` `(n, horizon)`."""
+        return scores.cdf(y, self.loc, self.scale, self.df)
+
+    def crps(self, y: np.ndarray) -> np.ndarray:
+        """Closed-form CRPS per forecast."""
+        return scores.crps(y, self.loc, self.scale, self.df)
+
+    def nll(self, y: np.ndarray) -> np.ndarray:
+        """Negative log density per forecast (log-return scale)."""
+        return scores.negative_log_density(y, self.loc, self.scale, self.df)
+
+
+def log_return_forecast(codec: Codec, raw: torch.Tensor, likelihood: str) -> LogReturnForecast:
+    """Network outputs `(n, horizon, n_params)` → the served log-return distribution (shrink applied)."""
+    if codec.target != "return":
+        raise ValueError(
+            f"model.likelihood={likelihood} needs data.target=return (got {codec.target!r}); "
+            "use model.likelihood=none with data.target=level"
+        )
+    pred = predictive(torch.as_tensor(raw).double(), likelihood)
+    loc = pred.loc.cpu().numpy() * codec.shrink * codec.std
+    scale = pred.scale.cpu().numpy() * codec.std
+    df = None if pred.df is None else pred.df.cpu().numpy()
+    return LogReturnForecast(loc, scale, df)
+
+
+def sorted_pit(forecast: LogReturnForecast, y: np.ndarray) -> np.ndarray:
+    """The recalibration set: validation PIT values sorted per horizon step, `(n, horizon)`."""
+    return np.sort(forecast.cdf(y), axis=0)
+
+
+def served_levels(pit: np.ndarray | None, levels) -> np.ndarray:
+    """Nominal `levels` `(L,)` → the levels to read from the forecast, `(L, horizon)` (unchanged where
+    there is no calibration)."""
+    levels = np.asarray(levels, dtype=float)
+    if pit is None:
+        return levels[:, None]
+    pit = np.asarray(pit, dtype=float)
+    return np.stack([scores.recalibrated_levels(pit[:, k], levels) for k in range(pit.shape[1])], axis=1)
+
+
+def log_return_quantiles(forecast: LogReturnForecast, pit: np.ndarray | None, levels) -> np.ndarray:
+    """Recalibrated quantiles of the log return, `(n, horizon, L)` for nominal `levels` `(L,)`."""
+    used = served_levels(pit, levels).T[None]  # (1, horizon or 1, L)
+    df = None if forecast.df is None else forecast.df[..., None]
+    return scores.quantile(used, forecast.loc[..., None], forecast.scale[..., None], df)
