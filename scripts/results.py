@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchdoc import machine_line  # noqa: E402
+from results_quality import section as distribution_section  # noqa: E402
 
 DOC = ROOT / "docs" / "RESULTS.md"
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
@@ -46,9 +47,11 @@ def _compose(config_name: str, out: Path, overrides: list[str]):
 def backtest_job(ticker: str, target: str, extra: list[str], workdir: str) -> dict:
     """One ticker × target backtest in this process; returns its table and timing as plain data."""
     from closecast.backtest import describe, guard_study, run_backtest, save_outputs, verdict
+    from closecast.quality import backtest_verdict
 
     out = Path(workdir) / f"backtest_{ticker}_{target}"
-    cfg = _compose("backtest", out, [f"data.ticker={ticker}", f"data.target={target}", *extra])
+    head = [] if target == "return" else ["model.likelihood=none"]  # a distribution of log returns only
+    cfg = _compose("backtest", out, [f"data.ticker={ticker}", f"data.target={target}", *head, *extra])
     result = run_backtest(cfg, out)
     paths = save_outputs(result, out, f"{ticker} ({target} target)")
     return {
@@ -60,6 +63,8 @@ def backtest_job(ticker: str, target: str, extra: list[str], workdir: str) -> di
         "settings": describe(cfg),
         "png": str(paths["png"]),
         "guard": {str(z): v for z, v in guard_study(out).items()},
+        "distribution": result.distribution.to_dict(orient="records"),
+        "dist_verdict": backtest_verdict(result.distribution.to_dict(orient="records")),
     }
 
 
@@ -158,6 +163,7 @@ def render(backtests: list[dict], trains: list[dict], default_target: str, extra
     import pandas as pd
 
     from closecast.backtest import markdown_table, verdict
+    from closecast.quality import backtest_markdown
 
     lines = [
         "# Results: closecast against the naive forecast",
@@ -174,6 +180,7 @@ def render(backtests: list[dict], trains: list[dict], default_target: str, extra
         lines += [f"Overrides on top of the defaults: `{' '.join(extra)}`.", ""]
 
     lines += ["## Bottom line", ""] + bottom_line(backtests, trains, default_target) + [""]
+    lines += distribution_section(backtests, trains)
     lines += ["## Summary: walk-forward backtest (pooled over folds)", ""]
     lines += [
         "| ticker | target | model MASE | drift MASE | folds model < naive | folds model = naive "
@@ -315,6 +322,11 @@ def render(backtests: list[dict], trains: list[dict], default_target: str, extra
             "",
             markdown_table(pd.DataFrame(bt["table"])),
             "",
+            *(
+                [backtest_markdown(bt["distribution"]), "", bt["dist_verdict"], ""]
+                if bt.get("distribution")
+                else []
+            ),
             f"![{bt['ticker']} {bt['target']}](results/{Path(bt['png']).name})",
             "",
         ]
