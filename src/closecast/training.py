@@ -225,7 +225,8 @@ def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[s
     )
     artifact_path = save_artifact(artifact, output_dir / "model.pt")
     published = None
-    if cfg.get("publish", True):
+    # A smoke run (`+trainer.fast_dev_run=true`) trains on a batch or two: never a model to serve.
+    if cfg.get("publish", True) and not trainer.fast_dev_run:
         published = publish(artifact_path, cfg.paths.checkpoints_dir, cfg.get("publish_name", "best.pt"))
 
     log.info("best checkpoint: %s", best or "(none)")

@@ -1,0 +1,313 @@
+"""Prices in, tensors out: the chronological split, the windows and the LightningDataModule (the test
+part is scored after fitting, by `closecast.evaluation`, never through the Trainer)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+
+from closecast.codec import Codec
+from closecast.integrity import clean_series
+from closecast.sources import SOURCES, DataError, pick_feature, read_source
+
+log = logging.getLogger(__name__)
+
+EVAL_BATCH_SIZE = 4096  # smallest batch for validation (see `PriceDataModule._batches`)
+
+
+@dataclass
+class Split:
+    """Sizes of the chronological split, in prices."""
+
+    n_train: int
+    n_val: int
+    n_test: int
+
+
+def split_sizes(n: int, train_frac: float, val_frac: float) -> Split:
+    """Chronological split of `n` prices by fractions; the test part gets the rest."""
+    if not (0 < train_frac < 1 and 0 < val_frac < 1 and train_frac + val_frac < 1):
+        raise DataError(
+            f"split fractions train={train_frac}, val={val_frac} must be positive and leave room for test"
+        )
+    n_train = int(math.floor(n * train_frac))
+    n_val = int(math.floor(n * val_frac))
+    return Split(n_train, n_val, n - n_train - n_val)
+
+
+def _sample_counts(split: Split, window: int, horizon: int) -> tuple[int, int, int]:
+    # A sample is anchored at its last observed price t and targets t+1..t+horizon; it belongs to the
+    # part that holds all of its targets (samples straddling a boundary are dropped).
+    train = split.n_train - window - horizon + 1
+    val = split.n_val - horizon + 1
+    test = split.n_test - horizon + 1
+    return train, val, test
+
+
+def min_length(window: int, horizon: int, train_frac: float, val_frac: float) -> int:
+    """Fewest prices that give every part at least one sample."""
+    n = window + horizon
+    while min(_sample_counts(split_sizes(n, train_frac, val_frac), window, horizon)) < 1:
+        n += 1
+    return n
+
+
+def walk_forward_splits(
+    n: int, folds: int, test_frac: float, train_frac: float, val_frac: float
+) -> list[Split]:
+    """Expanding-window folds over `n` prices: the last `test_frac` of the series is cut into `folds`
+    consecutive test blocks; fold k sees only the prices before its block, split into train and
+    validation in the `train_frac : val_frac` proportion. Each split covers a prefix of the series.
+    """
+    if folds < 1:
+        raise DataError(f"backtest.folds must be at least 1, got {folds}")
+    if not 0 < test_frac < 1:
+        raise DataError(f"backtest.test_frac must be in (0, 1), got {test_frac}")
+    if not (train_frac > 0 and val_frac > 0):
+        raise DataError(f"split fractions train={train_frac}, val={val_frac} must be positive")
+    first_test = n - int(math.floor(n * test_frac))
+    edges = [first_test + round(k * (n - first_test) / folds) for k in range(folds + 1)]
+    splits = []
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        n_val = int(math.floor(start * val_frac / (train_frac + val_frac)))
+        splits.append(Split(start - n_val, n_val, stop - start))
+    return splits
+
+
+@dataclass
+class WindowSet:
+    """Every sample of one part as tensors: inputs, normalized targets, last price, future prices."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    last: torch.Tensor
+    future: torch.Tensor
+    anchor_dates: list
+    window_prices: torch.Tensor | None = None  # the raw input windows, for interval scaling
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device: torch.device | str) -> WindowSet:
+        """Copy of this set on `device`."""
+        return WindowSet(
+            self.x.to(device),
+            self.y.to(device),
+            self.last.to(device),
+            self.future.to(device),
+            self.anchor_dates,
+            self.window_prices,  # read on the CPU only, when intervals are calibrated
+        )
+
+
+def make_windows(prices: torch.Tensor, codec: Codec, anchors: slice, dates: pd.DatetimeIndex) -> WindowSet:
+    """Samples whose anchor index lies in `anchors`, built from a strided view (no Python loop)."""
+    span = codec.window + codec.horizon
+    all_windows = prices.unfold(0, span, 1)  # view: row i covers prices[i : i + span], anchor i + window - 1
+    first = codec.window - 1
+    rows = slice(anchors.start - first, anchors.stop - first)
+    windows = all_windows[rows]
+    return WindowSet(
+        x=codec.encode(windows[:, : codec.window]),
+        y=codec.target_of(windows),
+        last=windows[:, codec.window - 1].clone(),
+        future=windows[:, codec.window :].clone(),
+        anchor_dates=list(dates[anchors]),
+        window_prices=windows[:, : codec.window],  # a view of `prices`: no copy
+    )
+
+
+class Batches:
+    """Mini-batches drawn by indexing resident tensors: no per-sample Python, no collate.
+
+    With `shuffle`, each pass draws a fresh permutation; under DDP each rank takes every
+    `world`-th index of it, so ranks see disjoint samples.
+    """
+
+    def __init__(
+        self,
+        tensors: tuple[torch.Tensor, ...],
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
+        self.rank, self.world = rank, world
+        self.generator = torch.Generator().manual_seed(seed)
+        self.n = math.ceil(int(tensors[0].shape[0]) / world)
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        total = int(self.tensors[0].shape[0])
+        device = self.tensors[0].device
+        if self.shuffle:
+            order = torch.randperm(total, generator=self.generator).to(device)
+        else:
+            order = torch.arange(total, device=device)
+        if self.world > 1:
+            # Pad by wrapping so every rank runs the same number of steps (DDP needs equal step counts).
+            pad = self.n * self.world - total
+            order = torch.cat([order, order[:pad]])[self.rank :: self.world]
+        for i in range(0, self.n, self.batch_size):
+            idx = order[i : i + self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)
+
+
+class PriceDataModule(pl.LightningDataModule):
+    """One price series → chronological train/val/test windows, normalization fitted on train only."""
+
+    def __init__(
+        self,
+        source: str = "sample",
+        ticker: str = "AAPL",
+        path: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        feature: str = "auto",
+        data_dir: str = "data",
+        window: int = 30,
+        horizon: int = 1,
+        target: str = "return",
+        train_frac: float = 0.7,
+        val_frac: float = 0.15,
+        batch_size: int = 64,
+        on_device: bool = True,
+        seed: int = 0,
+        date_format: str | None = None,
+        max_dropped_frac: float = 0.01,
+    ) -> None:
+        super().__init__()
+        if source not in SOURCES:
+            raise DataError(f"data.source {source!r} is not one of {SOURCES}")
+        if batch_size < 1:
+            raise DataError(f"data.batch_size must be positive, got {batch_size}")
+        if source == "csv" and path:
+            ticker = Path(str(path)).stem  # a CSV series is named by its file, never the default ticker
+        self.source, self.ticker, self.path = source, ticker, path
+        self.name = str(path) if source == "csv" and path else ticker  # what error messages call it
+        self.date_format, self.max_dropped_frac = date_format, float(max_dropped_frac)
+        self.start = str(start) if start else None
+        self.end = str(end) if end else None
+        self.feature, self.data_dir = feature, data_dir
+        self.window, self.horizon, self.target = int(window), int(horizon), target
+        self.train_frac, self.val_frac = float(train_frac), float(val_frac)
+        self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
+        self.series: pd.Series | None = None
+        self.codec: Codec | None = None
+        self.parts: dict[str, WindowSet] = {}
+
+    def prepare_data(self) -> None:
+        """Download (yahoo) into the cache once, before any process reads it."""
+        if self.source == "yahoo":
+            read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+
+    def load_series(self) -> pd.Series:
+        """Read and clean the configured series (no split, no statistics)."""
+        frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+        self.feature = pick_feature(frame, self.feature, self.name)
+        return clean_series(
+            frame, self.feature, self.start, self.end, self.name, self.date_format, self.max_dropped_frac
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load, clean, split and window the series (idempotent)."""
+        if self.parts:
+            return
+        series = self.load_series()
+        need = min_length(self.window, self.horizon, self.train_frac, self.val_frac)
+        if len(series) < need:
+            raise DataError(
+                f"series {self.name!r} has {len(series)} rows after cleaning, but window={self.window}, "
+                f"horizon={self.horizon} and split {self.train_frac}/{self.val_frac}/rest need at least "
+                f"{need}; use a longer date range or a smaller data.window"
+            )
+        self.use_series(series, split_sizes(len(series), self.train_frac, self.val_frac))
+
+    def use_series(self, series: pd.Series, split: Split) -> None:
+        """Window `series` by an explicit split (the backtest's folds); the codec sees train prices only."""
+        if split.n_train + split.n_val + split.n_test != len(series):
+            raise DataError(f"split {split} does not cover the {len(series)} prices of the series")
+        counts = _sample_counts(split, self.window, self.horizon)
+        if min(counts) < 1:
+            raise DataError(
+                f"split {split} with window={self.window}, horizon={self.horizon} leaves a part without "
+                f"samples (train/val/test samples: {counts}); use fewer folds or a smaller data.window"
+            )
+        self.series = series
+        prices = torch.tensor(series.to_numpy(dtype=np.float64))
+        self.split = split
+        try:
+            self.codec = Codec.fit(prices[: split.n_train], self.target, self.window, self.horizon)
+        except ValueError as exc:  # constant prices (or returns) leave no scale to normalize by
+            first, last = series.index[0].date(), series.index[split.n_train - 1].date()
+            raise DataError(
+                f"series {self.name!r}, training part {first}..{last}: {exc}; its prices do not move "
+                f"(data.target={self.target}); use a series that varies or a longer date range"
+            ) from exc
+        w, h = self.window, self.horizon
+        bounds = {
+            "train": slice(w - 1, split.n_train - h),
+            "val": slice(split.n_train - 1, split.n_train + split.n_val - h),
+            "test": slice(split.n_train + split.n_val - 1, len(series) - h),
+        }
+        self.parts = {name: make_windows(prices, self.codec, s, series.index) for name, s in bounds.items()}
+        log.info(
+            "%s %s: %d prices %s..%s; samples train=%d val=%d test=%d",
+            self.ticker,
+            self.feature,
+            len(series),
+            series.index[0].date(),
+            series.index[-1].date(),
+            *(len(self.parts[k]) for k in ("train", "val", "test")),
+        )
+
+    def describe(self) -> dict:
+        """Plain metadata of the data this module serves (for the artifact and metrics)."""
+        s = self.series
+        idx = s.index
+        return {
+            "source": self.source,
+            "ticker": self.ticker,
+            "feature": self.feature,
+            "start": str(idx[0].date()),
+            "end": str(idx[-1].date()),
+            "train_end": str(idx[self.split.n_train - 1].date()),
+            "val_end": str(idx[self.split.n_train + self.split.n_val - 1].date()),
+            "rows": int(len(s)),
+            "samples": {k: len(v) for k, v in self.parts.items()},
+        }
+
+    def _device(self) -> torch.device:
+        trainer = getattr(self, "trainer", None)
+        if self.on_device and trainer is not None:
+            return trainer.strategy.root_device
+        return torch.device("cpu")
+
+    def _batches(self, part: str, shuffle: bool, full: bool) -> Batches:
+        ws = self.parts[part].to(self._device())
+        tensors = (ws.x, ws.y) if not full else (ws.x, ws.y, ws.last, ws.future)
+        rank, world = 0, 1
+        trainer = getattr(self, "trainer", None)
+        if shuffle and trainer is not None:
+            rank, world = trainer.global_rank, trainer.world_size
+        # Evaluation has no gradients to average, so it takes big batches: the same predictions in
+        # fewer steps, each of which costs a fixed amount of framework overhead.
+        size = self.batch_size if shuffle else max(self.batch_size, EVAL_BATCH_SIZE)
+        return Batches(tensors, size, shuffle, seed=self.seed, rank=rank, world=world)
+
+    def train_dataloader(self) -> Batches:
+        return self._batches("train", shuffle=True, full=False)
+
+    def val_dataloader(self) -> Batches:
+        return self._batches("val", shuffle=False, full=True)

@@ -1,0 +1,89 @@
+"""The LightningModule: trains the injected network on normalized targets, scores it in prices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from closecast.codec import Codec
+from closecast.evaluation import raw_scores
+
+
+class ForecastModule(pl.LightningModule):
+    """MSE on normalized targets, stepped by Lightning's own loop (clipping, schedulers and precision are
+    Trainer settings). Every epoch it logs `train/loss`, `val/loss` and the network's own validation
+    scores in prices, before any calibration: `val/raw/mae`, `val/raw/rmse`, `val/raw/mape` (%) and
+    `val/raw/mase` (against naive)."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        codec: Codec | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.codec = codec
+        self.loss_fn = nn.MSELoss()
+        self._outputs: list[tuple[torch.Tensor, ...]] = []
+        # Each training batch's detached loss and size, averaged once per epoch into `train/loss`. A per-step
+        # `self.log(..., on_epoch=True)` gives the same number with Lightning's logging bookkeeping on every
+        # step, a visible share of a small network's step on a CPU; the epoch mean is all that is logged.
+        self._losses: list[tuple[torch.Tensor, int]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = self.loss_fn(self.net(x), y)
+        self._losses.append((loss.detach(), x.shape[0]))
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._losses = []
+
+    def on_train_epoch_end(self) -> None:
+        if self._losses:
+            losses = torch.stack([loss for loss, _ in self._losses])
+            sizes = torch.tensor([n for _, n in self._losses], dtype=losses.dtype, device=losses.device)
+            self.log("train/loss", (losses * sizes).sum() / sizes.sum(), prog_bar=True)
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, y, last, future = batch
+        self._outputs.append((self.net(x), y, last, future))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._outputs:
+            return
+        pred, y, last, future = (torch.cat(parts) for parts in zip(*self._outputs, strict=True))
+        self._outputs.clear()
+        loss = self.loss_fn(pred, y)
+        if not torch.isfinite(loss):
+            # A diverged run must fail loudly (a failed trial in a sweep), never checkpoint NaN weights:
+            # this runs before the checkpoint callbacks of the epoch. Weights that went non-finite in any
+            # training step make every validation prediction non-finite.
+            raise FloatingPointError(
+                f"validation loss became non-finite ({loss.item()}) in epoch {self.current_epoch} "
+                f"(by step {self.global_step}): training diverged; lower optimizer.lr or keep "
+                "trainer.gradient_clip_val set"
+            )
+        self.log("val/loss", loss, prog_bar=True)
+        if self.codec is None:
+            return
+        for name, value in raw_scores(self.codec, pred, last, future).items():
+            self.log(f"val/raw/{name}", value)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"}}

@@ -1,0 +1,124 @@
+"""The request and response bodies of `POST /predict`, as pydantic models (they are the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from closecast.forecaster import MAX_INTERVAL
+
+MAX_VALUES = 10_000  # values per request; a window is tens of prices, so this is generous
+MAX_BODY_BYTES = 512 * 1024  # fits MAX_VALUES numbers written with full float precision
+MAX_PRICE = 1e12  # far above any quoted price; beyond it a forecast can overflow to infinity
+
+Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
+# fmt: off
+EXAMPLE = {  # the reference body: 30 recent closes (the default window), oldest first
+    "values": [
+        65.1853, 64.8378, 65.4563, 66.6539, 58.4188, 57.0417, 58.3319, 59.4264, 59.2397, 59.0659,
+        58.8234, 57.3576, 59.3712, 59.3071, 61.0603, 61.9419, 62.5874, 61.0186, 60.9025, 60.8477,
+        60.0092, 59.987, 58.5343, 58.1704, 58.7899, 57.7453, 58.5499, 57.9761, 57.5627, 56.1374,
+    ],
+    "checkpoint_path": "checkpoints/best.pt",
+    "device": "cpu",
+}
+# fmt: on
+
+
+class PredictRequest(BaseModel):
+    """The body of `POST /predict`: the reference's body, plus optional `horizon` and `interval`."""
+
+    model_config = ConfigDict(
+        strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [EXAMPLE]}
+    )
+
+    values: list[Price] = Field(
+        min_length=1,
+        max_length=MAX_VALUES,
+        description=(
+            f"Recent prices, oldest first: at least the checkpoint's window, at most {MAX_VALUES} "
+            f"(only the last window is used). JSON numbers only; the whole body is at most "
+            f"{MAX_BODY_BYTES} bytes."
+        ),
+    )
+    checkpoint_path: str = Field(
+        "best.pt",
+        max_length=255,
+        description="Name of a loaded artifact: `best`, `best.pt` or `checkpoints/best.pt`.",
+    )
+    device: str = Field("cpu", max_length=32, description="`cpu`, or `cuda`/`cuda:N` where present.")
+    horizon: int | None = Field(
+        None, ge=1, description="Steps ahead: default 1, at most the checkpoint's horizon (else 422)."
+    )
+    interval: float | None = Field(
+        None, gt=0, le=MAX_INTERVAL, description="Conformal prediction interval level, e.g. 0.9."
+    )
+
+
+class DataRange(BaseModel):
+    """Dates of the training data."""
+
+    start: str | None = None
+    end: str | None = None
+    train_end: str | None = None
+    val_end: str | None = None
+
+
+class TestMetrics(BaseModel):
+    """The checkpoint's errors on its test period."""
+
+    mae: float | None
+    rmse: float | None
+    mape: float | None
+    mase: float | None
+
+
+class PredictResponse(BaseModel):
+    """A forecast with what it came from."""
+
+    prediction: float
+    predictions: list[float]
+    checkpoint: str
+    device: str
+    window: int
+    horizon: int
+    horizon_max: int
+    ticker: str | None
+    feature: str | None
+    data: DataRange
+    metrics: TestMetrics
+    interval: float | None = None
+    lower: list[float] | None = None
+    upper: list[float | None] | None = None
+
+
+class ErrorBody(BaseModel):
+    """What went wrong and how to fix it; `errors` lists each invalid field."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed JSON."},
+    401: {
+        "model": ErrorBody,
+        "description": "API_KEY is set and the request lacks `Authorization: Bearer <key>`.",
+    },
+    404: {"model": ErrorBody, "description": "No loaded checkpoint has that name (paths are refused)."},
+    408: {
+        "model": ErrorBody,
+        "description": "The body did not arrive in time (BODY_TIMEOUT seconds per part).",
+    },
+    413: {"model": ErrorBody, "description": f"Body over {MAX_BODY_BYTES} bytes."},
+    422: {
+        "model": ErrorBody,
+        "description": (
+            "Invalid body: missing/empty values, fewer than the checkpoint's window, more than "
+            f"{MAX_VALUES}, non-numbers, NaN/Infinity, non-positive prices, unknown device, a horizon "
+            "beyond the checkpoint's, a forecast out of range."
+        ),
+    },
+    503: {"model": ErrorBody, "description": "No checkpoint is loaded."},
+}

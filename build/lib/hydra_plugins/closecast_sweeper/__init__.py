@@ -1,0 +1,1 @@
+"""Hydra sweeper plugin of closecast (discovered through the `hydra_plugins` namespace)."""
