@@ -128,3 +128,19 @@ def test_a_clean_install_gives_the_serving_and_predict_commands(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:") and "closecast[train]" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_training_run_prints_no_warning_a_user_cannot_act_on(tmp_path):
+    from tests.conftest import TINY
+
+    proc = subprocess.run(
+        [sys.executable, "train.py", *TINY, "publish=false", f"paths.log_dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    noise = [line for line in proc.stderr.splitlines() if re.search(r"warn|deprecat", line, flags=re.I)]
+    assert not noise, noise

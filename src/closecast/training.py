@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ from closecast.evaluation import EPOCH_METRICS, assess, summary_table
 from closecast.module import ForecastModule
 from closecast.plots import save_forecast_plots
 from closecast.publish import atomic_write, publish, save_artifact
+
+# Lightning 2.6 builds torch's `LeafSpec`, which torch 2.13 marks deprecated: harmless, and nothing a user
+# can act on (both versions are pinned), yet printed on every run.
+warnings.filterwarnings(
+    "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
+)
 
 log = logging.getLogger(__name__)
 
