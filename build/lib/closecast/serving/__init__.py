@@ -1,1 +1,0 @@
-"""The HTTP service: settings, the artifact registry, request/response schemas and the FastAPI app."""

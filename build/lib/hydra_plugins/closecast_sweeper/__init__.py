@@ -1,1 +1,0 @@
-"""Hydra sweeper plugin of closecast (discovered through the `hydra_plugins` namespace)."""
