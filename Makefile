@@ -8,6 +8,7 @@ HOST            ?= 127.0.0.1
 PORT            ?= 9010
 WORKERS         ?= 1
 CHECKPOINTS_DIR ?= checkpoints
+LOGDIR          ?= outputs
 export HOST PORT WORKERS CHECKPOINTS_DIR
 
 .PHONY: install train test test-fast lint tensorboard serve backtest results bench clean
@@ -35,8 +36,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# TensorBoard over every run: loopback, port 6006 unless told (make tensorboard HOST=0.0.0.0 PORT=6007 LOGDIR=outputs/hpo)
+tensorboard: PORT = 6006
 tensorboard: $(STAMP)
-	$(BIN)/tensorboard --logdir outputs --bind_all
+	$(BIN)/tensorboard --logdir $(LOGDIR) --host $(HOST) --port $(PORT)
 
 # Walk-forward backtest of one series (configs/backtest.yaml), e.g. make backtest ARGS="data.ticker=MSFT"
 backtest: $(STAMP)

@@ -81,6 +81,25 @@ def output(proc: subprocess.CompletedProcess) -> str:
     return proc.stdout + proc.stderr
 
 
+def hparams_of(logdir: Path) -> tuple[dict[str, object], set[str]]:
+    """The hyperparameters and metric names a run shows in TensorBoard's HParams tab (its event files)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(logdir))
+    events.Reload()
+    data = [
+        plugin_data_pb2.HParamsPluginData.FromString(raw)
+        for raw in events.PluginTagToContent("hparams").values()
+    ]
+    start = next(d.session_start_info for d in data if d.HasField("session_start_info"))
+    params = {
+        k: v.number_value if v.HasField("number_value") else v.string_value for k, v in start.hparams.items()
+    }
+    shown = next(d.experiment for d in data if d.HasField("experiment"))
+    return params, {m.name.tag for m in shown.metric_infos}
+
+
 def distinct_params(trials: list[optuna.trial.FrozenTrial]) -> bool:
     configurations = [tuple(sorted(t.params.items())) for t in trials]
     return len(set(configurations)) == len(configurations)
@@ -109,6 +128,12 @@ def test_sweep_publishes_best_and_resumes(tmp_path):
     assert output(proc).count("published trial") == 1
     assert f"published trial {study.best_trial.number} (best val/loss=" in output(proc)
     first = {t.number: (t.params, t.value) for t in study.trials}
+    # TensorBoard's HParams tab lists every trial with its parameters and final scores.
+    for t in study.trials:
+        params, metrics = hparams_of(Path(t.user_attrs["run_dir"]) / "tensorboard")
+        assert params["data/window"] == t.params["data.window"]
+        assert params["optimizer/lr"] == pytest.approx(t.params["optimizer.lr"])
+        assert {"val/mae", "test/mae"} <= metrics
 
     # The same command with a larger study size: finished trials kept, numbering continues, and the
     # new trial is a new configuration (the rerun's sampler does not start over from the same seed).

@@ -9,7 +9,22 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # in a checkout: <repo>/src/closecast/..
+
+
+class ConfigsNotFound(FileNotFoundError):
+    """The Hydra configs live in a checkout's `configs/`, which an installed package does not carry."""
+
+
+def config_dir() -> Path:
+    """The checkout's `configs/`: beside the package's source tree, else in the working directory."""
+    for candidate in (CONFIG_DIR, Path.cwd() / "configs"):
+        if (candidate / "train.yaml").is_file():
+            return candidate
+    raise ConfigsNotFound(
+        f"the Hydra configs (configs/train.yaml) are not in {CONFIG_DIR.parent} or {Path.cwd()}: "
+        "run this from a closecast checkout (cd into it), where configs/ is"
+    )
 
 
 def compose_config(
@@ -17,7 +32,7 @@ def compose_config(
 ) -> DictConfig:
     """`configs/<config_name>.yaml` with `overrides`; `output_dir` stands in for Hydra's run dir."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR)):
+    with initialize_config_dir(config_dir=str(config_dir())):
         cfg = compose(config_name=config_name, overrides=list(overrides))
     if output_dir is not None:
         with open_dict(cfg):

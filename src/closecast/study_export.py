@@ -17,8 +17,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import optuna
-from optuna.trial import FrozenTrial, TrialState
+try:
+    import optuna
+    from optuna.trial import FrozenTrial, TrialState
+except ModuleNotFoundError as exc:  # the base install serves models; searching needs the training extra
+    print(
+        f"error: closecast.study_export needs the training extra ({exc.name} is not installed): "
+        "pip install 'closecast[train]', in a checkout",
+        file=sys.stderr,
+    )
+    raise SystemExit(2) from exc
 
 from closecast.artifact import load_artifact
 from closecast.publish import atomic_write, save_artifact
@@ -230,11 +238,15 @@ def parse_overrides(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Export from an existing study, configured by the same Hydra overrides as the sweep."""
     import hydra_plugins.closecast_sweeper.config  # noqa: F401  (registers hydra/sweeper=closecast_optuna)
-    from closecast.config import compose_config
+    from closecast.config import ConfigsNotFound, compose_config
     from closecast.study import StorageError, open_storage, redact
 
     overrides = parse_overrides(sys.argv[1:] if argv is None else argv)
-    cfg = compose_config("train", overrides)
+    try:
+        cfg = compose_config("train", overrides)
+    except ConfigsNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     hpo = cfg.hpo
     try:
         storage = open_storage(hpo.storage)

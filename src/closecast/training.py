@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,12 @@ from closecast.module import ForecastModule
 from closecast.plots import save_forecast_plots
 from closecast.publish import atomic_write, publish, save_artifact
 from closecast.quality import distribution_table
+
+# Lightning 2.6 builds torch's `LeafSpec`, which torch 2.13 marks deprecated: harmless, and nothing a user
+# can act on (both versions are pinned), yet printed on every run.
+warnings.filterwarnings(
+    "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
+)
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +242,8 @@ def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[s
     )
     artifact_path = save_artifact(artifact, output_dir / "model.pt")
     published = None
-    if cfg.get("publish", True):
+    # A smoke run (`+trainer.fast_dev_run=true`) trains on a batch or two: never a model to serve.
+    if cfg.get("publish", True) and not trainer.fast_dev_run:
         published = publish(artifact_path, cfg.paths.checkpoints_dir, cfg.get("publish_name", "best.pt"))
 
     log.info("best checkpoint: %s", best or "(none)")
