@@ -172,7 +172,8 @@ def render(backtests: list[dict], trains: list[dict], default_target: str, extra
         "",
         "MASE is the model's MAE divided by the naive forecast's (next = last) MAE on the same test "
         "samples: below 1 beats naive, exactly 1 is naive itself. Coverage is the share of test prices "
-        "inside the 90% conformal interval. Nothing from a test period reaches the scaler, early "
+        "inside the 90% interval (the recalibrated quantiles of the likelihood head; conformal for a point "
+        "network). Nothing from a test period reaches the scaler, early "
         "stopping, the shrink or the interval of the model that is scored on it.",
         "",
     ]
