@@ -10,6 +10,7 @@ import torch
 
 from closecast.artifact import ArtifactError, check_artifact, load_artifact
 from closecast.codec import Codec
+from closecast.forecaster import Forecaster
 from closecast.quality import outcome
 from closecast.quantiles import LogReturnForecast, log_return_quantiles
 from closecast.training import train
@@ -95,11 +96,15 @@ def test_point_network_keeps_conformal_intervals_and_still_scores_the_baselines(
     assert "test/crps" not in metrics and np.isfinite(metrics["test/garch/crps"])
     artifact = load_artifact(tmp_path / "checkpoints" / "best.pt")
     assert "quantile_pit" not in artifact and artifact["model"]["likelihood"] == "none"
-    # An artifact from before the head (no likelihood, codec without features) still validates.
+    # An artifact from before the head (no likelihood, codec without features) still validates and
+    # answers exactly as the same network does with the new keys.
+    values = np.exp(np.linspace(4.0, 4.2, 40)).tolist()
+    expected = Forecaster(artifact).predict(values, interval=0.9)
     artifact["model"].pop("likelihood")
     for key in ("features", "ma_window", "feature_std"):
         artifact["codec"].pop(key)
     check_artifact(artifact)
+    assert Forecaster(artifact).predict(values, interval=0.9) == expected
 
 
 def test_recalibrated_quantiles_follow_the_validation_pit_and_stay_monotone():
