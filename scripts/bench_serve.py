@@ -119,6 +119,7 @@ def markdown(result: dict, command: str) -> str:
     import benchdoc
 
     load = result["servers"]
+    cpu = {name: load[name]["cpu_ms_per_request"] for name in SERVERS}
     lines = [
         "## Serving (`scripts/bench_serve.py`)",
         "",
@@ -129,14 +130,15 @@ def markdown(result: dict, command: str) -> str:
         f"medians of alternating rounds. Load average before the run: {result['load_average_before']} "
         f"(round by round, closecast req/s: {load['closecast']['rounds']}).",
         "",
-        "| server | req/s | p50 ms | p99 ms | peak RSS MiB | RSS first → last MiB | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| server | req/s | p50 ms | p99 ms | server CPU ms/req | peak RSS MiB | RSS first → last MiB "
+        "| errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in SERVERS:
         s = load[name]
         lines.append(
             f"| {name} | {s['req_per_s']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | "
-            f"{s['rss_peak_mib']:.0f} | "
+            f"{s['cpu_ms_per_request']:.3f} | {s['rss_peak_mib']:.0f} | "
             f"{s['rss_first_mib']:.0f} → {s['rss_last_mib']:.0f} | {s['errors']} |"
         )
     lines += [
@@ -146,16 +148,18 @@ def markdown(result: dict, command: str) -> str:
         f"| closecast / bare throughput | {result['ratio_vs_bare']:.2f} | ≥ {TARGETS['ratio_vs_bare']} |",
         f"| closecast / reference throughput | {result['ratio_vs_reference']:.1f} | "
         f"≥ {TARGETS['ratio_vs_reference']:.0f} |",
+        f"| the same two by server CPU per request (steadier on a shared machine) | "
+        f"{cpu['bare'] / cpu['closecast']:.2f} and {cpu['reference'] / cpu['closecast']:.1f} | |",
         f"| in-process forecast p50 (ms) | {result['inproc_p50_ms']:.3f} | ≤ {TARGETS['inproc_p50_ms']} |",
         f"| in-process forecast p99 (ms) | {result['inproc_p99_ms']:.3f} | |",
         f"| of which the module's forward, p50 (ms) | {result['inproc_forward_p50_ms']:.3f} | |",
         "",
-        # One worker answers one request at a time, so 1 / throughput is the server time per request.
-        f"Where a request's time goes (one worker): {1e3 / load['closecast']['req_per_s']:.3f} ms of "
-        f"server time per closecast request against {1e3 / load['bare']['req_per_s']:.3f} ms for the "
-        f"bare route; the forecast is {result['inproc_p50_ms']:.3f} ms of it (the LSTM forward alone "
-        f"{result['inproc_forward_p50_ms']:.3f} ms), the rest is the HTTP metrics middleware, the "
-        "response model's validation and serialization, and the timing and body-limit middleware.",
+        f"Where a request's time goes (one worker): {cpu['closecast']:.3f} ms of server CPU per "
+        f"closecast request against {cpu['bare']:.3f} ms for the bare route; the forecast is "
+        f"{result['inproc_p50_ms']:.3f} ms of it (the LSTM forward alone "
+        f"{result['inproc_forward_p50_ms']:.3f} ms), so the bare route's work plus closecast's "
+        f"middleware and metrics is {cpu['closecast'] - result['inproc_p50_ms']:.3f} ms "
+        "(a profile of that part is below).",
     ]
     return "\n".join(lines)
 
