@@ -120,6 +120,11 @@ def markdown(result: dict, command: str) -> str:
 
     load = result["servers"]
     cpu = {name: load[name]["cpu_ms_per_request"] for name in SERVERS}
+    cpu_ratios = (  # a run shorter than a clock tick measures no CPU time
+        f"{cpu['bare'] / cpu['closecast']:.2f} and {cpu['reference'] / cpu['closecast']:.1f}"
+        if cpu["closecast"] > 0
+        else "n/a (run too short)"
+    )
     lines = [
         "## Serving (`scripts/bench_serve.py`)",
         "",
@@ -148,8 +153,7 @@ def markdown(result: dict, command: str) -> str:
         f"| closecast / bare throughput | {result['ratio_vs_bare']:.2f} | ≥ {TARGETS['ratio_vs_bare']} |",
         f"| closecast / reference throughput | {result['ratio_vs_reference']:.1f} | "
         f"≥ {TARGETS['ratio_vs_reference']:.0f} |",
-        f"| the same two by server CPU per request (steadier on a shared machine) | "
-        f"{cpu['bare'] / cpu['closecast']:.2f} and {cpu['reference'] / cpu['closecast']:.1f} | |",
+        f"| the same two by server CPU per request (steadier on a shared machine) | {cpu_ratios} | |",
         f"| in-process forecast p50 (ms) | {result['inproc_p50_ms']:.3f} | ≤ {TARGETS['inproc_p50_ms']} |",
         f"| in-process forecast p99 (ms) | {result['inproc_p99_ms']:.3f} | |",
         f"| of which the module's forward, p50 (ms) | {result['inproc_forward_p50_ms']:.3f} | |",
