@@ -145,6 +145,17 @@ def drive(url: str, body: bytes, requests: int, concurrency: int, workdir: Path,
     return result
 
 
+def served_inference_ms(url: str) -> float:
+    """Mean time of one forecast inside the running closecast server, from its own /metrics."""
+    import re
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    pattern = r"^closecast_inference_seconds_{}{{.*}} (\S+)$"
+    total = {k: sum(map(float, re.findall(pattern.format(k), text, re.M))) for k in ("sum", "count")}
+    return total["sum"] / total["count"] * 1e3 if total["count"] else float("nan")
+
+
 async def _client(url: str, body: bytes, requests: int, concurrency: int) -> dict:
     """A keep-alive HTTP/1.1 client small enough not to be the bottleneck."""
     host, port_path = url.removeprefix("http://").split(":", 1)
