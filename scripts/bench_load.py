@@ -74,6 +74,17 @@ class Server:
         except psutil.Error:
             return 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and its worker processes."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.proc.pid)
+            times = [p.cpu_times() for p in (root, *root.children(recursive=True))]
+            return sum(t.user + t.system for t in times)
+        except psutil.Error:
+            return 0.0
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -132,6 +143,17 @@ def drive(url: str, body: bytes, requests: int, concurrency: int, workdir: Path,
     result["req_per_s"] = result["requests"] / result["seconds"]
     result["tool"] = tool
     return result
+
+
+def served_inference_ms(url: str) -> float:
+    """Mean time of one forecast inside the running closecast server, from its own /metrics."""
+    import re
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    pattern = r"^closecast_inference_seconds_{}{{.*}} (\S+)$"
+    total = {k: sum(map(float, re.findall(pattern.format(k), text, re.M))) for k in ("sum", "count")}
+    return total["sum"] / total["count"] * 1e3 if total["count"] else float("nan")
 
 
 async def _client(url: str, body: bytes, requests: int, concurrency: int) -> dict:
@@ -195,7 +217,10 @@ def measure_load(servers: dict[str, Server], body: bytes, args: argparse.Namespa
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
+            cpu = server.cpu_seconds()
             result = drive(server.url, body, args.requests, args.concurrency, workdir, args.load_generator)
+            # Server CPU per answer: unlike req/s, it hardly moves when other work shares the cores.
+            result["cpu_ms_per_request"] = (server.cpu_seconds() - cpu) / result["requests"] * 1e3
             stop.set()
             sampler.join()
             result.update(
@@ -207,7 +232,8 @@ def measure_load(servers: dict[str, Server], body: bytes, args: argparse.Namespa
     summary = {}
     for name, results in runs.items():
         summary[name] = {
-            key: statistics.median(r[key] for r in results) for key in ("req_per_s", "p50_ms", "p99_ms")
+            key: statistics.median(r[key] for r in results)
+            for key in ("req_per_s", "p50_ms", "p99_ms", "cpu_ms_per_request")
         }
         summary[name].update(
             errors=sum(r["errors"] for r in results),

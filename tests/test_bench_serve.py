@@ -31,7 +31,9 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path, generator: list[str]) -> N
     for name in ("bare", "closecast", "reference"):
         server = result["servers"][name]
         assert server["errors"] == 0 and server["requests"] >= 40 and server["req_per_s"] > 0
-        assert server["rss_peak_mib"] > 0
+        # CPU time counts in clock ticks: a tiny run may not last one.
+        assert server["rss_peak_mib"] > 0 and server["cpu_ms_per_request"] >= 0
+    assert result["served_inference_ms"] > 0
     if generator:
         assert {s["tool"] for s in result["servers"].values()} == {"python-asyncio"}
     assert result["model"]["hidden"] == 64 and result["model"]["layers"] == 2

@@ -115,3 +115,47 @@ def test_cli_errors_exit_2_with_a_message(trained_artifact):
     assert out.returncode == 2 and "'abc' is not a number" in out.stderr
     out = _cli("--checkpoint", "missing.pt", *["100"] * 12)
     assert out.returncode == 2 and "not found" in out.stderr
+
+
+def _ragged(path):
+    path.write_text("Date,Close\n2020-01-01,1.0\n2020-01-02,2.0,3.0,4.0\n")
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_text(""), "is empty"),
+        (lambda p: p.write_bytes(b"\x00\x01\x02binary"), "is a binary file"),
+        (_ragged, "is not a well-formed CSV"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_text("Date,Open\n2020-01-01,1.0\n"), "name the price column with --column"),
+    ],
+    ids=["empty", "binary", "ragged", "directory", "no-price-column"],
+)
+def test_cli_bad_csv_is_one_error_line_and_exit_2(trained_artifact, tmp_path, capsys, make, message):
+    from closecast.predict import main
+
+    bad = tmp_path / "bad.csv"
+    make(bad)
+    assert main(["--checkpoint", str(trained_artifact), "--csv", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --csv") and message in err and "bad.csv" in err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_cli_warns_when_the_csv_is_another_ticker(trained_artifact, tmp_path, capsys):
+    from closecast.predict import main
+
+    args = ["--checkpoint", str(trained_artifact), "--csv"]
+    assert main([*args, str(ROOT / "data" / "sample" / "MSFT.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "'MSFT'" in err and "'AAPL'" in err
+    assert main([*args, str(ROOT / "data" / "sample" / "AAPL.csv")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # A ticker column names the series, whatever the file is called.
+    frame = pd.DataFrame(
+        {"Date": pd.bdate_range("2020-01-01", periods=40), "Close": PRICES, "Ticker": "MSFT"}
+    )
+    frame.to_csv(tmp_path / "AAPL.csv", index=False)
+    assert main([*args, str(tmp_path / "AAPL.csv")]) == 0
+    assert "'MSFT'" in capsys.readouterr().err

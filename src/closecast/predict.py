@@ -41,17 +41,52 @@ def predict_next_from_values(
     return result["prediction"], meta
 
 
+CSV_WAY_OUT = "pass a CSV of dates and prices (Yahoo layout), or give the values as arguments"
+TICKER_COLUMNS = ("Ticker", "ticker", "Symbol", "symbol")
+
+
+def read_csv_prices(path: Path, column: str | None = None) -> tuple[list[float], str]:
+    """The prices of `path` (oldest first, cleaned as for training) and the series' name.
+
+    The name is the file's ticker column when it has one, else the file's stem.
+    """
+    from closecast.integrity import clean_series, parse_prices
+    from closecast.sources import DATE_COLUMNS, DataError, read_csv_file
+
+    try:
+        frame = read_csv_file(path, "--csv", CSV_WAY_OUT)
+        column = column or next((c for c in ("Adj Close", "Close") if c in frame.columns), None)
+        if column is None or column not in frame.columns:
+            raise InputError(
+                f"--csv {str(path)!r}: no column {column or 'Adj Close/Close'} "
+                f"(columns: {list(frame.columns)}); name the price column with --column"
+            )
+        name = path.stem
+        tickers = next((frame[c].dropna() for c in TICKER_COLUMNS if c in frame.columns), None)
+        if tickers is not None and len(tickers):
+            name = str(tickers.iloc[-1])
+        if any(c in frame.columns for c in DATE_COLUMNS):
+            prices = clean_series(frame, column, name=f"--csv {str(path)!r}")
+        else:  # no dates: the rows are taken in file order
+            prices = parse_prices(frame[column])
+    except DataError as exc:
+        raise InputError(str(exc)) from None
+    return prices.tolist(), name
+
+
+def _warn_other_series(name: str, ticker: Any) -> None:
+    """A forecast for one stock from a model trained on another is rarely what the user meant."""
+    if ticker and name.upper() != str(ticker).upper():
+        print(
+            f"warning: the CSV holds {name!r} but the checkpoint was trained on {ticker!r}; "
+            "its forecast may not fit this series (train one on it with data.ticker=...)",
+            file=sys.stderr,
+        )
+
+
 def _read_values(args: argparse.Namespace) -> list[float]:
     if args.values:
         tokens = args.values
-    elif args.csv:
-        import pandas as pd
-
-        frame = pd.read_csv(args.csv)
-        column = args.column or next((c for c in ("Adj Close", "Close") if c in frame.columns), None)
-        if column is None or column not in frame.columns:
-            raise InputError(f"{args.csv}: no column {args.column or 'Adj Close/Close'}; use --column")
-        return frame[column].tolist()
     else:
         tokens = sys.stdin.read().replace(",", " ").split()
     out = []
@@ -80,8 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=None, help="prediction interval level, e.g. 0.9")
     args = parser.parse_args(argv)
     try:
-        values = _read_values(args)
         forecaster = load_forecaster(args.checkpoint, args.device)
+        if args.csv:
+            values, name = read_csv_prices(args.csv, args.column)
+            _warn_other_series(name, forecaster.metadata.get("ticker"))
+        else:
+            values = _read_values(args)
         result = forecaster.predict(np.asarray(values), horizon=args.horizon, interval=args.interval)
     except (InputError, ArtifactError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

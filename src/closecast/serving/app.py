@@ -25,7 +25,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as http_metrics
 
 from closecast.forecaster import InputError
-from closecast.serving.metrics import INFERENCE, MODELS
+from closecast.serving.metrics import MODELS
 from closecast.serving.middleware import BodyLimits, ResponseTime
 from closecast.serving.registry import CheckpointNotFound, Registry
 from closecast.serving.schemas import ERRORS, MAX_BODY_BYTES, MAX_VALUES, PredictRequest, PredictResponse
@@ -146,12 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # library's default set adds size histograms nobody here reads, at a cost on every request.
     instrumentator = Instrumentator(excluded_handlers=["/metrics"])
     instrumentator.add(http_metrics.requests(), http_metrics.latency(buckets=LATENCY_BUCKETS))
-    instrumentator.instrument(app).expose(
-        app,
-        tags=["operations"],
-        response_class=PlainTextResponse,  # what the schema documents: Prometheus' text format
-        summary="Prometheus metrics: HTTP requests, latency, inference time per checkpoint, process",
-    )
+    instrumentator.instrument(app)
     app.add_middleware(ResponseTime)
     app.openapi = _openapi(app, registry)  # type: ignore[method-assign]
     guarded = [Depends(_key_check(settings.api_key))] if settings.api_key else []
@@ -184,7 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # thread; more workers (WORKERS) are how the server uses more cores.
         start = time.perf_counter()
         result = forecaster.predict(body.values, body.horizon, body.interval)
-        INFERENCE.labels(entry.name).observe(time.perf_counter() - start)
+        entry.inference_seconds.observe(time.perf_counter() - start)
         if not all(map(math.isfinite, result["predictions"] + result.get("lower", []))):
             raise InputError("values are out of range: the forecast is not a finite number")
         horizon = len(result["predictions"])
@@ -212,4 +207,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Load new or changed artifacts from the checkpoints directory without a restart."""
         return await reload()
 
+    # Added last: the router and the metrics middleware both try the routes in order, per request.
+    instrumentator.expose(
+        app,
+        tags=["operations"],
+        response_class=PlainTextResponse,  # what the schema documents: Prometheus' text format
+        summary="Prometheus metrics: HTTP requests, latency, inference time per checkpoint, process",
+    )
     return app

@@ -50,7 +50,7 @@ class BodyLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
         too_large = declared.isdigit() and int(declared) > self.max_bytes
         size, done = 0, False
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from closecast.artifact import ArtifactError, load_artifact
 from closecast.forecaster import Forecaster, parse_device
+from closecast.serving.metrics import INFERENCE
 
 log = logging.getLogger("closecast.serve")
 
@@ -51,6 +52,8 @@ class Entry:
     forecasters: dict[str, Forecaster] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # This checkpoint's series of the inference-time histogram, looked up once rather than per request.
+        self.inference_seconds = INFERENCE.labels(self.name)
         forecaster = self.forecasters["cpu"] = Forecaster(self.artifact, "cpu")
         # One forecast now, so the first client does not wait for the kernels' one-time setup.
         forecaster.predict([1.0] * forecaster.window)
