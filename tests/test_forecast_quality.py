@@ -24,7 +24,9 @@ HORIZON = 3
 @pytest.fixture(scope="module")
 def horizon_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("horizon")
-    cfg = compose_train(tmp, [f"data.horizon={HORIZON}"])
+    # A point network: its band is the conformal one checked below (a likelihood head's multi-step
+    # quantiles are checked in test_serve.py).
+    cfg = compose_train(tmp, [f"data.horizon={HORIZON}", "model.likelihood=none"])
     metrics = train(cfg)
     return tmp, cfg, metrics
 

@@ -12,6 +12,7 @@ import torch
 
 from closecast import predict_next_from_values
 from closecast.artifact import ArtifactError, load_artifact
+from closecast.distribution import location
 from closecast.forecaster import Forecaster, InputError
 from tests.conftest import ROOT
 
@@ -33,7 +34,7 @@ def test_predict_next_from_values_matches_the_network(trained_artifact):
     f = Forecaster(artifact)
     window = torch.tensor(PRICES[-10:], dtype=torch.float64)
     with torch.no_grad():
-        y = f.net(f.codec.encode(window).unsqueeze(0))
+        y = location(f.net(f.codec.encode(window).unsqueeze(0)), f.likelihood)
     expected = float(f.codec.decode(y, window[-1:])[0, 0])
     assert value == pytest.approx(expected, rel=1e-9)
     # Only the last `window` values matter.
@@ -159,3 +160,23 @@ def test_cli_warns_when_the_csv_is_another_ticker(trained_artifact, tmp_path, ca
     frame.to_csv(tmp_path / "AAPL.csv", index=False)
     assert main([*args, str(tmp_path / "AAPL.csv")]) == 0
     assert "'MSFT'" in capsys.readouterr().err
+
+
+def test_cli_quantiles_match_predict_next_from_values_and_bad_levels_exit_2(trained_artifact):
+    levels = [0.05, 0.5, 0.95]
+    _, meta = predict_next_from_values(PRICES, trained_artifact, quantiles=levels)
+    low, mid, high = (meta["quantiles"][k][0] for k in ("0.05", "0.5", "0.95"))
+    assert low < mid < high
+    cmd = [sys.executable, "-m", "closecast.predict", "--checkpoint", str(trained_artifact)]
+    proc = subprocess.run(
+        [*cmd, *map(str, PRICES), "--quantiles", "0.05", "0.5", "0.95"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["quantiles"] == meta["quantiles"]
+    bad = subprocess.run(
+        [*cmd, *map(str, PRICES), "--quantiles", "1.5"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert bad.returncode == 2 and "quantile levels" in bad.stderr and "1.5" in bad.stderr
+    with pytest.raises(InputError, match="quantile levels"):
+        predict_next_from_values(PRICES, trained_artifact, quantiles=[0.0])

@@ -229,15 +229,18 @@ def test_empty_directory_is_503_until_a_checkpoint_appears(trained_artifact: Pat
 
 
 def module_forecast(artifact: dict, window: torch.Tensor) -> list[float]:
-    """What the network module itself says: `net(codec.encode(window))`, decoded."""
+    """What the network module itself says: `net(codec.encode(window))` (a likelihood head's location),
+    decoded."""
     from closecast.codec import Codec
+    from closecast.distribution import location
     from closecast.model import LSTMForecaster
 
     net = LSTMForecaster(**artifact["model"])
     net.load_state_dict(artifact["state_dict"])
     codec = Codec.from_dict(artifact["codec"])
     with torch.no_grad():
-        return codec.decode(net.eval()(codec.encode(window).unsqueeze(0)), window[-1:])[0].tolist()
+        out = location(net.eval()(codec.encode(window).unsqueeze(0)), net.likelihood)
+        return codec.decode(out, window[-1:])[0].tolist()
 
 
 def test_artifact_answers_bit_identically_to_the_module_forward(
@@ -283,8 +286,31 @@ def test_an_unexpected_failure_is_a_500_with_a_body_and_is_counted(
         raise RuntimeError("kernel failed")
 
     with TestClient(app, raise_server_exceptions=False) as local:
-        monkeypatch.setattr(ForecasterClass, "forecast", broken)
+        monkeypatch.setattr(ForecasterClass, "outputs", broken)  # the one network call of a request
         r = local.post("/predict", json={"values": GOOD})
         assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
         metrics = local.get("/metrics").text
     assert sample(metrics, "http_requests_total", handler="/predict", status="5xx") >= 1
+
+
+def test_quantiles_are_monotone_and_the_same_as_predict_next_from_values(
+    client: httpx.Client, served: dict
+) -> None:
+    from closecast import predict_next_from_values
+
+    values = sample_closes(60)
+    levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+    for name, horizon in (("best.pt", 1), ("multi.pt", 3)):
+        body = {"values": values, "checkpoint_path": name, "horizon": horizon, "quantiles": levels}
+        r = client.post("/predict", json={**body, "interval": 0.9})
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert list(answer["quantiles"]) == ["0.05", "0.25", "0.5", "0.75", "0.95"]
+        table = np.array([answer["quantiles"][k] for k in answer["quantiles"]])  # (levels, horizon)
+        assert table.shape == (5, horizon) and np.all(np.diff(table, axis=0) > 0)
+        # The 90% interval comes from the same calibrated distribution as the 5% and 95% quantiles.
+        assert answer["lower"] == pytest.approx(answer["quantiles"]["0.05"], rel=1e-6)
+        assert answer["upper"] == pytest.approx(answer["quantiles"]["0.95"], rel=1e-6)
+        _, meta = predict_next_from_values(values, served["dir"] / name, "cpu", quantiles=levels)
+        if horizon == 1:
+            assert meta["quantiles"] == answer["quantiles"]

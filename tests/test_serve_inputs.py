@@ -62,6 +62,9 @@ BAD_BODIES = {
     "horizon as boolean": (_json({"values": GOOD, "horizon": True}), 422, "horizon"),
     "horizon as float": (_json({"values": GOOD, "horizon": 1.5}), 422, "horizon"),
     "interval out of range": (_json({"values": GOOD, "interval": 1.5}), 422, "interval"),
+    "quantile level 0": (_json({"values": GOOD, "quantiles": [0.05, 0.0]}), 422, "quantiles"),
+    "quantile level 1.2": (_json({"values": GOOD, "quantiles": [1.2]}), 422, "quantiles"),
+    "quantiles not numbers": (_json({"values": GOOD, "quantiles": ["0.5"]}), 422, "quantiles"),
     "checkpoint not a string": (_json({"values": GOOD, "checkpoint_path": ["best.pt"]}), 422, "checkpoint"),
 }
 

@@ -9,8 +9,10 @@ import numpy as np
 import torch
 
 from closecast.codec import Codec
+from closecast.distribution import location
 from closecast.metrics import conformal_quantile
 from closecast.model import LSTMForecaster
+from closecast.quantiles import LogReturnForecast, log_return_forecast, log_return_quantiles
 
 MAX_INTERVAL = 0.999
 
@@ -39,8 +41,18 @@ def parse_device(device: str | None) -> torch.device:
     raise InputError(f"device {name!r} is not available on this host; use 'cpu'")
 
 
+def level_name(level: float) -> str:
+    """The key a quantile level is answered under: the level as a caller writes it (`0.05`, `0.5`)."""
+    return repr(float(level))
+
+
 class Forecaster:
-    """A loaded artifact ready to answer: weights on a device, codec and intervals at hand."""
+    """A loaded artifact ready to answer: weights on a device, codec and intervals at hand.
+
+    A likelihood head (`student_t`, `gaussian`) answers intervals and quantiles from its predictive
+    distribution, recalibrated on validation (`closecast.quantiles`); a point network (`none`, and every
+    artifact from before the head) from its conformal residuals.
+    """
 
     def __init__(self, artifact: dict[str, Any], device: str | torch.device | None = None) -> None:
         self.device = device if isinstance(device, torch.device) else parse_device(device)
@@ -49,7 +61,11 @@ class Forecaster:
         self.net.load_state_dict(artifact["state_dict"])
         self.net.eval().to(self.device)
         self.residuals = np.asarray(artifact["residuals"], dtype=np.float64)
-        self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "residuals")}
+        self.likelihood = str(artifact["model"].get("likelihood", "none"))
+        pit = artifact.get("quantile_pit")
+        self.pit = None if pit is None else np.asarray(pit, dtype=np.float64)
+        hidden = ("state_dict", "residuals", "quantile_pit")
+        self.metadata = {k: v for k, v in artifact.items() if k not in hidden}
 
     @property
     def window(self) -> int:
@@ -86,6 +102,17 @@ class Forecaster:
             raise InputError(f"horizon must be an integer from 1 to {self.horizon} for this model, got {h!r}")
         return h
 
+    @staticmethod
+    def check_quantiles(quantiles: Any) -> list[float] | None:
+        """Quantile levels, each strictly between 0 and 1, or `InputError`."""
+        if quantiles is None:
+            return None
+        levels = [quantiles] if isinstance(quantiles, int | float) else list(quantiles)
+        for q in levels:
+            if isinstance(q, bool) or not isinstance(q, int | float) or not 0.0 < q < 1.0:
+                raise InputError(f"quantile levels must be numbers strictly between 0 and 1, got {q!r}")
+        return [float(q) for q in levels]
+
     def check(
         self, values: Any, horizon: int | None = None, interval: float | None = None
     ) -> tuple[np.ndarray, int]:
@@ -96,32 +123,76 @@ class Forecaster:
             raise InputError(f"interval must be in (0, {MAX_INTERVAL}], got {interval}")
         return window, h
 
+    def outputs(self, windows: np.ndarray) -> tuple[np.ndarray, LogReturnForecast | None]:
+        """Predicted prices `(n, horizon)` for checked windows `(n, window)`, and the predictive
+        distribution of the log returns (None for a point network), in one network call."""
+        codec = self.codec
+        with torch.inference_mode():
+            prices = torch.from_numpy(windows)
+            raw = self.net(codec.encode(prices).to(self.device)).cpu()
+            point = codec.decode(location(raw, self.likelihood), prices[:, -1]).numpy()
+        if self.likelihood == "none":
+            return point, None
+        return point, log_return_forecast(codec, raw, self.likelihood)
+
     def forecast(self, windows: np.ndarray) -> np.ndarray:
         """Predicted prices `(n, horizon)` for checked windows `(n, window)`, in one network call.
 
         Encoding and decoding are elementwise, so a window's numbers do not depend on its neighbours;
         only the network's float32 sums may round differently in a batch (~1e-7 relative).
         """
-        codec = self.codec
-        with torch.inference_mode():
-            prices = torch.from_numpy(windows)
-            y = self.net(codec.encode(prices).to(self.device)).cpu()
-            return codec.decode(y, prices[:, -1]).numpy()
+        return self.outputs(windows)[0]
+
+    def price_quantiles(
+        self, window: np.ndarray, point: np.ndarray, dist: LogReturnForecast | None, levels: list[float]
+    ) -> np.ndarray:
+        """Prices `(horizon, len(levels))` at each quantile level, for one window."""
+        if dist is not None:
+            return window[-1] * np.exp(log_return_quantiles(dist, self.pit, levels)[0])
+        # A point network: the level's side of the conformal interval that has it as a bound.
+        scale = float(self.codec.residual_scale(torch.from_numpy(window)))
+        out = np.empty((len(point), len(levels)))
+        for j, level in enumerate(levels):
+            if level == 0.5:
+                out[:, j] = point
+                continue
+            radius = conformal_quantile(self.residuals, abs(2 * level - 1)) * scale
+            with np.errstate(over="ignore"):
+                out[:, j] = point * np.exp(np.sign(level - 0.5) * radius[: len(point)])
+        return out
 
     def answer(
-        self, forecast: np.ndarray, window: np.ndarray, horizon: int, interval: float | None = None
+        self,
+        forecast: np.ndarray,
+        window: np.ndarray,
+        horizon: int,
+        interval: float | None = None,
+        quantiles: list[float] | None = None,
+        dist: LogReturnForecast | None = None,
     ) -> dict[str, Any]:
-        """The answer from one row `(horizon,)` of `forecast` (the second half of `predict`)."""
+        """The answer from one row `(horizon,)` of `forecast` and of `dist` (the second half of
+        `predict`)."""
         predictions = forecast[:horizon].tolist()
         result: dict[str, Any] = {"prediction": predictions[0], "predictions": predictions}
+        point = np.asarray(predictions)
+        if quantiles:
+            q = self.price_quantiles(window, point, dist, quantiles)[:horizon]
+            result["quantiles"] = {
+                level_name(a): [float(v) if math.isfinite(v) else None for v in q[:, j].tolist()]
+                for j, a in enumerate(quantiles)
+            }
         if interval is not None:
-            # 1 unless the artifact scales its residuals by the window's volatility.
-            scale = float(self.codec.residual_scale(torch.from_numpy(window)))
-            radius = conformal_quantile(self.residuals, interval)[:horizon] * scale
             result["interval"] = interval
-            with np.errstate(over="ignore", invalid="ignore"):
-                lower = np.asarray(predictions) * np.exp(-radius)
-                upper = np.asarray(predictions) * np.exp(radius)
+            if dist is not None:
+                ends = [(1 - interval) / 2, (1 + interval) / 2]
+                lower, upper = self.price_quantiles(window, point, dist, ends).T
+            else:
+                # 1 unless the artifact scales its residuals by the window's volatility.
+                scale = float(self.codec.residual_scale(torch.from_numpy(window)))
+                radius = conformal_quantile(self.residuals, interval)[:horizon] * scale
+                with np.errstate(over="ignore", invalid="ignore"):
+                    lower, upper = point * np.exp(-radius), point * np.exp(radius)
+            lower, upper = lower[:horizon], upper[:horizon]
             # Too few calibration residuals for this level (or a bound past the largest float) give an
             # unbounded side: upper is None, lower is 0.
             result["lower"] = [float(v) if math.isfinite(v) else 0.0 for v in lower.tolist()]
@@ -129,8 +200,15 @@ class Forecaster:
         return result
 
     def predict(
-        self, values: Any, horizon: int | None = None, interval: float | None = None
+        self,
+        values: Any,
+        horizon: int | None = None,
+        interval: float | None = None,
+        quantiles: Any = None,
     ) -> dict[str, Any]:
-        """Forecast the next `horizon` prices after `values`, with an optional conformal interval."""
+        """Forecast the next `horizon` prices after `values`, with an optional central interval and
+        optional quantiles (levels in (0, 1)), from the calibrated distribution or conformal residuals."""
         window, h = self.check(values, horizon, interval)
-        return self.answer(self.forecast(window[None])[0], window, h, interval)
+        levels = self.check_quantiles(quantiles)
+        point, dist = self.outputs(window[None])
+        return self.answer(point[0], window, h, interval, levels, dist)

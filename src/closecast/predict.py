@@ -31,11 +31,15 @@ def load_forecaster(checkpoint_path: str | Path, device: str | None = None) -> F
 
 
 def predict_next_from_values(
-    values: Any, checkpoint_path: str | Path = "checkpoints/best.pt", device: str | None = None
+    values: Any,
+    checkpoint_path: str | Path = "checkpoints/best.pt",
+    device: str | None = None,
+    quantiles: Any = None,
 ) -> tuple[float, dict[str, Any]]:
-    """Next value after `values` (prices, oldest first) and the checkpoint's metadata."""
+    """Next value after `values` (prices, oldest first) and the checkpoint's metadata; with `quantiles`
+    (levels in (0, 1)) the metadata holds them under `quantiles`, as `/predict` answers them."""
     forecaster = load_forecaster(checkpoint_path, device)
-    result = forecaster.predict(values)
+    result = forecaster.predict(values, quantiles=quantiles)
     meta = dict(forecaster.metadata)
     meta.update(checkpoint_path=str(checkpoint_path), device=str(forecaster.device), **result)
     return result["prediction"], meta
@@ -113,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--column", help="CSV column to read (default Adj Close, else Close)")
     parser.add_argument("--horizon", type=int, default=None, help="steps ahead (up to the model's horizon)")
     parser.add_argument("--interval", type=float, default=None, help="prediction interval level, e.g. 0.9")
+    parser.add_argument(
+        "--quantiles", type=float, nargs="+", default=None, help="quantile levels in (0, 1): 0.05 0.5 0.95"
+    )
     args = parser.parse_args(argv)
     try:
         forecaster = load_forecaster(args.checkpoint, args.device)
@@ -121,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             _warn_other_series(name, forecaster.metadata.get("ticker"))
         else:
             values = _read_values(args)
-        result = forecaster.predict(np.asarray(values), horizon=args.horizon, interval=args.interval)
+        result = forecaster.predict(
+            np.asarray(values), horizon=args.horizon, interval=args.interval, quantiles=args.quantiles
+        )
     except (InputError, ArtifactError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,10 +12,15 @@ MAX_VALUES = 10_000  # values per request; a window is tens of prices, so this i
 MAX_BODY_BYTES = 512 * 1024  # fits MAX_VALUES numbers written with full float precision
 MAX_PRICE = 1e12  # far above any quoted price; beyond it a forecast can overflow to infinity
 
+MAX_QUANTILES = 99  # levels per request
 Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
+Level = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 # fmt: off
-EXAMPLE = {  # the reference body: 30 recent closes (the default window), oldest first
+EXAMPLE = {  # the reference body: 60 recent closes (any window the default search picks), oldest first
     "values": [
+        74.673, 69.8682, 70.9642, 69.1495, 68.7048, 70.2048, 69.8951, 68.6878, 66.1078, 67.2795,
+        69.2338, 68.2495, 67.6556, 67.3444, 67.4531, 66.5235, 66.7907, 66.0812, 69.0098, 71.1957,
+        70.2966, 68.339, 67.937, 68.1198, 67.0552, 67.8864, 67.4702, 65.0647, 63.0119, 65.6275,
         65.1853, 64.8378, 65.4563, 66.6539, 58.4188, 57.0417, 58.3319, 59.4264, 59.2397, 59.0659,
         58.8234, 57.3576, 59.3712, 59.3071, 61.0603, 61.9419, 62.5874, 61.0186, 60.9025, 60.8477,
         60.0092, 59.987, 58.5343, 58.1704, 58.7899, 57.7453, 58.5499, 57.9761, 57.5627, 56.1374,
@@ -27,7 +32,8 @@ EXAMPLE = {  # the reference body: 30 recent closes (the default window), oldest
 
 
 class PredictRequest(BaseModel):
-    """The body of `POST /predict`: the reference's body, plus optional `horizon` and `interval`."""
+    """The body of `POST /predict`: the reference's body, plus optional `horizon`, `interval` and
+    `quantiles`."""
 
     model_config = ConfigDict(
         strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [EXAMPLE]}
@@ -52,7 +58,22 @@ class PredictRequest(BaseModel):
         None, ge=1, description="Steps ahead: default 1, at most the checkpoint's horizon (else 422)."
     )
     interval: float | None = Field(
-        None, gt=0, le=MAX_INTERVAL, description="Conformal prediction interval level, e.g. 0.9."
+        None,
+        gt=0,
+        le=MAX_INTERVAL,
+        description=(
+            "Central prediction interval level, e.g. 0.9: from the predictive distribution recalibrated "
+            "on validation (likelihood head), or conformal (point network)."
+        ),
+    )
+    quantiles: list[Level] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_QUANTILES,
+        description=(
+            "Quantile levels strictly between 0 and 1, e.g. [0.05, 0.5, 0.95]; answered under "
+            "`quantiles`, one price per horizon step for each level."
+        ),
     )
 
 
@@ -91,6 +112,14 @@ class PredictResponse(BaseModel):
     interval: float | None = None
     lower: list[float] | None = None
     upper: list[float | None] | None = None
+    quantiles: dict[str, list[float | None]] | None = Field(
+        None,
+        description=(
+            'The requested quantiles: level as written (e.g. `"0.05"`) → one price per horizon step '
+            "(null: beyond the calibration data's reach); from the same distribution as `interval`."
+        ),
+        examples=[{"0.05": [55.1], "0.5": [56.1], "0.95": [57.2]}],
+    )
 
 
 class ErrorBody(BaseModel):
@@ -117,7 +146,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "description": (
             "Invalid body: missing/empty values, fewer than the checkpoint's window, more than "
             f"{MAX_VALUES}, non-numbers, NaN/Infinity, non-positive prices, unknown device, a horizon "
-            "beyond the checkpoint's, a forecast out of range."
+            "beyond the checkpoint's, quantile levels outside (0, 1), a forecast out of range."
         ),
     },
     503: {"model": ErrorBody, "description": "No checkpoint is loaded."},
