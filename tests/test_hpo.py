@@ -225,22 +225,22 @@ def test_pareto_sweep_writes_front_and_exports_pick(tmp_path):
     url = storage_url(tmp_path)
     study = study_of(url, "closecast_lstm_pareto")
     assert len(study.trials) == 3 and all(t.state == TrialState.COMPLETE for t in study.trials)
-    assert study.metric_names == ["val/mae", "val/rmse", "val/mape"]
+    assert study.metric_names == ["val/raw/mae", "val/raw/rmse", "val/raw/mape"]
     (table,) = (tmp_path / "outputs" / "hpo" / "multiruns").glob("*/pareto.csv")
     rows = list(csv.DictReader(table.open()))
     assert {int(r["trial"]) for r in rows} == {t.number for t in study.best_trials}
     for row in rows:
         assert Path(row["artifact"]).exists()
-        assert {"val/mae", "val/rmse", "val/mape", "data.window", "optimizer.lr"} <= set(row)
+        assert {"val/raw/mae", "val/raw/rmse", "val/raw/mape", "data.window", "optimizer.lr"} <= set(row)
     (picked,) = [r for r in rows if r["selected"] == "1"]
-    assert float(picked["val/mae"]) == min(float(r["val/mae"]) for r in rows)
+    assert float(picked["val/raw/mae"]) == min(float(r["val/raw/mae"]) for r in rows)
     said = f"published trial {picked['trial']} (hpo.export.selection=min_mae on a Pareto front"
     assert said in output(proc)
     pick = torch.load(tmp_path / "checkpoints" / "best_pareto_lstm.pt", weights_only=True)
     assert pick["study"]["trial"] == int(picked["trial"])
-    assert pick["study"]["objectives"] == ["val/mae", "val/rmse", "val/mape"]
+    assert pick["study"]["objectives"] == ["val/raw/mae", "val/raw/rmse", "val/raw/mape"]
     assert pick["study"]["values"] == pytest.approx(
-        [float(picked[k]) for k in ("val/mae", "val/rmse", "val/mape")]
+        [float(picked[k]) for k in ("val/raw/mae", "val/raw/rmse", "val/raw/mape")]
     )
 
     # Re-pick from the stored study without training.
@@ -249,7 +249,7 @@ def test_pareto_sweep_writes_front_and_exports_pick(tmp_path):
             tmp_path, "hpo.export.selection=min_rmse", search="optuna_pareto", module="closecast.study_export"
         )
     )
-    best_rmse = min(rows, key=lambda r: float(r["val/rmse"]))
+    best_rmse = min(rows, key=lambda r: float(r["val/raw/rmse"]))
     again = torch.load(tmp_path / "checkpoints" / "best_pareto_lstm.pt", weights_only=True)
     assert again["study"]["trial"] == int(best_rmse["trial"])
     assert again["study"]["selection"] == "min_rmse"
