@@ -25,12 +25,14 @@ FEATURES = ("return", "abs_return", "ma_dev")
 class Codec:
     """Normalization statistics (fitted on the training part only) and the target formulation.
 
-    - `return` (default): inputs are standardized daily log returns of the window; the targets are the
-      log returns from the last observed price to each of the next `horizon` prices, divided by the
-      training return scale. A prediction of zero is the naive forecast, and `shrink` (chosen on the
-      validation set) pulls the model toward it.
+    - `return` (default): the first input is the standardized daily log return of the window; the
+      targets are the log returns from the last observed price to each of the next `horizon` prices,
+      divided by the training return scale. A prediction of zero is the naive forecast, and `shrink`
+      (chosen on the validation set) pulls the model toward it.
     - `level`: the reference's formulation: prices standardized by the training mean and std, and the
       model predicts the standardized future prices.
+
+    `features` adds input channels beside that first one (`FEATURES`), each divided by its training std.
     """
 
     target: str
