@@ -123,15 +123,18 @@ class Forecaster:
             raise InputError(f"interval must be in (0, {MAX_INTERVAL}], got {interval}")
         return window, h
 
-    def outputs(self, windows: np.ndarray) -> tuple[np.ndarray, LogReturnForecast | None]:
+    def outputs(
+        self, windows: np.ndarray, distribution: bool = True
+    ) -> tuple[np.ndarray, LogReturnForecast | None]:
         """Predicted prices `(n, horizon)` for checked windows `(n, window)`, and the predictive
-        distribution of the log returns (None for a point network), in one network call."""
+        distribution of the log returns (None for a point network or without `distribution`), in one
+        network call."""
         codec = self.codec
         with torch.inference_mode():
             prices = torch.from_numpy(windows)
             raw = self.net(codec.encode(prices).to(self.device)).cpu()
             point = codec.decode(location(raw, self.likelihood), prices[:, -1]).numpy()
-        if self.likelihood == "none":
+        if self.likelihood == "none" or not distribution:
             return point, None
         return point, log_return_forecast(codec, raw, self.likelihood)
 
@@ -141,7 +144,7 @@ class Forecaster:
         Encoding and decoding are elementwise, so a window's numbers do not depend on its neighbours;
         only the network's float32 sums may round differently in a batch (~1e-7 relative).
         """
-        return self.outputs(windows)[0]
+        return self.outputs(windows, distribution=False)[0]
 
     def price_quantiles(
         self, window: np.ndarray, point: np.ndarray, dist: LogReturnForecast | None, levels: list[float]
@@ -210,5 +213,5 @@ class Forecaster:
         optional quantiles (levels in (0, 1)), from the calibrated distribution or conformal residuals."""
         window, h = self.check(values, horizon, interval)
         levels = self.check_quantiles(quantiles)
-        point, dist = self.outputs(window[None])
+        point, dist = self.outputs(window[None], distribution=bool(levels) or interval is not None)
         return self.answer(point[0], window, h, interval, levels, dist)
