@@ -49,6 +49,14 @@ class ForecastModule(pl.LightningModule):
         """The training loss of network outputs `out` against normalized targets `y`."""
         if self.likelihood == "none":
             return self.mse(out, y)
+        if not torch.isfinite(out).all():
+            # Weights that went non-finite: say so plainly (torch's distributions would refuse the NaN
+            # parameters with a constraint error that does not name the cause).
+            raise FloatingPointError(
+                f"network outputs became non-finite in epoch {self.current_epoch} "
+                f"(by step {self.global_step}): training diverged; lower optimizer.lr or keep "
+                "trainer.gradient_clip_val set"
+            )
         return nll(predictive(out, self.likelihood), y)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
