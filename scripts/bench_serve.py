@@ -11,7 +11,7 @@ Three servers, each started here on a free loopback port with the same number of
 Each gets the same fixed number of requests at a fixed concurrency from a separate process (wrk when
 installed, else the asyncio client of `bench_load.py`), in alternating rounds; the figures are medians.
 The bare and reference servers are in `bench_apps.py`.
-Then the in-process latency of one forecast (the default model: window 30, hidden 64, 2 layers), and of
+Then the in-process latency of one forecast (the default model, as configs/ sets it), and of
 the module's forward alone, to show where the time of a forecast goes.
 """
 

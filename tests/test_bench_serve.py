@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.conftest import ROOT
 
@@ -36,6 +37,8 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path, generator: list[str]) -> N
     assert result["served_inference_ms"] > 0
     if generator:
         assert {s["tool"] for s in result["servers"].values()} == {"python-asyncio"}
-    assert result["model"]["hidden"] == 64 and result["model"]["layers"] == 2
+    # The benchmark serves the default model's shape, as configs/model/lstm.yaml sets it.
+    default = OmegaConf.load(ROOT / "configs" / "model" / "lstm.yaml")
+    assert (result["model"]["hidden"], result["model"]["layers"]) == (default.hidden, default.layers)
     # The last lines are the figures, one per line.
     assert done.stdout.strip().splitlines()[-1].startswith("ratio_vs_reference ")
