@@ -146,3 +146,31 @@ def test_a_bad_ticker_list_is_one_clear_line_and_exit_code_2(tmp_path, capsys, t
 def test_a_one_series_module_refuses_a_ticker_list():
     with pytest.raises(DataError, match=r"data.tickers=\['AAPL', 'IBM'\] pools several series"):
         PriceDataModule(tickers=["AAPL", "IBM"])
+
+
+def test_a_pooled_run_resumes_from_last_checkpoint(tmp_path):
+    first = compose_train(tmp_path / "a", [PAIR, "trainer.max_epochs=1", "callbacks.early_stopping=null"])
+    train(first)
+    last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
+    steps = torch.load(last, weights_only=False)["global_step"]
+    resumed = [PAIR, "trainer.max_epochs=2", "callbacks.early_stopping=null", f"ckpt_path={last}"]
+    metrics = train(compose_train(tmp_path / "b", resumed))
+    after = torch.load(last, weights_only=False)
+    assert (after["epoch"], after["global_step"]) == (1, 2 * steps)
+    assert metrics["epochs"] == 2 and "IBM/test/crps" in metrics
+
+
+@pytest.mark.slow
+def test_a_pooled_sweep_optimizes_the_pooled_objective(tmp_path):
+    from tests.test_hpo import ok, storage_url, study_of, sweep
+
+    ok(sweep(tmp_path, "hydra.sweeper.n_trials=2", PAIR))
+    trials = study_of(storage_url(tmp_path)).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    for trial in trials:
+        run = Path(trial.user_attrs["artifact"]).parent
+        saved = json.loads((run / "metrics.json").read_text())
+        assert trial.values == [pytest.approx(saved["val/loss"])]
+        assert (run / "model_IBM.pt").exists() and "IBM/test/crps" in saved
+    assert trials[0].values != trials[1].values
+    assert load_artifact(tmp_path / "checkpoints" / "best.pt")["ticker"] == "AAPL"
