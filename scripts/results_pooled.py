@@ -3,7 +3,10 @@ scores per series, side by side, rendered with the rows and target checks of `re
 
     python scripts/results_pooled.py                         # 4 bundled tickers: 4 single runs + 1 pooled
     python scripts/results_pooled.py --doc docs/FORECAST_QUALITY.md   # also rewrite its generated table
-    python scripts/results_pooled.py --from-json <workdir>/pooled.json --doc docs/FORECAST_QUALITY.md
+    python scripts/results_pooled.py --set seed=1 --workdir /tmp/pooled-seed1      # another seed
+    python scripts/results_pooled.py --from-json <dir>/pooled.json /tmp/pooled-seed1/pooled.json --doc …
+
+With several saved runs (`--from-json`), the first gives the tables and every one a line of the seed check.
 
 `section(trains, pooled)` returns the Markdown lines; `trains` are single runs as `scripts/results.py`'s
 `train_job` returns them ({"ticker", "metrics", "seconds"}), `pooled` is `pooled_job`'s result, so the
@@ -83,7 +86,7 @@ def section(trains: list[dict], pooled: dict) -> list[str]:
         "",
         *targets(trains),
         "",
-        f"One network on {', '.join(names)} (`python train.py data.tickers=[{','.join(names)}]`), "
+        f"One network on {', '.join(names)} (`python train.py 'data.tickers=[{','.join(names)}]'`), "
         "each series scored on its own test part:",
         "",
         *train_rows(pooled_rows),
@@ -92,6 +95,30 @@ def section(trains: list[dict], pooled: dict) -> list[str]:
         "",
         f"Wall time: single runs {walls}; pooled run {pooled['seconds']:.0f} s ({epochs:.0f} epochs).",
     ]
+    return lines
+
+
+def _below_ewma(runs: list[dict]) -> tuple[int, float, float]:
+    """Series below EWMA's test CRPS, the worst ratio to EWMA and the mean ratio to GARCH(1,1)."""
+    ms = [r["metrics"] for r in runs]
+    ewma = [m["test/crps"] / m["test/ewma/crps"] for m in ms]
+    garch = sum(m["test/crps"] / m["test/garch/crps"] for m in ms) / len(ms)
+    return sum(r < 1 for r in ewma), max(ewma), garch
+
+
+def seed_lines(saved: list[dict]) -> list[str]:
+    """One line per saved comparison (e.g. per seed): how each way fares against EWMA and GARCH(1,1)."""
+    lines = []
+    for run in saved:
+        label = " ".join(run.get("overrides") or []) or "the defaults"
+        parts = []
+        for name, runs in (("one network per series", run["trains"]), ("pooled", per_series(run["pooled"]))):
+            below, worst, garch = _below_ewma(runs)
+            parts.append(
+                f"{name}: below EWMA on {below} of {len(runs)} (worst ratio {worst:.4f}), "
+                f"mean ratio to GARCH(1,1) {garch:.3f}"
+            )
+        lines.append(f"- `{label}`: " + "; ".join(parts) + ".")
     return lines
 
 
@@ -112,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="processes in parallel (default %(default)s)")
     parser.add_argument("--set", nargs="*", default=[], help="Hydra overrides for every run")
     parser.add_argument("--workdir", default=None, help="where runs go (default: a temporary folder)")
-    parser.add_argument("--from-json", type=Path, help="re-render from an earlier run's pooled.json")
+    parser.add_argument("--from-json", type=Path, nargs="+", help="re-render from earlier pooled.json files")
     parser.add_argument("--doc", type=Path, help="Markdown file whose generated block to rewrite")
     args = parser.parse_args(argv)
 
     if args.from_json:
-        saved = json.loads(args.from_json.read_text())
+        runs = [json.loads(path.read_text()) for path in args.from_json]
     else:
         workdir = Path(args.workdir or tempfile.mkdtemp(prefix="closecast-pooled-"))
         os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -125,9 +152,13 @@ def main(argv: list[str] | None = None) -> int:
             pooled_future = pool.submit(pooled_job, args.tickers, args.set, str(workdir))
             singles = [pool.submit(single_job, t, args.set, str(workdir)) for t in args.tickers]
             saved = {"trains": [f.result() for f in singles], "pooled": pooled_future.result()}
+        saved["overrides"] = args.set
         (workdir / "pooled.json").write_text(json.dumps(saved, default=str))
         print(f"runs in {workdir}; saved {workdir / 'pooled.json'}")
-    lines = section(saved["trains"], saved["pooled"])
+        runs = [saved]
+    lines = section(runs[0]["trains"], runs[0]["pooled"])
+    if len(runs) > 1:
+        lines += ["", "The same comparison with other settings (test CRPS ratios):", "", *seed_lines(runs)]
     print("\n".join(lines))
     if args.doc:
         write_between_markers(args.doc, lines)
