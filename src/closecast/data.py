@@ -152,8 +152,14 @@ class PriceDataModule(pl.LightningDataModule):
         seed: int = 0,
         date_format: str | None = None,
         max_dropped_frac: float = 0.01,
+        tickers: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         super().__init__()
+        if tickers:  # several series: `closecast.pooled.PooledDataModule` holds one of these per series
+            raise DataError(
+                f"data.tickers={list(tickers)} pools several series into one network, which only training "
+                "(python train.py) does; for one series here set data.ticker=<TICKER> data.tickers=null"
+            )
         if source not in SOURCES:
             raise DataError(f"data.source {source!r} is not one of {SOURCES}")
         if batch_size < 1:

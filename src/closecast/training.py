@@ -12,19 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from closecast.artifact import build_artifact
 from closecast.data import Batches, PriceDataModule
-from closecast.evaluation import EPOCH_METRICS, assess, summary_table
+from closecast.evaluation import EPOCH_METRICS
 from closecast.module import ForecastModule
-from closecast.plots import save_forecast_plots
-from closecast.publish import atomic_write, publish, save_artifact
-from closecast.quality import distribution_table
+from closecast.pooled import PooledDataModule
+from closecast.publish import atomic_write, publish
+from closecast.series_result import finish_series, print_series
 
 # Lightning 2.6 builds torch's `LeafSpec`, which torch 2.13 marks deprecated: harmless, and nothing a user
 # can act on (both versions are pinned), yet printed on every run.
@@ -103,7 +101,8 @@ def build_module_and_trainer(
         net=build(cfg.model, input_size=datamodule.codec.n_features, horizon=datamodule.codec.horizon),
         optimizer=build(cfg.optimizer),
         scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
-        codec=datamodule.codec,
+        # Pooled series decode to prices by their own codecs: no per-epoch price scores of the mix.
+        codec=None if isinstance(datamodule, PooledDataModule) else datamodule.codec,
     )
     return module, trainer
 
@@ -183,9 +182,34 @@ def torch_threads(count: int | None):
 
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
-    """Fit, score the best checkpoint, write metrics.json and the serving artifact; return metrics."""
+    """Fit, score the best checkpoint, write metrics.json and the serving artifact; return metrics.
+
+    With `data.tickers`, one network on several series, each scored on its own (`closecast.pooled_training`).
+    """
     with torch_threads(cfg.get("threads")):
+        if cfg.data.get("tickers") is not None:
+            from closecast.pooled_training import train_pooled  # it builds on this module
+
+            return train_pooled(cfg, extra_callbacks)
         return _train(cfg, extra_callbacks)
+
+
+def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
+    """The run's own numbers from fitting: epochs, and the kept epoch's validation loss (what a sweep
+    optimizes and what every trial reports per epoch)."""
+    metrics = {"epochs": float(trainer.current_epoch)}
+    ckpt = best_checkpoint(trainer)
+    if ckpt is not None and ckpt.best_model_score is not None:
+        metrics[ckpt.monitor] = float(ckpt.best_model_score)
+    return metrics
+
+
+def publish_run(cfg: DictConfig, trainer: pl.Trainer, artifact_path: Path) -> Path | None:
+    """Copy the run's artifact to `paths.checkpoints_dir/publish_name` unless told not to."""
+    # A smoke run (`+trainer.fast_dev_run=true`) trains on a batch or two: never a model to serve.
+    if cfg.get("publish", True) and not trainer.fast_dev_run:
+        return publish(artifact_path, cfg.paths.checkpoints_dir, cfg.get("publish_name", "best.pt"))
+    return None
 
 
 def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[str, float]:
@@ -196,67 +220,32 @@ def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[s
     datamodule: PriceDataModule = build(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    codec = datamodule.codec
     fitted = fit_network(cfg, datamodule, output_dir, extra_callbacks)
-    trainer, logger, best, net = fitted.trainer, fitted.logger, fitted.best_path, fitted.net
+    trainer, logger = fitted.trainer, fitted.logger
     if not trainer.is_global_zero:
         return {}
 
-    prices = datamodule.series.to_numpy(dtype=np.float64)
-    result = assess(cfg, codec, net, datamodule.parts, prices, datamodule.split.n_train)
-    metrics, residuals = result.metrics, result.residuals
-    level = float(cfg.calibration.interval)
-    # The reference's top-level naive keys (test part), kept for scripts that read them.
-    metrics.update({f"naive/{k}": metrics[f"test/naive/{k}"] for k in ("mae", "rmse", "mape", "smape")})
-    metrics["epochs"] = float(trainer.current_epoch)
-    # The kept epoch's validation loss: what a sweep optimizes and what every trial reports per epoch.
-    ckpt = best_checkpoint(trainer)
-    if ckpt is not None and ckpt.best_model_score is not None:
-        metrics[ckpt.monitor] = float(ckpt.best_model_score)
-    if logger:
-        log_final_metrics(logger, cfg, metrics, trainer.global_step)
-
-    data_meta = datamodule.describe()
-    atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
-    test = datamodule.parts["test"]
-    plot_files = save_forecast_plots(
+    tensorboard = logger.experiment if logger else None
+    series = finish_series(
+        cfg,
+        datamodule,
+        fitted.net,
         output_dir,
-        test.anchor_dates,
-        test.future.numpy(),
-        result.test_pred,
-        result.test_lower,
-        result.test_upper,
-        level,
-        title=f"{data_meta['ticker']} test",
-        tensorboard=logger.experiment if logger else None,
+        fit_metrics(trainer),
+        tensorboard=tensorboard,
         step=trainer.global_step,
     )
-    artifact = build_artifact(
-        net,
-        codec,
-        data_meta,
-        metrics,
-        residuals,
-        quantile_pit=result.pit,
-        extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
-    )
-    artifact_path = save_artifact(artifact, output_dir / "model.pt")
-    published = None
-    # A smoke run (`+trainer.fast_dev_run=true`) trains on a batch or two: never a model to serve.
-    if cfg.get("publish", True) and not trainer.fast_dev_run:
-        published = publish(artifact_path, cfg.paths.checkpoints_dir, cfg.get("publish_name", "best.pt"))
+    metrics = series.metrics
+    if logger:
+        log_final_metrics(logger, cfg, metrics, trainer.global_step)
+    atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
+    published = publish_run(cfg, trainer, series.artifact)
 
-    log.info("best checkpoint: %s", best or "(none)")
+    log.info("best checkpoint: %s", fitted.best_path or "(none)")
+    print_series(cfg, series, datamodule.codec)
+    plots = ", ".join(str(p) for p in series.plots)
     print(
-        f"\n{data_meta['ticker']} {data_meta['feature']} {data_meta['start']}..{data_meta['end']}, "
-        f"target={codec.target}, shrink={codec.shrink}, window={codec.window}, horizon={codec.horizon}"
-    )
-    print(summary_table(metrics))
-    print(f"{level:.0%} interval coverage on test: {metrics['test/coverage']:.3f}")
-    print(distribution_table(metrics))
-    plots = ", ".join(str(p) for p in plot_files)
-    print(
-        f"run dir:  {output_dir}\nartifact: {artifact_path}\nplots:    {plots}"
+        f"run dir:  {output_dir}\nartifact: {series.artifact}\nplots:    {plots}"
         + (f"\npublished: {published}" if published else "")
     )
     return metrics
