@@ -25,214 +25,25 @@ project/plain (A/B/A/B) after one untimed warm-up epoch of each, and the medians
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import math
 import statistics
 import sys
 import tempfile
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf, open_dict
-from torch import nn
+from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchdoc  # noqa: E402  (sibling script module, not part of the package)
+import benchdoc  # noqa: E402  (sibling script modules, not part of the package)
+from bench_train_doc import TARGET_RATIO, markdown  # noqa: E402
+from bench_train_loops import run_plain, run_project  # noqa: E402
+from bench_train_settings import Settings, compose_config, settings_from, synthetic_csv  # noqa: E402
 
-from closecast import config as project_config  # noqa: E402
-from closecast.data import EVAL_BATCH_SIZE, PriceDataModule, WindowSet  # noqa: E402
-from closecast.training import build, build_callbacks, build_module_and_trainer  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-TARGET_RATIO = 0.9
-# The issue's GPU reference: a plain loop with resident tensors on an H200 at these settings.
-GPU_REFERENCE_SAMPLES_PER_S = 137_874
-GPU_REFERENCE_DATALOADER = 69_664  # the same loop fed by a DataLoader
-GPU_REFERENCE_LIGHTNING = 44_954  # Lightning fed by a DataLoader
-SYNTHETIC_START = "1678-01-01"
-MAX_ROWS = 200_000  # days from SYNTHETIC_START that stay before pandas' last Timestamp (2262)
-
-
-@dataclass
-class Settings:
-    """What one benchmark run trains: the same on both sides."""
-
-    device: str
-    hidden: int
-    layers: int
-    window: int
-    batch_size: int
-    epochs: int
-    rounds: int
-    ticker: str
-    start: str | None
-    rows: int | None  # synthetic series length; None = the bundled sample prices of `ticker`
-    threads: int | None = None  # torch intra-op threads; None = torch's default
-    seed: int = 0
-
-
-# Per device: the CPU runs the project's default model and data; the GPU runs the issue's reference
-# settings on a longer (synthetic) series so that an epoch is hundreds of steps rather than five.
-DEFAULTS = {
-    "cpu": dict(hidden=64, layers=2, window=30, batch_size=64, epochs=8, rounds=5, rows=None),
-    "cuda": dict(hidden=64, layers=2, window=60, batch_size=512, epochs=5, rounds=3, rows=200_000),
-}
-TINY = dict(hidden=8, layers=1, window=10, batch_size=32, epochs=1, rounds=1, rows=None, start="2009-01-01")
-
-
-def synthetic_csv(rows: int, folder: Path, seed: int) -> Path:
-    """A seeded geometric random walk of `rows` days in the Yahoo column layout."""
-    rng = np.random.default_rng(seed)
-    prices = 100.0 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, rows)))
-    # Calendar days from pandas' earliest date: the longest run of dates a Timestamp can hold.
-    dates = pd.date_range(SYNTHETIC_START, periods=rows, freq="D")
-    path = folder / f"synthetic_{rows}.csv"
-    pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": prices}).to_csv(path, index=False)
-    return path
-
-
-def compose_config(s: Settings, run_dir: Path, data_csv: Path | None) -> DictConfig:
-    """The project's `train` config with the benchmark's overrides; everything else as in a normal run."""
-    overrides = [
-        f"paths.root_dir={ROOT}",
-        f"paths.output_dir={run_dir}",
-        f"paths.checkpoints_dir={run_dir / 'published'}",
-        f"paths.log_dir={run_dir}",
-        f"seed={s.seed}",
-        f"model.hidden={s.hidden}",
-        f"model.layers={s.layers}",
-        f"data.window={s.window}",
-        f"data.batch_size={s.batch_size}",
-        f"data.ticker={s.ticker}",
-        f"trainer.max_epochs={s.epochs}",
-        f"trainer.accelerator={'gpu' if s.device == 'cuda' else 'cpu'}",
-        "trainer.devices=1",
-        # The plain loop below is the point network's (MSE on the return input): both sides run the same.
-        "model.likelihood=none",
-        "data.features=[return]",
-    ]
-    if data_csv is not None:
-        overrides += ["data.source=csv", f"data.path={data_csv}"]
-    if s.start:
-        overrides.append(f"data.start={s.start}")
-    return project_config.compose_config("train", overrides, output_dir=run_dir)
-
-
-class LoopTimer(pl.Callback):
-    """Wall time from the first training step to the end of fit, the part of it spent validating, and
-    the samples trained on. Placed first among the callbacks, so the checkpoint writes that follow each
-    validation count as training time."""
-
-    def __init__(self, device: torch.device, samples_per_epoch: int) -> None:
-        self.device = device
-        self.samples_per_epoch = samples_per_epoch
-        self.samples = 0
-        self.seconds = math.nan
-        self.val_seconds = 0.0
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        _sync(self.device)
-        self.t0, self.cpu0 = time.perf_counter(), time.process_time()
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Counted per epoch, not per batch: a per-batch hook would add its own cost to every step.
-        self.samples += self.samples_per_epoch
-
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        _sync(self.device)
-        self.val_t0 = time.perf_counter()
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        _sync(self.device)
-        self.val_seconds += time.perf_counter() - self.val_t0
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        _sync(self.device)
-        self.seconds = time.perf_counter() - self.t0
-        self.cpu_seconds = time.process_time() - self.cpu0
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.device, run_dir: Path) -> dict:
-    """One fit through the project's Trainer; returns samples, loop seconds and whole-fit seconds."""
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(run_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    timer = LoopTimer(device, len(datamodule.parts["train"]))
-    logger = build(cfg.logger, save_dir=str(run_dir))
-    callbacks = [timer, *build_callbacks(cfg, run_dir)]
-    module, trainer = build_module_and_trainer(cfg, datamodule, callbacks, logger)  # as `fit_network` does
-    gc.collect()  # start each timed run, on either side, from the same clean heap
-    t0 = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
-    _sync(device)
-    fit_seconds = time.perf_counter() - t0
-    if not list((run_dir / "checkpoints").glob("*.ckpt")):
-        raise RuntimeError(f"project run wrote no checkpoint under {run_dir}; the benchmark would be unfair")
-    return {
-        "samples": timer.samples,
-        "seconds": timer.seconds,
-        "val_seconds": timer.val_seconds,
-        "cpu_seconds": timer.cpu_seconds,
-        "fit_seconds": fit_seconds,
-    }
-
-
-def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, seed: int) -> dict:
-    """The hand-written loop: Adam (from the config), MSE, clipping as configured, shuffled index batches,
-    and after each epoch the validation loss, as the project's run computes it for checkpointing."""
-    x, y = train.x, train.y
-    device = x.device
-    torch.manual_seed(seed)
-    net = build(cfg.model, input_size=1, horizon=y.shape[1]).to(device)
-    optimizer = build(cfg.optimizer)(params=net.parameters())
-    loss_fn = nn.MSELoss()
-    clip = cfg.trainer.get("gradient_clip_val")
-    batch_size, n = int(cfg.data.batch_size), int(x.shape[0])
-    generator = torch.Generator().manual_seed(seed)
-    samples, val_seconds, val_loss = 0, 0.0, math.nan
-    net.train()
-    gc.collect()
-    _sync(device)
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=generator).to(device)
-        for i in range(0, n, batch_size):
-            idx = order[i : i + batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(x[idx]), y[idx])
-            loss.backward()
-            if clip:
-                nn.utils.clip_grad_norm_(net.parameters(), float(clip))
-            optimizer.step()
-            samples += int(idx.shape[0])
-        v0 = time.perf_counter()
-        net.eval()
-        with torch.inference_mode():
-            step = max(batch_size, EVAL_BATCH_SIZE)
-            pred = torch.cat([net(val.x[i : i + step]) for i in range(0, len(val), step)])
-            val_loss = float(loss_fn(pred, val.y))  # read on the host, like a monitored metric
-        net.train()
-        val_seconds += time.perf_counter() - v0
-    _sync(device)
-    if not math.isfinite(val_loss):
-        raise FloatingPointError(f"plain loop diverged (val loss {val_loss}); the comparison is void")
-    return {
-        "samples": samples,
-        "seconds": time.perf_counter() - t0,
-        "val_seconds": val_seconds,
-        "cpu_seconds": time.process_time() - cpu0,
-    }
+from closecast.data import PriceDataModule  # noqa: E402
+from closecast.training import build  # noqa: E402
 
 
 def benchmark(s: Settings) -> dict:
@@ -307,84 +118,6 @@ def benchmark(s: Settings) -> dict:
     }
 
 
-def command_line(s: dict) -> str:
-    """The command that repeats a run with these settings (output paths left out)."""
-    parts = ["python scripts/bench_train.py"]
-    if s["device"] != "cpu":
-        parts.append(f"--device {s['device']}")
-    defaults = DEFAULTS[s["device"]]
-    for key in ("hidden", "layers", "window", "batch_size", "epochs", "rounds", "rows"):
-        if s[key] != defaults[key] and s[key] is not None:
-            parts.append(f"--{key.replace('_', '-')} {s[key]}")
-    if s["ticker"] != "AAPL":
-        parts.append(f"--ticker {s['ticker']}")
-    if s["start"]:
-        parts.append(f"--start {s['start']}")
-    if s["threads"]:
-        parts.append(f"--threads {s['threads']}")
-    return " ".join([*parts, "--update-docs"])
-
-
-def markdown(result: dict) -> str:
-    """The docs table: machine, date, command, figures, each target beside its figure."""
-    s, m = result["settings"], result["machine"]
-    cuda = s["device"] == "cuda"
-    where = f"{m['cores']} cores, {m['cpu']}" + (f", GPU {m['gpu']}" if cuda and m.get("gpu") else "")
-    data = f"synthetic random walk, {s['rows']:,} days" if s["rows"] else f"bundled {s['ticker']} sample"
-    rows = [
-        ("Machine", where, ""),
-        ("Date", m["date"], ""),
-        ("Command", f"`{command_line(s)}`", ""),
-        (
-            "Settings",
-            f"{data} ({result['train_samples']:,} training windows), hidden {s['hidden']}, "
-            f"{s['layers']} layers, window {s['window']}, batch {s['batch_size']}, {s['epochs']} epochs, "
-            f"{s['rounds']} rounds each side A/B; torch {result['torch']}, Lightning {result['lightning']}, "
-            f"torch threads: {result['threads']}",
-            "",
-        ),
-        ("Plain PyTorch loop, samples/s (median)", f"{result['plain_samples_per_s']:,.0f}", ""),
-        ("Project training loop, samples/s (median)", f"{result['project_samples_per_s']:,.0f}", ""),
-        ("**Ratio project / plain**", f"**{result['ratio']:.3f}**", f"≥ {TARGET_RATIO}"),
-        ("Ratio per round", ", ".join(f"{r:.3f}" for r in result["paired_ratios"]), ""),
-        ("Ratio without the validation passes", f"{result['train_only_ratio']:.3f}", ""),
-        ("Ratio of the whole `trainer.fit` (setup included)", f"{result['fit_ratio']:.3f}", ""),
-    ]
-    if cuda:
-        rows.append(
-            (
-                "The issue's H200 figures (same model settings)",
-                f"plain loop, resident tensors {GPU_REFERENCE_SAMPLES_PER_S:,}; plain loop through a "
-                f"DataLoader {GPU_REFERENCE_DATALOADER:,}; Lightning with a DataLoader "
-                f"{GPU_REFERENCE_LIGHTNING:,}",
-                "",
-            )
-        )
-    else:
-        rows.append(
-            (
-                "Ratio of samples per CPU-second (steadier on a busy machine)",
-                f"{result['cpu_time_ratio']:.3f}",
-                "",
-            )
-        )
-    lines = [
-        f"## Training speed ({'GPU' if cuda else 'CPU'})",
-        "",
-        "The project's Trainer (validation, checkpoints, TensorBoard and progress bar every epoch, as in a",
-        "normal run) against a plain PyTorch loop on the same tensors, network, optimizer, clipping, batch",
-        "size and epochs that also computes the validation loss after each epoch. Time runs from the first",
-        "training step to the end of the last epoch. The project side is Lightning's own loop, one batch",
-        "per optimizer step: what it pays beyond the plain loop is that loop's per-step hooks and",
-        "bookkeeping, the progress bar, and each epoch's checkpoints and TensorBoard events.",
-        "",
-        "| Figure | Value | Target |",
-        "|---|---|---|",
-        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
-    ]
-    return "\n".join(lines)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; unset model/data/epoch options take the per-device defaults."""
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -409,31 +142,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--update-docs", action="store_true", help="rewrite this benchmark's table in the docs")
     p.add_argument("--docs", type=Path, default=benchdoc.DOC, help="the benchmarks document to update")
     return p.parse_args(argv)
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Defaults for the device (or the tiny setting), overridden by any option given."""
-    base = {**DEFAULTS[args.device], "start": None, **(TINY if args.tiny else {})}
-    if args.rows is not None:
-        base["start"] = None  # a date range is a choice within the bundled sample, not the synthetic series
-    for key in ("hidden", "layers", "window", "batch_size", "epochs", "rounds", "rows", "start"):
-        value = getattr(args, key)
-        if value is not None:
-            base[key] = value
-    for key in ("hidden", "layers", "window", "batch_size", "epochs", "rounds"):
-        if base[key] < 1:
-            raise SystemExit(f"--{key.replace('_', '-')} must be at least 1, got {base[key]}")
-    if base["rows"] is not None and not 10 * base["window"] <= base["rows"] <= MAX_ROWS:
-        raise SystemExit(
-            f"--rows {base['rows']} must lie in [{10 * base['window']}, {MAX_ROWS:,}] for window "
-            f"{base['window']} (ten windows at least; dates must fit pandas' calendar)"
-        )
-    if args.threads is not None and args.threads < 1:
-        raise SystemExit(f"--threads must be at least 1, got {args.threads}")
-    threads = args.threads
-    if threads is None and args.device == "cpu":
-        threads = int(OmegaConf.load(ROOT / "configs" / "train.yaml").threads)  # what a normal run uses
-    return Settings(device=args.device, ticker=args.ticker, threads=threads, **base)
 
 
 def main(argv: list[str] | None = None) -> int:

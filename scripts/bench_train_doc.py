@@ -1,0 +1,72 @@
+"""The `train` tables of docs/BENCHMARKS.md (`scripts/bench_train.py --update-docs` writes them): each
+figure of a run beside its target, and on a GPU the issue's reference figures."""
+
+from __future__ import annotations
+
+from bench_train_settings import command_line
+
+TARGET_RATIO = 0.9
+# The issue's GPU reference: a plain loop with resident tensors on an H200 at these settings.
+GPU_REFERENCE_SAMPLES_PER_S = 137_874
+GPU_REFERENCE_DATALOADER = 69_664  # the same loop fed by a DataLoader
+GPU_REFERENCE_LIGHTNING = 44_954  # Lightning fed by a DataLoader
+
+
+def markdown(result: dict) -> str:
+    """The docs table: machine, date, command, figures, each target beside its figure."""
+    s, m = result["settings"], result["machine"]
+    cuda = s["device"] == "cuda"
+    where = f"{m['cores']} cores, {m['cpu']}" + (f", GPU {m['gpu']}" if cuda and m.get("gpu") else "")
+    data = f"synthetic random walk, {s['rows']:,} days" if s["rows"] else f"bundled {s['ticker']} sample"
+    rows = [
+        ("Machine", where, ""),
+        ("Date", m["date"], ""),
+        ("Command", f"`{command_line(s)}`", ""),
+        (
+            "Settings",
+            f"{data} ({result['train_samples']:,} training windows), hidden {s['hidden']}, "
+            f"{s['layers']} layers, window {s['window']}, batch {s['batch_size']}, {s['epochs']} epochs, "
+            f"{s['rounds']} rounds each side A/B; torch {result['torch']}, Lightning {result['lightning']}, "
+            f"torch threads: {result['threads']}",
+            "",
+        ),
+        ("Plain PyTorch loop, samples/s (median)", f"{result['plain_samples_per_s']:,.0f}", ""),
+        ("Project training loop, samples/s (median)", f"{result['project_samples_per_s']:,.0f}", ""),
+        ("**Ratio project / plain**", f"**{result['ratio']:.3f}**", f"≥ {TARGET_RATIO}"),
+        ("Ratio per round", ", ".join(f"{r:.3f}" for r in result["paired_ratios"]), ""),
+        ("Ratio without the validation passes", f"{result['train_only_ratio']:.3f}", ""),
+        ("Ratio of the whole `trainer.fit` (setup included)", f"{result['fit_ratio']:.3f}", ""),
+    ]
+    if cuda:
+        rows.append(
+            (
+                "The issue's H200 figures (same model settings)",
+                f"plain loop, resident tensors {GPU_REFERENCE_SAMPLES_PER_S:,}; plain loop through a "
+                f"DataLoader {GPU_REFERENCE_DATALOADER:,}; Lightning with a DataLoader "
+                f"{GPU_REFERENCE_LIGHTNING:,}",
+                "",
+            )
+        )
+    else:
+        rows.append(
+            (
+                "Ratio of samples per CPU-second (steadier on a busy machine)",
+                f"{result['cpu_time_ratio']:.3f}",
+                "",
+            )
+        )
+    lines = [
+        f"## Training speed ({'GPU' if cuda else 'CPU'})",
+        "",
+        "The project's Trainer (validation, checkpoints, TensorBoard and progress bar every epoch, as in a",
+        "normal run) against a plain PyTorch loop on the same tensors, network, optimizer, clipping, batch",
+        "size and epochs that also computes the validation loss after each epoch. Time runs from the first",
+        "training step to the end of the last epoch. The project side is Lightning's own loop, one batch",
+        "per optimizer step: what it pays beyond the plain loop is that loop's per-step hooks and",
+        "bookkeeping, the progress bar, and each epoch's checkpoints and TensorBoard events.",
+        "",
+        "| Figure | Value | Target |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""The two timed sides of the training-speed benchmark (`scripts/bench_train.py`): one fit through the
+project's Trainer with a callback that times its loop, and the hand-written PyTorch loop it is set against."""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, open_dict
+from torch import nn
+
+from closecast.data import EVAL_BATCH_SIZE, PriceDataModule, WindowSet
+from closecast.training import build, build_callbacks, build_module_and_trainer
+
+
+class LoopTimer(pl.Callback):
+    """Wall time from the first training step to the end of fit, the part of it spent validating, and
+    the samples trained on. Placed first among the callbacks, so the checkpoint writes that follow each
+    validation count as training time."""
+
+    def __init__(self, device: torch.device, samples_per_epoch: int) -> None:
+        self.device = device
+        self.samples_per_epoch = samples_per_epoch
+        self.samples = 0
+        self.seconds = math.nan
+        self.val_seconds = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _sync(self.device)
+        self.t0, self.cpu0 = time.perf_counter(), time.process_time()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Counted per epoch, not per batch: a per-batch hook would add its own cost to every step.
+        self.samples += self.samples_per_epoch
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _sync(self.device)
+        self.val_t0 = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _sync(self.device)
+        self.val_seconds += time.perf_counter() - self.val_t0
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        _sync(self.device)
+        self.seconds = time.perf_counter() - self.t0
+        self.cpu_seconds = time.process_time() - self.cpu0
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.device, run_dir: Path) -> dict:
+    """One fit through the project's Trainer; returns samples, loop seconds and whole-fit seconds."""
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(run_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    timer = LoopTimer(device, len(datamodule.parts["train"]))
+    logger = build(cfg.logger, save_dir=str(run_dir))
+    callbacks = [timer, *build_callbacks(cfg, run_dir)]
+    module, trainer = build_module_and_trainer(cfg, datamodule, callbacks, logger)  # as `fit_network` does
+    gc.collect()  # start each timed run, on either side, from the same clean heap
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    _sync(device)
+    fit_seconds = time.perf_counter() - t0
+    if not list((run_dir / "checkpoints").glob("*.ckpt")):
+        raise RuntimeError(f"project run wrote no checkpoint under {run_dir}; the benchmark would be unfair")
+    return {
+        "samples": timer.samples,
+        "seconds": timer.seconds,
+        "val_seconds": timer.val_seconds,
+        "cpu_seconds": timer.cpu_seconds,
+        "fit_seconds": fit_seconds,
+    }
+
+
+def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, seed: int) -> dict:
+    """The hand-written loop: Adam (from the config), MSE, clipping as configured, shuffled index batches,
+    and after each epoch the validation loss, as the project's run computes it for checkpointing."""
+    x, y = train.x, train.y
+    device = x.device
+    torch.manual_seed(seed)
+    net = build(cfg.model, input_size=1, horizon=y.shape[1]).to(device)
+    optimizer = build(cfg.optimizer)(params=net.parameters())
+    loss_fn = nn.MSELoss()
+    clip = cfg.trainer.get("gradient_clip_val")
+    batch_size, n = int(cfg.data.batch_size), int(x.shape[0])
+    generator = torch.Generator().manual_seed(seed)
+    samples, val_seconds, val_loss = 0, 0.0, math.nan
+    net.train()
+    gc.collect()
+    _sync(device)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(net(x[idx]), y[idx])
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(net.parameters(), float(clip))
+            optimizer.step()
+            samples += int(idx.shape[0])
+        v0 = time.perf_counter()
+        net.eval()
+        with torch.inference_mode():
+            step = max(batch_size, EVAL_BATCH_SIZE)
+            pred = torch.cat([net(val.x[i : i + step]) for i in range(0, len(val), step)])
+            val_loss = float(loss_fn(pred, val.y))  # read on the host, like a monitored metric
+        net.train()
+        val_seconds += time.perf_counter() - v0
+    _sync(device)
+    if not math.isfinite(val_loss):
+        raise FloatingPointError(f"plain loop diverged (val loss {val_loss}); the comparison is void")
+    return {
+        "samples": samples,
+        "seconds": time.perf_counter() - t0,
+        "val_seconds": val_seconds,
+        "cpu_seconds": time.process_time() - cpu0,
+    }
