@@ -4,6 +4,9 @@
     python scripts/results.py --targets return level --jobs 2
     python scripts/results.py --extra-series none   # the bundled tickers only
 
+It also trains one network on all the bundled tickers asked for (`data.tickers`, scripts/results_pooled.py)
+and reports it beside the one-network-per-ticker runs.
+
 For each series it runs the backtest (`configs/backtest.yaml`, unchanged defaults unless `--set` says
 otherwise) once per target formulation, and the default training run (`configs/train.yaml`) whose test
 part is the one `make train` reports. The series are the bundled tickers and, unless `--extra-series none`,
@@ -28,13 +31,15 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchdoc import machine_line  # noqa: E402
 from results_backtest import guard_section, per_fold_section, summary_section, target_choice_section  # noqa: E402
-from results_jobs import compose, run_all  # noqa: E402
+from results_jobs import compose, run_all, training_overrides  # noqa: E402
 from results_naive import (  # noqa: E402
     against_target_section,
     bottom_line_section,
     training_section,
     verdicts_section,
 )
+from results_pooled import pooled_job  # noqa: E402
+from results_pooled import section as pooled_comparison  # noqa: E402
 from results_quality import section as distribution_section  # noqa: E402
 from results_series import BUNDLED, EXTRA, bundled, extra_series, source_section  # noqa: E402
 
@@ -68,6 +73,15 @@ def distribution(report: dict) -> list[str]:
     return distribution_section(report["backtests"], report["trains"])
 
 
+def pooled(report: dict) -> list[str]:
+    """One network on all bundled tickers beside one per ticker (results_pooled.py), when it was run."""
+    if not report.get("pooled"):
+        return []
+    names = set(report["pooled"]["tickers"])
+    singles = [t for t in report["trains"] if t["ticker"] in names]
+    return ["## Several series in one network", "", *pooled_comparison(singles, report["pooled"]), ""]
+
+
 # The document, in order. A section maps the report to Markdown lines; the report is what results.json
 # holds (backtests, trains, series_notes) plus default_target and overrides. A section for another kind
 # of run (say a network trained on several series) reads its own key of the report, which `main` fills,
@@ -76,6 +90,7 @@ SECTIONS = (
     header,
     bottom_line_section,
     distribution,
+    pooled,
     summary_section,
     target_choice_section,
     guard_section,
@@ -134,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     began = time.perf_counter()
     backtests, trains = run_all(series + extra, targets, args.set, workdir, args.jobs, not args.no_train)
+    pooled_run = None
+    if not args.no_train and len(args.tickers) > 1:  # one network on all the bundled tickers asked for
+        pooled_run = pooled_job(args.tickers, training_overrides(args.set), str(workdir))
     plots = args.doc.parent / "results"
     plots.mkdir(parents=True, exist_ok=True)
     for bt in backtests:
@@ -141,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         target_png.write_bytes(Path(bt["png"]).read_bytes())
         bt["png"] = str(target_png)
     saved = {"backtests": backtests, "trains": trains, "series_notes": notes, "arguments": arguments(args)}
+    saved["pooled"] = pooled_run
     text = render({**saved, **context})
     footer = (
         f"\nTotal wall time of this report: {time.perf_counter() - began:.0f} s with {args.jobs} processes "

@@ -49,6 +49,11 @@ def backtest_job(name: str, series: list[str], target: str, extra: list[str], wo
     }
 
 
+def training_overrides(overrides: list[str]) -> list[str]:
+    """`overrides` without the backtest-only keys, which the training config does not have."""
+    return [o for o in overrides if not o.lstrip("+~").startswith("backtest.")]
+
+
 def train_job(name: str, series: list[str], extra: list[str], workdir: str) -> dict:
     """The default training run of one series (what `make train data.ticker=…` reports)."""
     import torch
@@ -58,7 +63,7 @@ def train_job(name: str, series: list[str], extra: list[str], workdir: str) -> d
     torch.set_num_threads(1)  # same reason as the backtest's `threads`: a shared, busy machine
     out = Path(workdir) / f"train_{name}"
     began = time.perf_counter()
-    extra = [o for o in extra if not o.lstrip("+~").startswith("backtest.")]  # backtest-only keys
+    extra = training_overrides(extra)
     metrics = train(compose("train", out, [*series, "publish=false", *extra]))
     return {"ticker": name, "metrics": metrics, "seconds": time.perf_counter() - began}
 
