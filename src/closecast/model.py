@@ -60,14 +60,14 @@ class LSTMForecaster(nn.Module):
         if members == 1:
             # The single network keeps its attribute names, so artifacts and checkpoints from before
             # ensembles load as they are.
-            self.lstm, self.head = self._member(input_size, hidden, layers, dropout)
+            single = self._member(input_size, hidden, layers, dropout)
+            self.lstm, self.head = single["lstm"], single["head"]
         else:
             self.ensemble = nn.ModuleList(
-                nn.ModuleDict(dict(zip(("lstm", "head"), self._member(input_size, hidden, layers, dropout))))
-                for _ in range(members)
+                self._member(input_size, hidden, layers, dropout) for _ in range(members)
             )
 
-    def _member(self, input_size: int, hidden: int, layers: int, dropout: float) -> tuple[nn.LSTM, nn.Linear]:
+    def _member(self, input_size: int, hidden: int, layers: int, dropout: float) -> nn.ModuleDict:
         # nn.LSTM applies dropout between layers only; with one layer it would just warn.
         lstm = nn.LSTM(input_size, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         head = nn.Linear(hidden, self.horizon * self.n_params)
@@ -76,7 +76,7 @@ class LSTMForecaster(nn.Module):
         if self.n_params > 1:
             with torch.no_grad():  # softplus(log(e - 1)) = 1: a unit starting scale
                 head.bias.view(self.horizon, self.n_params)[:, 1] = math.log(math.e - 1)
-        return lstm, head
+        return nn.ModuleDict({"lstm": lstm, "head": head})
 
     def _run(self, lstm: nn.LSTM, head: nn.Linear, x: torch.Tensor) -> torch.Tensor:
         out, _ = lstm(x)
