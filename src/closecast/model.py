@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from closecast.distribution import n_params
+from closecast.distribution import combine_members, n_params
 
 LIKELIHOOD_CHOICES = ("none", "gaussian", "student_t")
 
@@ -19,6 +19,11 @@ class LSTMForecaster(nn.Module):
     `gaussian` / `student_t` give the raw distribution parameters per step (`closecast.distribution`).
     The head starts at a zero location — the naive forecast under the default `return` target — and a unit
     scale (the training spread), so training moves it only where the data pays for it.
+
+    `members=K > 1` makes a deep ensemble: K independent LSTM+head pairs, each from its own random LSTM
+    weights and the same naive start, each trained on its own loss (`member_outputs`). `forward` answers
+    one set of raw outputs, the members combined by `closecast.distribution.combine_members`, so every
+    reader of a network's output (calibration, scores, artifact, serving) sees a single network.
     """
 
     def __init__(
@@ -29,6 +34,7 @@ class LSTMForecaster(nn.Module):
         input_size: int = 1,
         horizon: int = 1,
         likelihood: str = "none",
+        members: int = 1,
     ) -> None:
         super().__init__()
         if hidden < 1 or layers < 1:
@@ -37,6 +43,8 @@ class LSTMForecaster(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if likelihood not in LIKELIHOOD_CHOICES:
             raise ValueError(f"model.likelihood={likelihood!r} is not one of {LIKELIHOOD_CHOICES}")
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+            raise ValueError(f"model.members={members!r} must be a whole number >= 1 (1 = a single network)")
         self.hparams = {
             "hidden": int(hidden),
             "layers": int(layers),
@@ -44,23 +52,45 @@ class LSTMForecaster(nn.Module):
             "input_size": int(input_size),
             "horizon": int(horizon),
             "likelihood": str(likelihood),
+            "members": members,
         }
         self.likelihood, self.horizon = likelihood, int(horizon)
         self.n_params = 1 if likelihood == "none" else n_params(likelihood)
+        self.members = members
+        if members == 1:
+            # The single network keeps its attribute names, so artifacts and checkpoints from before
+            # ensembles load as they are.
+            single = self._member(input_size, hidden, layers, dropout)
+            self.lstm, self.head = single["lstm"], single["head"]
+        else:
+            self.ensemble = nn.ModuleList(
+                self._member(input_size, hidden, layers, dropout) for _ in range(members)
+            )
+
+    def _member(self, input_size: int, hidden: int, layers: int, dropout: float) -> nn.ModuleDict:
         # nn.LSTM applies dropout between layers only; with one layer it would just warn.
-        self.lstm = nn.LSTM(
-            input_size, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
-        )
-        self.head = nn.Linear(hidden, horizon * self.n_params)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        lstm = nn.LSTM(input_size, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        head = nn.Linear(hidden, self.horizon * self.n_params)
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
         if self.n_params > 1:
             with torch.no_grad():  # softplus(log(e - 1)) = 1: a unit starting scale
-                self.head.bias.view(horizon, self.n_params)[:, 1] = math.log(math.e - 1)
+                head.bias.view(self.horizon, self.n_params)[:, 1] = math.log(math.e - 1)
+        return nn.ModuleDict({"lstm": lstm, "head": head})
+
+    def _run(self, lstm: nn.LSTM, head: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        out, _ = lstm(x)
+        y = head(out[:, -1])
+        return y if self.n_params == 1 else y.view(-1, self.horizon, self.n_params)
+
+    def member_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each member's raw output, shaped as `forward`'s; what training scores, one loss per member."""
+        if self.members == 1:
+            return [self._run(self.lstm, self.head, x)]
+        return [self._run(m["lstm"], m["head"], x) for m in self.ensemble]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`(batch, length, input_size)` → `(batch, horizon)`, or `(batch, horizon, n_params)` with a
-        likelihood head."""
-        out, _ = self.lstm(x)
-        y = self.head(out[:, -1])
-        return y if self.n_params == 1 else y.view(-1, self.horizon, self.n_params)
+        likelihood head; an ensemble's members combined into one such output."""
+        outputs = self.member_outputs(x)
+        return outputs[0] if self.members == 1 else combine_members(torch.stack(outputs), self.likelihood)

@@ -20,7 +20,12 @@ class ForecastModule(pl.LightningModule):
     Lightning's own loop (clipping, schedulers and precision are Trainer settings). Every epoch it logs
     `train/loss`, `val/loss` (that loss on validation) and the network's own validation scores of its
     point forecast (the location) in prices, before any calibration: `val/raw/mae`, `val/raw/rmse`,
-    `val/raw/mape` (%) and `val/raw/mase` (against naive)."""
+    `val/raw/mape` (%) and `val/raw/mase` (against naive).
+
+    A network with `member_outputs` (an ensemble, `model.members`) trains each member on its own loss:
+    the training loss is the mean of the members' losses, so no member's gradient depends on another's.
+    `val/loss` scores the combined output, the distribution that is served, so checkpointing and early
+    stopping pick the served model."""
 
     def __init__(
         self,
@@ -61,7 +66,9 @@ class ForecastModule(pl.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss = self.loss_fn(self.net(x), y)
+        member_outputs = getattr(self.net, "member_outputs", None)
+        outputs = member_outputs(x) if member_outputs is not None else [self.net(x)]
+        loss = torch.stack([self.loss_fn(out, y) for out in outputs]).mean()
         self._losses.append((loss.detach(), x.shape[0]))
         return loss
 
