@@ -16,6 +16,7 @@ import torch
 from closecast.batches import Batches
 from closecast.codec import Codec
 from closecast.integrity import clean_series
+from closecast.ranges import high_low_tensor, high_low_windows, with_high_low
 from closecast.sources import SOURCES, DataError, pick_feature, read_source
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,13 @@ class WindowSet:
         )
 
 
-def make_windows(prices: torch.Tensor, codec: Codec, anchors: slice, dates: pd.DatetimeIndex) -> WindowSet:
+def make_windows(
+    prices: torch.Tensor,
+    codec: Codec,
+    anchors: slice,
+    dates: pd.DatetimeIndex,
+    high_low: torch.Tensor | None = None,
+) -> WindowSet:
     """Samples whose anchor index lies in `anchors`, built from a strided view (no Python loop)."""
     span = codec.window + codec.horizon
     all_windows = prices.unfold(0, span, 1)  # view: row i covers prices[i : i + span], anchor i + window - 1
@@ -118,7 +125,7 @@ def make_windows(prices: torch.Tensor, codec: Codec, anchors: slice, dates: pd.D
     rows = slice(anchors.start - first, anchors.stop - first)
     windows = all_windows[rows]
     return WindowSet(
-        x=codec.encode(windows[:, : codec.window]),
+        x=codec.encode(windows[:, : codec.window], *high_low_windows(high_low, codec.window, rows)),
         y=codec.target_of(windows),
         last=windows[:, codec.window - 1].clone(),
         future=windows[:, codec.window :].clone(),
@@ -172,6 +179,7 @@ class PriceDataModule(pl.LightningDataModule):
         self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
         self.series: pd.Series | None = None
         self.codec: Codec | None = None
+        self.high_low: pd.DataFrame | None = None  # each day's High and Low, read for range inputs only
         self.parts: dict[str, WindowSet] = {}
 
     def prepare_data(self) -> None:
@@ -183,9 +191,13 @@ class PriceDataModule(pl.LightningDataModule):
         """Read and clean the configured series (no split, no statistics)."""
         frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
         self.feature = pick_feature(frame, self.feature, self.name)
-        return clean_series(
+        series = clean_series(
             frame, self.feature, self.start, self.end, self.name, self.date_format, self.max_dropped_frac
         )
+        series, self.high_low = with_high_low(
+            frame, series, self.features, self.name, self.date_format, self.max_dropped_frac
+        )
+        return series
 
     def setup(self, stage: str | None = None) -> None:
         """Load, clean, split and window the series (idempotent)."""
@@ -214,9 +226,10 @@ class PriceDataModule(pl.LightningDataModule):
         self.series = series
         prices = torch.tensor(series.to_numpy(dtype=np.float64))
         self.split = split
+        hl, n = high_low_tensor(self.high_low, series.index, self.features, self.name), split.n_train
         try:
             self.codec = Codec.fit(
-                prices[: split.n_train], self.target, self.window, self.horizon, self.features, self.ma_window
+                prices[:n], self.target, self.window, self.horizon, self.features, self.ma_window, hl
             )
         except ValueError as exc:  # constant prices (or returns) leave no scale to normalize by
             first, last = series.index[0].date(), series.index[split.n_train - 1].date()
@@ -231,7 +244,7 @@ class PriceDataModule(pl.LightningDataModule):
             "val": slice(split.n_train - 1, split.n_train + split.n_val - h),
             "test": slice(split.n_train + split.n_val - 1, len(series) - h),
         }
-        self.parts = {name: make_windows(prices, self.codec, s, series.index) for name, s in bounds.items()}
+        self.parts = {k: make_windows(prices, self.codec, s, series.index, hl) for k, s in bounds.items()}
         log.info(
             "%s %s: %d prices %s..%s; samples train=%d val=%d test=%d",
             self.ticker,
