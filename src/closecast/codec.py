@@ -21,7 +21,10 @@ INTERVAL_SCALES = ("none", "window")
 # Optional inputs from each input day's High and Low, for sources that have them: `range` is log(High/Low),
 # Parkinson's measure of the day's spread. It is a ratio, so unadjusted High/Low work beside an adjusted
 # close, and it sees the moves inside the day that two closes miss.
-RANGE_FEATURES = ("range",)
+# `log_range` is its logarithm, centred on the training mean: volatility is closer to log-normal than normal,
+# and a day whose High equals its Low (a halted stock) is floored at `RANGE_FLOOR`.
+RANGE_FEATURES = ("range", "log_range")
+RANGE_FLOOR = 1e-4
 FEATURES = ("return", "abs_return", "ma_dev", *RANGE_FEATURES)
 
 
@@ -54,6 +57,8 @@ class Codec:
     features: list[str] = field(default_factory=lambda: ["return"])
     ma_window: int = 20
     feature_std: list[float] = field(default_factory=list)
+    # Training means subtracted before scaling: 0 except for `log_range`, which sits far from 0.
+    feature_mean: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -74,8 +79,10 @@ class Codec:
             )
         if self.ma_window < 2:
             raise ValueError(f"data.ma_window must be at least 2, got {self.ma_window}")
-        if self.feature_std and len(self.feature_std) != len(self.features):
-            raise ValueError(f"feature_std {self.feature_std} does not match features {self.features}")
+        for key in ("feature_std", "feature_mean"):
+            stats = getattr(self, key)
+            if stats and len(stats) != len(self.features):
+                raise ValueError(f"{key} {stats} does not match features {self.features}")
 
     @classmethod
     def fit(
@@ -105,6 +112,9 @@ class Codec:
         channels = codec._channels(prices[None], *hl)
         codec.feature_std = [
             1.0 if f == "return" else float(channels[i][0].std()) for i, f in enumerate(codec.features)
+        ]
+        codec.feature_mean = [
+            float(channels[i][0].mean()) if f == "log_range" else 0.0 for i, f in enumerate(codec.features)
         ]
         if not all(math.isfinite(v) and v > 0 for v in codec.feature_std):
             raise ValueError(f"input features {codec.features} have a zero spread on the training part")
@@ -143,8 +153,9 @@ class Codec:
                 out.append(None)
             elif name == "abs_return":
                 out.append(F.pad(returns.abs(), (1, 0))[..., first:])
-            elif name == "range":
-                out.append((high.double().log() - low.double().log())[..., first:])
+            elif name in RANGE_FEATURES:
+                day_range = (high.double().log() - low.double().log())[..., first:]
+                out.append(day_range if name == "range" else day_range.clamp_min(RANGE_FLOOR).log())
             else:
                 # Trailing mean over up to `ma_window` log prices, fewer at the start of the window.
                 total = F.pad(log_p.cumsum(-1), (self.ma_window, 0))
@@ -165,9 +176,10 @@ class Codec:
             base = (prices - self.mean) / self.std
         if self.features == ["return"]:
             return base.float().unsqueeze(-1)
+        means = self.feature_mean or [0.0] * len(self.features)
         channels = [
-            base if c is None else c / s
-            for c, s in zip(self._channels(prices, high, low), self.feature_std, strict=True)
+            base if c is None else (c - m) / s
+            for c, m, s in zip(self._channels(prices, high, low), means, self.feature_std, strict=True)
         ]
         return torch.stack(channels, dim=-1).float()
 
@@ -218,5 +230,6 @@ class Codec:
                 **data,
                 "features": list(data.get("features", ["return"])),
                 "feature_std": list(data.get("feature_std", [])),
+                "feature_mean": list(data.get("feature_mean", [])),
             }
         )
