@@ -142,3 +142,22 @@ def test_high_low_are_checked_day_by_day(tmp_path: Path, caplog: pytest.LogCaptu
     assert dm.high_low.index.equals(dm.series.index)
     # An adjusted close beside unadjusted High/Low is fine: the check reads the unadjusted Close.
     assert len(load(frame).series) == 500
+
+
+def test_backtest_folds_read_the_series_high_low(tmp_path: Path) -> None:
+    from closecast.backtest import fold_config, fold_datamodule
+    from closecast.data import walk_forward_splits
+    from closecast.training import build
+    from tests.conftest import compose_train
+
+    cfg = fold_config(compose_train(tmp_path, [f"data.features=[{','.join(RANGE)}]"], "backtest"))
+    loader = build(cfg.data)
+    series = loader.load_series()
+    split = walk_forward_splits(len(series), 2, 0.3, cfg.data.train_frac, cfg.data.val_frac)[0]
+    fold = fold_datamodule(cfg, series, split, loader.high_low)
+    test = fold.parts["test"]
+    day = test.anchors.start  # the first test sample's last input day
+    expected = np.log(loader.high_low["high"].iloc[day] / loader.high_low["low"].iloc[day])
+    assert float(test.x[0, -1, -1]) == pytest.approx(expected / fold.codec.feature_std[-1], rel=1e-6)
+    with pytest.raises(DataError, match="need each day's High and Low, and none were read"):
+        fold_datamodule(cfg, series, split)
