@@ -161,3 +161,19 @@ def test_backtest_folds_read_the_series_high_low(tmp_path: Path) -> None:
     assert float(test.x[0, -1, -1]) == pytest.approx(expected / fold.codec.feature_std[-1], rel=1e-6)
     with pytest.raises(DataError, match="need each day's High and Low, and none were read"):
         fold_datamodule(cfg, series, split)
+
+
+def test_a_yahoo_download_keeps_high_low_for_range_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from closecast import sources
+    from tests.test_sources import recorded_frame
+
+    frame = recorded_frame()
+    monkeypatch.setattr(sources, "yf_download", lambda *args: frame)
+    dm = PriceDataModule(source="yahoo", ticker="TEST", data_dir=str(tmp_path), window=10, features=RANGE)
+    dm.prepare_data()
+    dm.setup()  # reads the cached CSV, as every later run does
+    np.testing.assert_allclose(dm.high_low["high"].to_numpy(), frame[("High", "TEST")].to_numpy())
+    np.testing.assert_allclose(dm.high_low["low"].to_numpy(), frame[("Low", "TEST")].to_numpy())
+    assert dm.codec.needs_high_low and len(dm.series) == len(frame)
