@@ -15,7 +15,7 @@ from closecast.predict import main
 from tests.conftest import ROOT, compose_train
 from tests.live_server import live_server
 
-RANGE = "data.features=[return,abs_return,ma_dev,range]"
+RANGE = "data.features=[return,ma_dev,log_range]"
 DAYS = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv").tail(40)
 # Adjusted closes beside unadjusted High/Low, as Yahoo gives them.
 VALUES, HIGH, LOW = (DAYS[c].tolist() for c in ("Adj Close", "High", "Low"))
@@ -54,7 +54,7 @@ def test_a_range_model_answers_with_high_and_low_as_predict_next_from_values(ser
     models = {m["name"]: m for m in client.get("/models").json()["models"]}
     assert models["range.pt"]["inputs"] == ["values", "high", "low"]
     assert models["best.pt"]["inputs"] == ["values"]
-    assert "range" in models["range.pt"]["features"]
+    assert models["range.pt"]["features"] == ["return", "ma_dev", "log_range"]
 
 
 @pytest.mark.parametrize(
