@@ -17,9 +17,9 @@ from closecast.backtest import (
     run_backtest,
     save_outputs,
 )
-from closecast.data import walk_forward_splits
 from closecast.evaluation import assess
 from closecast.sources import DataError
+from closecast.splits import walk_forward_splits
 from closecast.training import build, fit_network
 from tests.conftest import ROOT, TINY, compose_train
 

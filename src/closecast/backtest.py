@@ -27,10 +27,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from closecast import quality
 from closecast.calibration import choose_shrink
 from closecast.codec import Codec
-from closecast.data import PriceDataModule, Split, walk_forward_splits
+from closecast.data import PriceDataModule
 from closecast.distribution import location
 from closecast.evaluation import assess, predict_normalized
 from closecast.metrics import interval_coverage, score_forecasts
+from closecast.splits import Split, walk_forward_splits
 from closecast.training import build, fit_network, torch_threads
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,14 @@ class BacktestResult:
     distribution: pd.DataFrame | None = None  # fold × method distribution scores (`quality.fold_rows`)
 
 
-def fold_datamodule(cfg: DictConfig, series: pd.Series, split: Split) -> PriceDataModule:
-    """A datamodule over the prefix of `series` that `split` covers; statistics from its train part only."""
+def fold_datamodule(
+    cfg: DictConfig, series: pd.Series, split: Split, high_low: pd.DataFrame | None = None
+) -> PriceDataModule:
+    """A datamodule over the prefix of `series` that `split` covers; statistics from its train part only
+    (`high_low`: the series' daily High and Low, for range inputs)."""
     datamodule: PriceDataModule = build(cfg.data)
     datamodule.feature = str(series.name)  # the column `load_series` resolved `auto` to
+    datamodule.high_low = high_low
     total = split.n_train + split.n_val + split.n_test
     datamodule.use_series(series.iloc[:total], split)
     return datamodule
@@ -105,7 +110,8 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
     began = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
     data = cfg.data
-    series = build(data).load_series()
+    loader: PriceDataModule = build(data)
+    series = loader.load_series()
     splits = walk_forward_splits(
         len(series), int(cfg.backtest.folds), float(cfg.backtest.test_frac), data.train_frac, data.val_frac
     )
@@ -115,7 +121,7 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
     forecasts: list[FoldForecasts] = []
     for k, split in enumerate(splits, start=1):
         pl.seed_everything(cfg.seed, workers=True)
-        datamodule = fold_datamodule(fold_cfg, series, split)
+        datamodule = fold_datamodule(fold_cfg, series, split, loader.high_low)
         fitted = fit_network(fold_cfg, datamodule, output_dir / f"fold{k}")
         prices = datamodule.series.to_numpy(dtype=np.float64)
         result = assess(fold_cfg, datamodule.codec, fitted.net, datamodule.parts, prices, split.n_train)

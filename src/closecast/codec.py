@@ -18,7 +18,14 @@ INTERVAL_SCALES = ("none", "window")
 # Network inputs computed from closes only, one channel each: the daily log return, its magnitude, and the
 # deviation of the log price from its trailing mean over `ma_window` prices (inside the input window, so a
 # request still needs only `window` closes). Volatility clusters, and the magnitude carries it.
-FEATURES = ("return", "abs_return", "ma_dev")
+# Optional inputs from each input day's High and Low, for sources that have them: `range` is log(High/Low),
+# Parkinson's measure of the day's spread. It is a ratio, so unadjusted High/Low work beside an adjusted
+# close, and it sees the moves inside the day that two closes miss.
+# `log_range` is its logarithm, centred on the training mean: volatility is closer to log-normal than normal,
+# and a day whose High equals its Low (a halted stock) is floored at `RANGE_FLOOR`.
+RANGE_FEATURES = ("range", "log_range")
+RANGE_FLOOR = 1e-4
+FEATURES = ("return", "abs_return", "ma_dev", *RANGE_FEATURES)
 
 
 @dataclass
@@ -50,6 +57,8 @@ class Codec:
     features: list[str] = field(default_factory=lambda: ["return"])
     ma_window: int = 20
     feature_std: list[float] = field(default_factory=list)
+    # Training means subtracted before scaling: 0 except for `log_range`, which sits far from 0.
+    feature_mean: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -70,8 +79,10 @@ class Codec:
             )
         if self.ma_window < 2:
             raise ValueError(f"data.ma_window must be at least 2, got {self.ma_window}")
-        if self.feature_std and len(self.feature_std) != len(self.features):
-            raise ValueError(f"feature_std {self.feature_std} does not match features {self.features}")
+        for key in ("feature_std", "feature_mean"):
+            stats = getattr(self, key)
+            if stats and len(stats) != len(self.features):
+                raise ValueError(f"{key} {stats} does not match features {self.features}")
 
     @classmethod
     def fit(
@@ -82,8 +93,10 @@ class Codec:
         horizon: int,
         features: list[str] | tuple[str, ...] = ("return",),
         ma_window: int = 20,
+        high_low: torch.Tensor | None = None,
     ) -> Codec:
-        """Fit the statistics on the training prices (1-D, positive)."""
+        """Fit the statistics on the training prices (1-D, positive); range inputs read `high_low`
+        `(2, n)`, each day's High and Low from the first training day on (only the training days)."""
         prices = train_prices.double()
         log_returns = torch.diff(prices.log())
         drift = float(log_returns.mean())
@@ -95,9 +108,13 @@ class Codec:
             target, window, horizon, mean, std, drift=drift, features=list(features), ma_window=ma_window
         )
         # The whole training part read as one long window: each extra channel's spread on training data.
-        channels = codec._channels(prices[None])
+        hl = (None, None) if high_low is None else high_low[:, None, : len(prices)].double()
+        channels = codec._channels(prices[None], *hl)
         codec.feature_std = [
             1.0 if f == "return" else float(channels[i][0].std()) for i, f in enumerate(codec.features)
+        ]
+        codec.feature_mean = [
+            float(channels[i][0].mean()) if f == "log_range" else 0.0 for i, f in enumerate(codec.features)
         ]
         if not all(math.isfinite(v) and v > 0 for v in codec.feature_std):
             raise ValueError(f"input features {codec.features} have a zero spread on the training part")
@@ -113,8 +130,20 @@ class Codec:
         """Input channels per time step (the network's `input_size`)."""
         return len(self.features)
 
-    def _channels(self, prices: torch.Tensor) -> list[torch.Tensor]:
+    @property
+    def needs_high_low(self) -> bool:
+        """Whether the inputs need each day's High and Low beside the closes."""
+        return any(f in RANGE_FEATURES for f in self.features)
+
+    def _channels(
+        self, prices: torch.Tensor, high: torch.Tensor | None = None, low: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
         # Unscaled extra channels `(..., input_length)` in float64, `None` for `return` (scaled apart).
+        if self.needs_high_low and (high is None or low is None):
+            raise ValueError(
+                f"data.features={self.features} include a range input ({list(RANGE_FEATURES)}), which "
+                "needs each day's High and Low beside the closes"
+            )
         log_p = prices.log()
         returns = torch.diff(log_p, dim=-1)
         first = 1 if self.target == "return" else 0  # level inputs keep the first price; it has no return
@@ -124,6 +153,9 @@ class Codec:
                 out.append(None)
             elif name == "abs_return":
                 out.append(F.pad(returns.abs(), (1, 0))[..., first:])
+            elif name in RANGE_FEATURES:
+                day_range = (high.double().log() - low.double().log())[..., first:]
+                out.append(day_range if name == "range" else day_range.clamp_min(RANGE_FLOOR).log())
             else:
                 # Trailing mean over up to `ma_window` log prices, fewer at the start of the window.
                 total = F.pad(log_p.cumsum(-1), (self.ma_window, 0))
@@ -132,8 +164,11 @@ class Codec:
                 out.append((log_p - mean)[..., first:])
         return out
 
-    def encode(self, windows: torch.Tensor) -> torch.Tensor:
-        """Prices `(..., window)` → network input `(..., input_length, n_features)` in float32."""
+    def encode(
+        self, windows: torch.Tensor, high: torch.Tensor | None = None, low: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Prices `(..., window)` → network input `(..., input_length, n_features)` in float32; range
+        inputs read the same days' `high` and `low` `(..., window)`."""
         prices = windows.double()
         if self.target == "return":
             base = (torch.diff(prices.log(), dim=-1) - self.mean) / self.std
@@ -141,9 +176,10 @@ class Codec:
             base = (prices - self.mean) / self.std
         if self.features == ["return"]:
             return base.float().unsqueeze(-1)
+        means = self.feature_mean or [0.0] * len(self.features)
         channels = [
-            base if c is None else c / s
-            for c, s in zip(self._channels(prices), self.feature_std, strict=True)
+            base if c is None else (c - m) / s
+            for c, m, s in zip(self._channels(prices, high, low), means, self.feature_std, strict=True)
         ]
         return torch.stack(channels, dim=-1).float()
 
@@ -194,5 +230,6 @@ class Codec:
                 **data,
                 "features": list(data.get("features", ["return"])),
                 "feature_std": list(data.get("feature_std", [])),
+                "feature_mean": list(data.get("feature_mean", [])),
             }
         )

@@ -4,7 +4,6 @@ part is scored after fitting, by `closecast.evaluation`, never through the Train
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,70 +15,13 @@ import torch
 from closecast.batches import Batches
 from closecast.codec import Codec
 from closecast.integrity import clean_series
+from closecast.ranges import high_low_tensor, high_low_windows, with_high_low
 from closecast.sources import SOURCES, DataError, pick_feature, read_source
+from closecast.splits import Split, min_length, sample_counts, split_sizes
 
 log = logging.getLogger(__name__)
 
 EVAL_BATCH_SIZE = 4096  # smallest batch for validation (see `PriceDataModule._batches`)
-
-
-@dataclass
-class Split:
-    """Sizes of the chronological split, in prices."""
-
-    n_train: int
-    n_val: int
-    n_test: int
-
-
-def split_sizes(n: int, train_frac: float, val_frac: float) -> Split:
-    """Chronological split of `n` prices by fractions; the test part gets the rest."""
-    if not (0 < train_frac < 1 and 0 < val_frac < 1 and train_frac + val_frac < 1):
-        raise DataError(
-            f"split fractions train={train_frac}, val={val_frac} must be positive and leave room for test"
-        )
-    n_train = int(math.floor(n * train_frac))
-    n_val = int(math.floor(n * val_frac))
-    return Split(n_train, n_val, n - n_train - n_val)
-
-
-def _sample_counts(split: Split, window: int, horizon: int) -> tuple[int, int, int]:
-    # A sample is anchored at its last observed price t and targets t+1..t+horizon; it belongs to the
-    # part that holds all of its targets (samples straddling a boundary are dropped).
-    train = split.n_train - window - horizon + 1
-    val = split.n_val - horizon + 1
-    test = split.n_test - horizon + 1
-    return train, val, test
-
-
-def min_length(window: int, horizon: int, train_frac: float, val_frac: float) -> int:
-    """Fewest prices that give every part at least one sample."""
-    n = window + horizon
-    while min(_sample_counts(split_sizes(n, train_frac, val_frac), window, horizon)) < 1:
-        n += 1
-    return n
-
-
-def walk_forward_splits(
-    n: int, folds: int, test_frac: float, train_frac: float, val_frac: float
-) -> list[Split]:
-    """Expanding-window folds over `n` prices: the last `test_frac` of the series is cut into `folds`
-    consecutive test blocks; fold k sees only the prices before its block, split into train and
-    validation in the `train_frac : val_frac` proportion. Each split covers a prefix of the series.
-    """
-    if folds < 1:
-        raise DataError(f"backtest.folds must be at least 1, got {folds}")
-    if not 0 < test_frac < 1:
-        raise DataError(f"backtest.test_frac must be in (0, 1), got {test_frac}")
-    if not (train_frac > 0 and val_frac > 0):
-        raise DataError(f"split fractions train={train_frac}, val={val_frac} must be positive")
-    first_test = n - int(math.floor(n * test_frac))
-    edges = [first_test + round(k * (n - first_test) / folds) for k in range(folds + 1)]
-    splits = []
-    for start, stop in zip(edges[:-1], edges[1:], strict=True):
-        n_val = int(math.floor(start * val_frac / (train_frac + val_frac)))
-        splits.append(Split(start - n_val, n_val, stop - start))
-    return splits
 
 
 @dataclass
@@ -110,7 +52,13 @@ class WindowSet:
         )
 
 
-def make_windows(prices: torch.Tensor, codec: Codec, anchors: slice, dates: pd.DatetimeIndex) -> WindowSet:
+def make_windows(
+    prices: torch.Tensor,
+    codec: Codec,
+    anchors: slice,
+    dates: pd.DatetimeIndex,
+    high_low: torch.Tensor | None = None,
+) -> WindowSet:
     """Samples whose anchor index lies in `anchors`, built from a strided view (no Python loop)."""
     span = codec.window + codec.horizon
     all_windows = prices.unfold(0, span, 1)  # view: row i covers prices[i : i + span], anchor i + window - 1
@@ -118,7 +66,7 @@ def make_windows(prices: torch.Tensor, codec: Codec, anchors: slice, dates: pd.D
     rows = slice(anchors.start - first, anchors.stop - first)
     windows = all_windows[rows]
     return WindowSet(
-        x=codec.encode(windows[:, : codec.window]),
+        x=codec.encode(windows[:, : codec.window], *high_low_windows(high_low, codec.window, rows)),
         y=codec.target_of(windows),
         last=windows[:, codec.window - 1].clone(),
         future=windows[:, codec.window :].clone(),
@@ -178,6 +126,7 @@ class PriceDataModule(pl.LightningDataModule):
         self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
         self.series: pd.Series | None = None
         self.codec: Codec | None = None
+        self.high_low: pd.DataFrame | None = None  # each day's High and Low, read for range inputs only
         self.parts: dict[str, WindowSet] = {}
 
     def prepare_data(self) -> None:
@@ -189,9 +138,13 @@ class PriceDataModule(pl.LightningDataModule):
         """Read and clean the configured series (no split, no statistics)."""
         frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
         self.feature = pick_feature(frame, self.feature, self.name)
-        return clean_series(
+        series = clean_series(
             frame, self.feature, self.start, self.end, self.name, self.date_format, self.max_dropped_frac
         )
+        series, self.high_low = with_high_low(
+            frame, series, self.features, self.name, self.date_format, self.max_dropped_frac
+        )
+        return series
 
     def setup(self, stage: str | None = None) -> None:
         """Load, clean, split and window the series (idempotent)."""
@@ -211,7 +164,7 @@ class PriceDataModule(pl.LightningDataModule):
         """Window `series` by an explicit split (the backtest's folds); the codec sees train prices only."""
         if split.n_train + split.n_val + split.n_test != len(series):
             raise DataError(f"split {split} does not cover the {len(series)} prices of the series")
-        counts = _sample_counts(split, self.window, self.horizon)
+        counts = sample_counts(split, self.window, self.horizon)
         if min(counts) < 1:
             raise DataError(
                 f"split {split} with window={self.window}, horizon={self.horizon} leaves a part without "
@@ -220,9 +173,10 @@ class PriceDataModule(pl.LightningDataModule):
         self.series = series
         prices = torch.tensor(series.to_numpy(dtype=np.float64))
         self.split = split
+        hl, n = high_low_tensor(self.high_low, series.index, self.features, self.name), split.n_train
         try:
             self.codec = Codec.fit(
-                prices[: split.n_train], self.target, self.window, self.horizon, self.features, self.ma_window
+                prices[:n], self.target, self.window, self.horizon, self.features, self.ma_window, hl
             )
         except ValueError as exc:  # constant prices (or returns) leave no scale to normalize by
             first, last = series.index[0].date(), series.index[split.n_train - 1].date()
@@ -237,7 +191,7 @@ class PriceDataModule(pl.LightningDataModule):
             "val": slice(split.n_train - 1, split.n_train + split.n_val - h),
             "test": slice(split.n_train + split.n_val - 1, len(series) - h),
         }
-        self.parts = {name: make_windows(prices, self.codec, s, series.index) for name, s in bounds.items()}
+        self.parts = {k: make_windows(prices, self.codec, s, series.index, hl) for k, s in bounds.items()}
         log.info(
             "%s %s: %d prices %s..%s; samples train=%d val=%d test=%d",
             self.ticker,

@@ -75,25 +75,62 @@ class Forecaster:
     def horizon(self) -> int:
         return self.codec.horizon
 
-    def check_values(self, values: Any) -> np.ndarray:
-        """The last `window` values as float64, or `InputError` saying what is wrong."""
+    @property
+    def inputs(self) -> list[str]:
+        """The arrays a request gives this model: `values`, and `high` and `low` for range inputs."""
+        return ["values", "high", "low"] if self.codec.needs_high_low else ["values"]
+
+    @staticmethod
+    def check_prices(values: Any, key: str = "values") -> np.ndarray:
+        """`values` as a flat float64 array of positive finite prices, or `InputError` naming `key`."""
         try:
             arr = np.array(values, dtype=np.float64)  # a copy: callers may pass read-only arrays
         except (TypeError, ValueError) as exc:
-            raise InputError(f"values must be a flat list of numbers ({exc})") from exc
+            raise InputError(f"{key} must be a flat list of numbers ({exc})") from exc
         if arr.ndim != 1:
-            raise InputError(f"values must be a flat list of numbers, got shape {arr.shape}")
-        if arr.size < self.window:
-            raise InputError(f"need at least window={self.window} values, got {arr.size}")
+            raise InputError(f"{key} must be a flat list of numbers, got shape {arr.shape}")
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
-            raise InputError(f"values must be finite; position {int(bad[0])} is {arr[bad[0]]}")
+            raise InputError(f"{key} must be finite; position {int(bad[0])} is {arr[bad[0]]}")
         bad = np.flatnonzero(arr <= 0)
         if bad.size:
             raise InputError(
-                f"values are prices and must be positive; position {int(bad[0])} is {arr[bad[0]]}"
+                f"{key} are prices and must be positive; position {int(bad[0])} is {arr[bad[0]]}"
             )
+        return arr
+
+    def check_values(self, values: Any) -> np.ndarray:
+        """The last `window` values as float64, or `InputError` saying what is wrong."""
+        arr = self.check_prices(values)
+        if arr.size < self.window:
+            raise InputError(f"need at least window={self.window} values, got {arr.size}")
         return arr[-self.window :]
+
+    def check_high_low(self, high: Any, low: Any, n_values: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The last `window` Highs and Lows for a model with range inputs, or `InputError`; None for a
+        closes-only model, which ignores them. One High and one Low per value (the same days, oldest
+        first), High >= Low > 0; they may be unadjusted beside adjusted closes (only their ratio is read)."""
+        if not self.codec.needs_high_low:
+            return None
+        missing = [key for key, given in (("high", high), ("low", low)) if given is None]
+        if missing:
+            raise InputError(
+                f"this model reads each day's High and Low (data.features={self.codec.features}); "
+                f"send {' and '.join(missing)} too: one number per value, oldest first, like `values`"
+            )
+        high, low = self.check_prices(high, "high"), self.check_prices(low, "low")
+        for key, arr in (("high", high), ("low", low)):
+            if arr.size != n_values:
+                raise InputError(
+                    f"{key} has {arr.size} numbers but values has {n_values}; send one {key} per value"
+                )
+        bad = np.flatnonzero(high < low)
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(
+                f"high must be at least low each day; position {i} has high {high[i]} < low {low[i]}"
+            )
+        return high[-self.window :], low[-self.window :]
 
     def check_horizon(self, horizon: int | None) -> int:
         """Default 1; at most what the artifact was trained for."""
@@ -124,27 +161,33 @@ class Forecaster:
         return window, h
 
     def outputs(
-        self, windows: np.ndarray, distribution: bool = True
+        self,
+        windows: np.ndarray,
+        distribution: bool = True,
+        high_low: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, LogReturnForecast | None]:
-        """Predicted prices `(n, horizon)` for checked windows `(n, window)`, and the predictive
-        distribution of the log returns (None for a point network or without `distribution`), in one
-        network call."""
+        """Predicted prices `(n, horizon)` for checked windows `(n, window)` (and their checked High and
+        Low, for range inputs), and the predictive distribution of the log returns (None for a point
+        network or without `distribution`), in one network call."""
         codec = self.codec
         with torch.inference_mode():
             prices = torch.from_numpy(windows)
-            raw = self.net(codec.encode(prices).to(self.device)).cpu()
+            ranges = [torch.from_numpy(a) for a in high_low or ()]
+            raw = self.net(codec.encode(prices, *ranges).to(self.device)).cpu()
             point = codec.decode(location(raw, self.likelihood), prices[:, -1]).numpy()
         if self.likelihood == "none" or not distribution:
             return point, None
         return point, log_return_forecast(codec, raw, self.likelihood)
 
-    def forecast(self, windows: np.ndarray) -> np.ndarray:
+    def forecast(
+        self, windows: np.ndarray, high_low: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
         """Predicted prices `(n, horizon)` for checked windows `(n, window)`, in one network call.
 
         Encoding and decoding are elementwise, so a window's numbers do not depend on its neighbours;
         only the network's float32 sums may round differently in a batch (~1e-7 relative).
         """
-        return self.outputs(windows, distribution=False)[0]
+        return self.outputs(windows, distribution=False, high_low=high_low)[0]
 
     def price_quantiles(
         self, window: np.ndarray, point: np.ndarray, dist: LogReturnForecast | None, levels: list[float]
@@ -208,10 +251,16 @@ class Forecaster:
         horizon: int | None = None,
         interval: float | None = None,
         quantiles: Any = None,
+        high: Any = None,
+        low: Any = None,
     ) -> dict[str, Any]:
         """Forecast the next `horizon` prices after `values`, with an optional central interval and
-        optional quantiles (levels in (0, 1)), from the calibrated distribution or conformal residuals."""
+        optional quantiles (levels in (0, 1)), from the calibrated distribution or conformal residuals.
+        A model with range inputs needs the same days' `high` and `low`; others ignore them."""
         window, h = self.check(values, horizon, interval)
         levels = self.check_quantiles(quantiles)
-        point, dist = self.outputs(window[None], distribution=bool(levels) or interval is not None)
+        high_low = self.check_high_low(high, low, np.size(values))
+        batch = None if high_low is None else (high_low[0][None], high_low[1][None])
+        wanted = bool(levels) or interval is not None
+        point, dist = self.outputs(window[None], distribution=wanted, high_low=batch)
         return self.answer(point[0], window, h, interval, levels, dist)

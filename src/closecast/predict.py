@@ -35,26 +35,34 @@ def predict_next_from_values(
     checkpoint_path: str | Path = "checkpoints/best.pt",
     device: str | None = None,
     quantiles: Any = None,
+    high: Any = None,
+    low: Any = None,
 ) -> tuple[float, dict[str, Any]]:
     """Next value after `values` (prices, oldest first) and the checkpoint's metadata; with `quantiles`
-    (levels in (0, 1)) the metadata holds them under `quantiles`, as `/predict` answers them."""
+    (levels in (0, 1)) the metadata holds them under `quantiles`, as `/predict` answers them. A model
+    with range inputs needs each day's `high` and `low` too (one per value); others ignore them."""
     forecaster = load_forecaster(checkpoint_path, device)
-    result = forecaster.predict(values, quantiles=quantiles)
+    result = forecaster.predict(values, quantiles=quantiles, high=high, low=low)
     meta = dict(forecaster.metadata)
     meta.update(checkpoint_path=str(checkpoint_path), device=str(forecaster.device), **result)
     return result["prediction"], meta
 
 
 CSV_WAY_OUT = "pass a CSV of dates and prices (Yahoo layout), or give the values as arguments"
+HIGH_LOW_WAY_OUT = "this model has range inputs: pass a CSV with High and Low columns (Yahoo layout)"
 TICKER_COLUMNS = ("Ticker", "ticker", "Symbol", "symbol")
 
 
-def read_csv_prices(path: Path, column: str | None = None) -> tuple[list[float], str]:
-    """The prices of `path` (oldest first, cleaned as for training) and the series' name.
+def read_csv_prices(
+    path: Path, column: str | None = None, high_low: bool = False
+) -> tuple[list[float], str, dict[str, list[float]]]:
+    """The prices of `path` (oldest first, cleaned as for training), the series' name and, with
+    `high_low`, each day's `high` and `low` (cleaned and checked as for training).
 
     The name is the file's ticker column when it has one, else the file's stem.
     """
     from closecast.integrity import clean_series, parse_prices
+    from closecast.ranges import clean_high_low, high_low_columns
     from closecast.sources import DATE_COLUMNS, DataError, read_csv_file
 
     try:
@@ -69,13 +77,23 @@ def read_csv_prices(path: Path, column: str | None = None) -> tuple[list[float],
         tickers = next((frame[c].dropna() for c in TICKER_COLUMNS if c in frame.columns), None)
         if tickers is not None and len(tickers):
             name = str(tickers.iloc[-1])
+        where = f"--csv {str(path)!r}"
+        ranges: dict[str, list[float]] = {}
         if any(c in frame.columns for c in DATE_COLUMNS):
-            prices = clean_series(frame, column, name=f"--csv {str(path)!r}")
+            prices = clean_series(frame, column, name=where)
+            if high_low:
+                prices, days = clean_high_low(frame, prices, where, way_out=HIGH_LOW_WAY_OUT)
+                ranges = {k: days[k].tolist() for k in ("high", "low")}
         else:  # no dates: the rows are taken in file order
             prices = parse_prices(frame[column])
+            if high_low:
+                cols = high_low_columns(frame, where, HIGH_LOW_WAY_OUT)
+                ranges = {
+                    k: parse_prices(frame[c]).tolist() for k, c in zip(("high", "low"), cols, strict=True)
+                }
     except DataError as exc:
         raise InputError(str(exc)) from None
-    return prices.tolist(), name
+    return prices.tolist(), name, ranges
 
 
 def _warn_other_series(name: str, ticker: Any) -> None:
@@ -123,13 +141,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         forecaster = load_forecaster(args.checkpoint, args.device)
+        ranges: dict[str, list[float]] = {}
         if args.csv:
-            values, name = read_csv_prices(args.csv, args.column)
+            values, name, ranges = read_csv_prices(args.csv, args.column, forecaster.codec.needs_high_low)
             _warn_other_series(name, forecaster.metadata.get("ticker"))
         else:
             values = _read_values(args)
+            if forecaster.codec.needs_high_low:
+                raise InputError(
+                    f"{args.checkpoint}: this model reads each day's High and Low "
+                    f"(data.features={forecaster.codec.features}), which plain values cannot carry; "
+                    "pass --csv <file> with High and Low columns (Yahoo layout)"
+                )
         result = forecaster.predict(
-            np.asarray(values), horizon=args.horizon, interval=args.interval, quantiles=args.quantiles
+            np.asarray(values),
+            horizon=args.horizon,
+            interval=args.interval,
+            quantiles=args.quantiles,
+            **ranges,
         )
     except (InputError, ArtifactError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -178,7 +178,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # On the event loop: one window takes a fraction of a millisecond, less than a hand-off to a
         # thread; more workers (WORKERS) are how the server uses more cores.
         start = time.perf_counter()
-        result = forecaster.predict(body.values, body.horizon, body.interval, body.quantiles)
+        result = forecaster.predict(
+            body.values, body.horizon, body.interval, body.quantiles, high=body.high, low=body.low
+        )
         entry.inference_seconds.observe(time.perf_counter() - start)
         if not all(map(math.isfinite, result["predictions"] + result.get("lower", []))):
             raise InputError("values are out of range: the forecast is not a finite number")

@@ -25,7 +25,7 @@ DEFAULT_CHECKPOINT = "best.pt"
 METRIC_KEYS = ("mae", "rmse", "mape", "mase")
 DATA_KEYS = ("start", "end", "train_end", "val_end")
 # What /models reports of an artifact: never its training config, run directory or storage URLs.
-REPORTED = ("window", "horizon", "ticker", "feature", "target", "created")
+REPORTED = ("window", "horizon", "ticker", "feature", "features", "target", "created")
 
 
 class CheckpointNotFound(LookupError):
@@ -56,7 +56,8 @@ class Entry:
         self.inference_seconds = INFERENCE.labels(self.name)
         forecaster = self.forecasters["cpu"] = Forecaster(self.artifact, "cpu")
         # One forecast now, so the first client does not wait for the kernels' one-time setup.
-        forecaster.predict([1.0] * forecaster.window)
+        ones = [1.0] * forecaster.window
+        forecaster.predict(ones, high=ones, low=ones)
         art = self.artifact
         data, metrics = art["data"], art["metrics"]
         # The part of every /predict answer that depends only on the artifact.
@@ -75,6 +76,7 @@ class Entry:
             "size_bytes": self.stamp[1],
             "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.stamp[0] / 1e9)),
             **{k: art.get(k) if k in art else art["codec"].get(k) for k in REPORTED},
+            "inputs": forecaster.inputs,  # the request arrays this model reads
             "model": dict(art["model"]),
             "data": {k: _text(data.get(k)) for k in DATA_KEYS},
             "metrics": {k: _number(v) for k, v in metrics.items()},

@@ -32,8 +32,8 @@ EXAMPLE = {  # the reference body: 60 recent closes (any window the default sear
 
 
 class PredictRequest(BaseModel):
-    """The body of `POST /predict`: the reference's body, plus optional `horizon`, `interval` and
-    `quantiles`."""
+    """The body of `POST /predict`: the reference's body, plus optional `horizon`, `interval`,
+    `quantiles`, and `high`/`low` (needed by a model with range inputs)."""
 
     model_config = ConfigDict(
         strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [EXAMPLE]}
@@ -47,6 +47,20 @@ class PredictRequest(BaseModel):
             f"(only the last window is used). JSON numbers only; the whole body is at most "
             f"{MAX_BODY_BYTES} bytes."
         ),
+    )
+    high: list[Price] | None = Field(
+        None,
+        max_length=MAX_VALUES,
+        description=(
+            "Each day's High, one per value (the same days, oldest first). Required by a checkpoint "
+            "with range inputs (`data.features` with `range`; see /models `inputs`), else ignored. "
+            "May be unadjusted beside adjusted values: only High/Low is read."
+        ),
+    )
+    low: list[Price] | None = Field(
+        None,
+        max_length=MAX_VALUES,
+        description="Each day's Low, one per value, at most that day's High; as `high`.",
     )
     checkpoint_path: str = Field(
         "best.pt",
@@ -146,7 +160,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "description": (
             "Invalid body: missing/empty values, fewer than the checkpoint's window, more than "
             f"{MAX_VALUES}, non-numbers, NaN/Infinity, non-positive prices, unknown device, a horizon "
-            "beyond the checkpoint's, quantile levels outside (0, 1), a forecast out of range."
+            "beyond the checkpoint's, quantile levels outside (0, 1), a forecast out of range; for a "
+            "checkpoint with range inputs: missing `high`/`low`, a length other than `values`, or a "
+            "High below its Low."
         ),
     },
     503: {"model": ErrorBody, "description": "No checkpoint is loaded."},
