@@ -28,6 +28,11 @@ RANGE_FLOOR = 1e-4
 FEATURES = ("return", "abs_return", "ma_dev", *RANGE_FEATURES)
 
 
+def needs_high_low(features: list[str] | tuple[str, ...]) -> bool:
+    """Whether any of `features` is computed from the day's High and Low."""
+    return any(f in RANGE_FEATURES for f in features)
+
+
 @dataclass
 class Codec:
     """Normalization statistics (fitted on the training part only) and the target formulation.
@@ -133,7 +138,7 @@ class Codec:
     @property
     def needs_high_low(self) -> bool:
         """Whether the inputs need each day's High and Low beside the closes."""
-        return any(f in RANGE_FEATURES for f in self.features)
+        return needs_high_low(self.features)
 
     def _channels(
         self, prices: torch.Tensor, high: torch.Tensor | None = None, low: torch.Tensor | None = None

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from closecast.pooled import PooledDataModule
 from closecast.publish import atomic_write
 from closecast.series_result import SeriesResult, finish_series, print_series
-from closecast.training import build, fit_metrics, fit_network, log_final_metrics, metrics_json, publish_run
+from closecast.training import fit_metrics, fit_run, log_final_metrics, metrics_json, publish_run
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,7 @@ def pooled_table(metrics: dict[str, float], tickers: list[str]) -> str:
 def train_pooled(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
     """Fit one network on every series of `data.tickers`, finish each series on its own, write
     metrics.json and one artifact per series, publish the first series'; return the metrics."""
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    pl.seed_everything(cfg.seed, workers=True)
-
-    datamodule: PooledDataModule = build(cfg.data, _target_=POOLED_TARGET)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    fitted = fit_network(cfg, datamodule, output_dir, extra_callbacks)
+    output_dir, datamodule, fitted = fit_run(cfg, extra_callbacks, _target_=POOLED_TARGET)
     trainer, logger = fitted.trainer, fitted.logger
     if not trainer.is_global_zero:
         return {}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from closecast.codec import RANGE_FEATURES
+from closecast.codec import needs_high_low
 from closecast.integrity import clean_series
 from closecast.sources import DataError
 
@@ -31,11 +31,6 @@ WAY_OUT = (
     "use a source that has them (data.source=sample or yahoo, or a CSV with High and Low columns), or "
     "data.features without range inputs, e.g. [return, abs_return, ma_dev]"
 )
-
-
-def needs_high_low(features: list[str] | tuple[str, ...]) -> bool:
-    """Whether any of `features` is computed from the day's High and Low."""
-    return any(f in RANGE_FEATURES for f in features)
 
 
 def high_low_columns(frame: pd.DataFrame, name: str, way_out: str) -> tuple[str, str]:

@@ -212,15 +212,22 @@ def publish_run(cfg: DictConfig, trainer: pl.Trainer, artifact_path: Path) -> Pa
     return None
 
 
-def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[str, float]:
+def fit_run(
+    cfg: DictConfig, extra_callbacks: list[pl.Callback] | None, **data_kwargs: Any
+) -> tuple[Path, PriceDataModule, Fitted]:
+    """The run dir, the datamodule built from `cfg.data` (with `data_kwargs`) and set up, and the network
+    fitted on it, seeded by `cfg.seed`."""
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True)
-
-    datamodule: PriceDataModule = build(cfg.data)
+    datamodule: PriceDataModule = build(cfg.data, **data_kwargs)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    fitted = fit_network(cfg, datamodule, output_dir, extra_callbacks)
+    return output_dir, datamodule, fit_network(cfg, datamodule, output_dir, extra_callbacks)
+
+
+def _train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None) -> dict[str, float]:
+    output_dir, datamodule, fitted = fit_run(cfg, extra_callbacks)
     trainer, logger = fitted.trainer, fitted.logger
     if not trainer.is_global_zero:
         return {}
