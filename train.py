@@ -3,8 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from closecast.cli import exit_on_data_error
-from closecast.training import objective, train
+from closecast.errors import exit_on_data_error
+from closecast.training.run import objective, train
 
 
 @hydra.main(config_path="configs", config_name="train")

@@ -10,9 +10,15 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from closecast.backtest import describe, markdown_table, run_backtest, save_outputs, verdict
-from closecast.cli import exit_on_data_error
-from closecast.quality import backtest_markdown, backtest_verdict
+from closecast.errors import exit_on_data_error
+from closecast.evaluation.report import (
+    backtest_markdown,
+    backtest_point_markdown,
+    backtest_point_verdict,
+    backtest_settings,
+    backtest_verdict,
+)
+from closecast.training.backtest import run_backtest, save_outputs
 
 
 @hydra.main(config_path="../configs", config_name="backtest")
@@ -22,9 +28,9 @@ def main(cfg: DictConfig) -> float:
         result = run_backtest(cfg, output_dir)
     title = f"{cfg.data.ticker if cfg.data.source != 'csv' else cfg.data.path} walk-forward backtest"
     paths = save_outputs(result, output_dir, title)
-    print(f"\n{title} ({describe(cfg)})\n")
-    print(markdown_table(result.table))
-    print(f"\n{verdict(result.table)}")
+    print(f"\n{title} ({backtest_settings(cfg)})\n")
+    print(backtest_point_markdown(result.table))
+    print(f"\n{backtest_point_verdict(result.table)}")
     rows = result.distribution.to_dict("records")
     print(f"\n{backtest_markdown(rows)}\n\n{backtest_verdict(rows)}\nwall time: {result.seconds:.0f} s")
     print("\n".join(f"{kind}: {path}" for kind, path in paths.items()))

@@ -46,8 +46,8 @@ def reference_app():
     """The reference design: the request names a file, which is unpickled and rebuilt for every call."""
     import torch
 
-    from closecast.codec import Codec
-    from closecast.model import LSTMForecaster
+    from closecast.data.codec import Codec
+    from closecast.models.lstm import LSTMForecaster
 
     app, Body = _base_app()
 

@@ -40,10 +40,10 @@ def default_artifact(path: Path, seed: int = 0) -> Path:
     import torch
     from omegaconf import OmegaConf
 
-    from closecast.artifact import build_artifact
-    from closecast.codec import Codec
-    from closecast.model import LSTMForecaster
-    from closecast.publish import save_artifact
+    from closecast.artifacts.publish import save_artifact
+    from closecast.artifacts.schema import build_artifact
+    from closecast.data.codec import Codec
+    from closecast.models.lstm import LSTMForecaster
 
     data = OmegaConf.load(ROOT / "configs" / "data" / "default.yaml")
     model = OmegaConf.load(ROOT / "configs" / "model" / "lstm.yaml")
@@ -66,8 +66,8 @@ def measure_inproc(artifact: Path, iterations: int) -> dict:
     import numpy as np
     import torch
 
-    from closecast.artifact import load_artifact
-    from closecast.forecaster import Forecaster
+    from closecast.artifacts.schema import load_artifact
+    from closecast.inference.forecaster import Forecaster
 
     torch.set_num_threads(1)  # as the server does
     forecaster = Forecaster(load_artifact(artifact))

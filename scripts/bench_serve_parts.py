@@ -95,7 +95,7 @@ def variants(checkpoints: Path) -> dict:
 
 
 async def measure(args: argparse.Namespace, checkpoints: Path, body: bytes) -> dict[str, float]:
-    from closecast.forecaster import Forecaster
+    from closecast.inference.forecaster import Forecaster
 
     apps = {}
     for name, make in variants(checkpoints).items():

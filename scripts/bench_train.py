@@ -42,8 +42,8 @@ from bench_train_doc import TARGET_RATIO, markdown  # noqa: E402
 from bench_train_loops import run_plain, run_project  # noqa: E402
 from bench_train_settings import Settings, compose_config, settings_from, synthetic_csv  # noqa: E402
 
-from closecast.data import PriceDataModule  # noqa: E402
-from closecast.training import build  # noqa: E402
+from closecast.data.datamodule import PriceDataModule  # noqa: E402
+from closecast.training.trainer import build  # noqa: E402
 
 
 def benchmark(s: Settings) -> dict:

@@ -13,8 +13,9 @@ import torch
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
-from closecast.data import EVAL_BATCH_SIZE, PriceDataModule, WindowSet
-from closecast.training import build, build_callbacks, build_module_and_trainer
+from closecast.data.datamodule import EVAL_BATCH_SIZE, PriceDataModule
+from closecast.data.windows import WindowSet
+from closecast.training.trainer import build, build_callbacks, build_module_and_trainer
 
 
 class LoopTimer(pl.Callback):

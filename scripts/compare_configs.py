@@ -42,7 +42,7 @@ def parse_candidate(text: str) -> tuple[str, list[str]]:
 def run_one(overrides: list[str], ticker: str, seed: int, workdir: Path, keys: tuple[str, ...]) -> dict:
     """One training run in this process; returns the kept metrics and the wall time."""
     from closecast.config import compose_config
-    from closecast.training import train
+    from closecast.training.run import train
 
     out = workdir / f"{ticker}_seed{seed}_{int(time.time() * 1000)}"
     paths = [f"paths.root_dir={ROOT}", f"paths.log_dir={workdir}", f"paths.checkpoints_dir={workdir}"]

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from closecast.cli import exit_on_data_error
+    from closecast.errors import exit_on_data_error
 
     with exit_on_data_error():  # e.g. a ticker not in the bundled sample: one line, exit code 2
         sys.exit(main())

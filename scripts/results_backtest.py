@@ -137,8 +137,7 @@ def guard_section(report: dict) -> list[str]:
 
 def per_fold_section(report: dict) -> list[str]:
     """Every backtest's per-fold table, distribution scores and verdict, and its plot."""
-    from closecast.backtest import markdown_table
-    from closecast.quality import backtest_markdown
+    from closecast.evaluation.report import backtest_markdown, backtest_point_markdown
 
     lines = ["## Per-fold tables", ""]
     for bt in report["backtests"]:
@@ -147,7 +146,7 @@ def per_fold_section(report: dict) -> list[str]:
             "",
             f"Settings: {bt['settings']}. Wall time {bt['seconds']:.0f} s.",
             "",
-            markdown_table(frame(bt)),
+            backtest_point_markdown(frame(bt)),
             "",
             *(
                 [backtest_markdown(bt["distribution"]), "", bt["dist_verdict"], ""]

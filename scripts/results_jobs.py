@@ -27,8 +27,8 @@ def compose(config_name: str, out: Path, overrides: list[str]):
 
 def backtest_job(name: str, series: list[str], target: str, extra: list[str], workdir: str) -> dict:
     """One series × target backtest in this process; returns its table and timing as plain data."""
-    from closecast.backtest import describe, guard_study, run_backtest, save_outputs, verdict
-    from closecast.quality import backtest_verdict
+    from closecast.evaluation.report import backtest_point_verdict, backtest_settings, backtest_verdict
+    from closecast.training.backtest import guard_study, run_backtest, save_outputs
 
     out = Path(workdir) / f"backtest_{name}_{target}"
     head = [] if target == "return" else ["model.likelihood=none"]  # a distribution of log returns only
@@ -40,8 +40,8 @@ def backtest_job(name: str, series: list[str], target: str, extra: list[str], wo
         "target": target,
         "table": result.table.to_dict(orient="list"),
         "seconds": result.seconds,
-        "verdict": verdict(result.table),
-        "settings": describe(cfg),
+        "verdict": backtest_point_verdict(result.table),
+        "settings": backtest_settings(cfg),
         "png": str(paths["png"]),
         "guard": {str(z): v for z, v in guard_study(out).items()},
         "distribution": result.distribution.to_dict(orient="records"),
@@ -58,7 +58,7 @@ def train_job(name: str, series: list[str], extra: list[str], workdir: str) -> d
     """The default training run of one series (what `make train data.ticker=…` reports)."""
     import torch
 
-    from closecast.training import train
+    from closecast.training.run import train
 
     torch.set_num_threads(1)  # same reason as the backtest's `threads`: a shared, busy machine
     out = Path(workdir) / f"train_{name}"

@@ -106,11 +106,11 @@ def against_target_section(report: dict) -> list[str]:
 
 def verdicts_section(report: dict) -> list[str]:
     """One sentence per backtest and training run: beats, equals or loses to naive."""
-    from closecast.backtest import verdict
+    from closecast.evaluation.report import backtest_point_verdict
 
     lines = ["## Where the model beats naive, and where it does not", ""]
     for bt in report["backtests"]:
-        lines.append(f"- **{bt['ticker']}, {bt['target']} target**: {verdict(frame(bt))}")
+        lines.append(f"- **{bt['ticker']}, {bt['target']} target**: {backtest_point_verdict(frame(bt))}")
     for tr in report["trains"]:
         mase = tr["metrics"]["test/mase"]
         word = "beats" if mase < 1 else ("equals" if mase == 1 else "loses to")

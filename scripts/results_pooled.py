@@ -37,7 +37,7 @@ def _run(name: str, overrides: list[str], workdir: str) -> tuple[dict, float]:
     import torch
 
     from closecast.config import compose_config
-    from closecast.training import train
+    from closecast.training.run import train
 
     torch.set_num_threads(1)  # a shared, busy machine (see `threads` in configs/train.yaml)
     out = Path(workdir) / name
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from closecast.cli import exit_on_data_error
+    from closecast.errors import exit_on_data_error
 
     with exit_on_data_error():
         sys.exit(main())

@@ -17,7 +17,7 @@ Series = tuple[str, list[str]]  # (name, overrides); plain data, so it crosses t
 
 def bundled(tickers: list[str], data_dir: str | Path) -> list[Series]:
     """The bundled tickers; one that is not bundled fails here, before any run starts."""
-    from closecast.sources import read_source
+    from closecast.data.sources import read_source
 
     for ticker in tickers:
         read_source("sample", ticker, data_dir=data_dir)

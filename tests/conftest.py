@@ -47,7 +47,7 @@ def tiny_cfg(tmp_path: Path) -> DictConfig:
 @pytest.fixture(scope="session")
 def trained_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny trained artifact shared by the inference and serving tests."""
-    from closecast.training import train
+    from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("trained")
     train(compose_train(tmp))

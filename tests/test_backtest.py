@@ -9,18 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from closecast.backtest import (
-    fold_config,
-    fold_datamodule,
-    guard_study,
-    markdown_table,
-    run_backtest,
-    save_outputs,
-)
-from closecast.evaluation import assess
-from closecast.sources import DataError
-from closecast.splits import walk_forward_splits
-from closecast.training import build, fit_network
+from closecast.data.splits import walk_forward_splits
+from closecast.errors import DataError
+from closecast.evaluation.assessment import assess
+from closecast.evaluation.report import backtest_point_markdown
+from closecast.training.backtest import fold_config, fold_datamodule, guard_study, run_backtest, save_outputs
+from closecast.training.trainer import build, fit_network
 from tests.conftest import ROOT, TINY, compose_train
 
 SHIFT = 1e6  # far outside any price the bundled series ever had
@@ -113,7 +107,7 @@ def test_backtest_writes_table_plot_and_markdown(tmp_path):
     paths = save_outputs(result, tmp_path / "run", "AAPL")
     assert pd.read_csv(paths["csv"]).shape == table.shape
     assert paths["png"].stat().st_size > 10_000
-    assert markdown_table(table) in paths["md"].read_text()
+    assert backtest_point_markdown(table) in paths["md"].read_text()
     assert sum(f.actual.shape[0] for f in result.forecasts) == int(table[table.fold == "all"].samples.iloc[0])
     assert all(f.actual.shape[1] == 2 for f in result.forecasts)
     # Replaying the saved fold outputs under the configured guard reproduces the pooled model score.

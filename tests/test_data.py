@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 import torch
 
-from closecast import data as data_mod
-from closecast.codec import Codec
-from closecast.data import PriceDataModule, make_windows
-from closecast.sources import DataError
+from closecast.data import batches as data_mod
+from closecast.data.codec import Codec
+from closecast.data.datamodule import PriceDataModule
+from closecast.data.windows import make_windows
+from closecast.errors import DataError
 
 
 def test_sample_source_reads_bundled_ticker(tmp_path):

@@ -5,8 +5,10 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from closecast import distribution as D
-from closecast import scores as S
+from closecast.distributions import likelihood as D
+from closecast.distributions import predictive as P
+from closecast.evaluation import scoring_rules as S
+from closecast.evaluation.distribution_scores import quantile_scores
 
 
 def crps_by_integration(y: float, cdf) -> float:
@@ -36,22 +38,12 @@ def test_student_t_crps_tends_to_gaussian_for_large_df():
     np.testing.assert_allclose(S.crps_student_t(y, 0.0, 1.0, 1e6), S.crps_gaussian(y, 0.0, 1.0), rtol=1e-5)
 
 
-def test_crps_from_quantiles_approaches_the_closed_form():
-    levels = (np.arange(2000) + 0.5) / 2000
-    y, loc, scale, df = np.array([0.7, -1.9]), 0.2, 1.3, 4.0
-    quantiles = S.quantile(levels, loc, scale, df)
-    approx = S.crps_from_quantiles(y, np.broadcast_to(quantiles, (2, 2000)), levels)
-    np.testing.assert_allclose(approx, S.crps_student_t(y, loc, scale, df), rtol=2e-3)
-
-
-def test_quantiles_and_price_quantiles_are_consistent():
+def test_quantile_and_cdf_are_inverses():
     loc, scale, df = 0.001, 0.02, 5.0
-    q = S.quantile(0.95, loc, scale, df)
-    assert S.cdf(q, loc, scale, df) == pytest.approx(0.95)
-    # A price quantile is the price at the log-return quantile: exp is monotone.
-    assert S.price_quantiles(100.0, q) == pytest.approx(100.0 * np.exp(q))
+    q = P.quantile(0.95, loc, scale, df)
+    assert P.cdf(q, loc, scale, df) == pytest.approx(0.95)
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
-        S.quantile(1.0, loc, scale)
+        P.quantile(1.0, loc, scale)
 
 
 def test_pinball_coverage_and_winkler_on_a_hand_example():
@@ -66,18 +58,20 @@ def test_pinball_coverage_and_winkler_on_a_hand_example():
 def test_interval_scores_reward_the_true_distribution():
     rng = np.random.default_rng(0)
     y = rng.standard_t(5, size=20000)
-    true = S.distribution_scores(y, 0.0, 1.0, 5.0)
-    too_narrow = S.distribution_scores(y, 0.0, 0.5, 5.0)
-    assert abs(true["coverage_90"] - 0.9) < 0.01 and too_narrow["coverage_90"] < 0.8
+    true = quantile_scores(y, lambda a: P.quantile(a, 0.0, 1.0, 5.0), "")
+    true["/crps"] = S.crps(y, 0.0, 1.0, 5.0).mean()
+    too_narrow = quantile_scores(y, lambda a: P.quantile(a, 0.0, 0.5, 5.0), "")
+    too_narrow["/crps"] = S.crps(y, 0.0, 0.5, 5.0).mean()
+    assert abs(true["/coverage_90"] - 0.9) < 0.01 and too_narrow["/coverage_90"] < 0.8
     for key in ("crps", "pinball_05", "pinball_95", "winkler_90", "winkler_50"):
-        assert true[key] < too_narrow[key], key
+        assert true[f"/{key}"] < too_narrow[f"/{key}"], key
 
 
 def test_recalibrated_levels_restore_coverage_of_a_too_narrow_forecast():
     rng = np.random.default_rng(1)
     val, test = rng.normal(0, 2, 5000), rng.normal(0, 2, 5000)
-    levels = S.recalibrated_levels(S.cdf(val, 0.0, 1.0), [0.05, 0.95])  # forecast scale is half the truth
-    lower, upper = S.quantile(levels, 0.0, 1.0)
+    levels = P.recalibrated_levels(P.cdf(val, 0.0, 1.0), [0.05, 0.95])  # forecast scale is half the truth
+    lower, upper = P.quantile(levels, 0.0, 1.0)
     assert S.covered(test, lower, upper).mean() == pytest.approx(0.9, abs=0.015)
 
 
@@ -101,8 +95,9 @@ def test_torch_nll_matches_scipy_log_densities():
     y, loc, scale, df = torch.tensor([0.3, -2.0]), torch.tensor([0.1, 0.0]), torch.tensor([0.5, 2.0]), 4.0
     expected_t = -stats.t.logpdf(y.numpy(), df, loc.numpy(), scale.numpy()).mean()
     expected_n = -stats.norm.logpdf(y.numpy(), loc.numpy(), scale.numpy()).mean()
-    assert float(D.student_t_nll(y, loc, scale, torch.full((2,), df))) == pytest.approx(expected_t, rel=1e-5)
-    assert float(D.gaussian_nll(y, loc, scale)) == pytest.approx(expected_n, rel=1e-5)
+    student_t = D.Predictive(loc, scale, torch.full((2,), df))
+    assert float(D.nll(student_t, y)) == pytest.approx(expected_t, rel=1e-5)
+    assert float(D.nll(D.Predictive(loc, scale), y)) == pytest.approx(expected_n, rel=1e-5)
 
 
 def test_nll_training_recovers_a_known_scale():
@@ -123,6 +118,3 @@ def test_head_size_and_name_errors_say_the_way_out():
         D.predictive(torch.zeros(4, 1, 2), "student_t")
     with pytest.raises(ValueError, match="gaussian"):
         D.n_params("laplace")
-    pred = D.predictive(torch.tensor([[[0.0, 2.0, 1.0]]]), "student_t")
-    expected = pred.scale * torch.sqrt(pred.df / (pred.df - 2))
-    assert torch.allclose(D.standard_deviation(pred), expected)

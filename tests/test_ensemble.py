@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from closecast.artifact import build_artifact, load_artifact
-from closecast.codec import Codec
-from closecast.distribution import location, predictive
-from closecast.model import LSTMForecaster
-from closecast.module import ForecastModule
-from closecast.publish import save_artifact
-from closecast.quantiles import log_return_forecast
+from closecast.artifacts.publish import save_artifact
+from closecast.artifacts.schema import build_artifact, load_artifact
+from closecast.data.codec import Codec
+from closecast.distributions.likelihood import location, predictive
+from closecast.distributions.predictive import log_return_forecast
+from closecast.models.lstm import LSTMForecaster
+from closecast.models.module import ForecastModule
 from closecast.serving.registry import Registry
 from tests.conftest import compose_train
 from tests.test_serve import sample_closes
@@ -38,7 +38,7 @@ def random_ensemble(likelihood: str, members: int = 3, horizon: int = 2) -> LSTM
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny members=3 run, published into its own checkpoints folder."""
-    from closecast.training import train
+    from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("ensemble")
     train(compose_train(tmp, ["model.members=3"]))

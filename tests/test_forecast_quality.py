@@ -8,14 +8,15 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from closecast.artifact import load_artifact
-from closecast.calibration import SHRINK_GRID, choose_shrink
-from closecast.codec import Codec
-from closecast.data import PriceDataModule
-from closecast.forecaster import Forecaster, InputError
-from closecast.metrics import conformal_quantile
-from closecast.predict import load_forecaster, predict_next_from_values
-from closecast.training import train
+from closecast.artifacts.schema import load_artifact
+from closecast.data.codec import Codec
+from closecast.data.datamodule import PriceDataModule
+from closecast.distributions.conformal import conformal_quantile
+from closecast.errors import InputError
+from closecast.evaluation.shrink import SHRINK_GRID, choose_shrink
+from closecast.inference.forecaster import Forecaster
+from closecast.inference.predict import load_forecaster, predict_next_from_values
+from closecast.training.run import train
 from tests.conftest import compose_train
 
 HORIZON = 3
@@ -145,7 +146,7 @@ def test_shrink_guard_falls_back_to_naive_without_evidence_and_keeps_a_real_edge
 
 
 def test_mean_gain_z_uses_a_newey_west_standard_error():
-    from closecast.metrics import mean_gain_z
+    from closecast.evaluation.shrink import mean_gain_z
 
     # By hand: d = (-1.5, -0.5, 0.5, 1.5), lag 1: variance 1.25 + 2 * 0.5 * 0.3125 = 1.5625,
     # standard error sqrt(1.5625 / 4) = 0.625, z = 2.5 / 0.625.

@@ -22,8 +22,8 @@ from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_override
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from closecast.study import fail_orphaned_trials, open_storage
-from closecast.study_export import ExportError, select_pareto
+from closecast.hpo.export import ExportError, select_pareto
+from closecast.hpo.storage import fail_orphaned_trials, open_storage
 from hydra_plugins.closecast_sweeper._impl import hydra_quoted
 from hydra_plugins.closecast_sweeper.closecast_sweeper import ClosecastOptunaSweeper
 from tests.conftest import ROOT, TINY
@@ -171,7 +171,7 @@ def test_sweeper_own_storage_keys_reach_the_trials(tmp_path):
     assert not (tmp_path / "outputs" / "optuna.db").exists()
     # The export command takes the same keys.
     exported = tmp_path / "exported"
-    ok(sweep(tmp_path, *keys, f"hpo.export.checkpoints_dir={exported}", module="closecast.study_export"))
+    ok(sweep(tmp_path, *keys, f"hpo.export.checkpoints_dir={exported}", module="closecast.hpo.export"))
     assert torch.load(exported / "best.pt", weights_only=True)["study"]["name"] == "own_study"
 
 
@@ -246,7 +246,7 @@ def test_pareto_sweep_writes_front_and_exports_pick(tmp_path):
     # Re-pick from the stored study without training.
     ok(
         sweep(
-            tmp_path, "hpo.export.selection=min_rmse", search="optuna_pareto", module="closecast.study_export"
+            tmp_path, "hpo.export.selection=min_rmse", search="optuna_pareto", module="closecast.hpo.export"
         )
     )
     best_rmse = min(rows, key=lambda r: float(r["val/raw/rmse"]))
@@ -462,13 +462,13 @@ def test_trials_of_a_dead_sweep_on_this_host_are_failed_at_once(tmp_path):
 
 def test_study_export_help_prints_usage():
     proc = subprocess.run(
-        [sys.executable, "-m", "closecast.study_export", "--help"],
+        [sys.executable, "-m", "closecast.hpo.export", "--help"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("usage: python -m closecast.study_export")
+    assert proc.stdout.startswith("usage: python -m closecast.hpo.export")
     for key in ("hparams_search=", "hpo.storage=", "hpo.study_name=", "hpo.export.selection="):
         assert key in proc.stdout
     assert proc.stderr == ""
@@ -491,7 +491,7 @@ def frozen(number: int, values: list[float]) -> optuna.trial.FrozenTrial:
 def test_pareto_objectives_differ_between_networks(tmp_path):
     """Two trials with different networks must get different objective values: the objectives are the
     networks' own validation forecasts, not the served ones after the fall-back to naive."""
-    from closecast.training import objective, train
+    from closecast.training.run import objective, train
     from tests.conftest import compose_train
 
     values = []

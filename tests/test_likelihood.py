@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from closecast.artifact import ArtifactError, check_artifact, load_artifact
-from closecast.codec import Codec
-from closecast.forecaster import Forecaster
-from closecast.quality import outcome
-from closecast.quantiles import LogReturnForecast, log_return_quantiles
-from closecast.training import train
+from closecast.artifacts.schema import ArtifactError, check_artifact, load_artifact
+from closecast.data.codec import Codec
+from closecast.distributions.predictive import LogReturnForecast, log_return_quantiles
+from closecast.evaluation.distribution_scores import outcome
+from closecast.inference.forecaster import Forecaster
+from closecast.training.run import train
 from tests.conftest import compose_train
 
 LEVELS = ("05", "25", "50", "75", "95")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from closecast.calibration import log_residuals
-from closecast.codec import Codec
-from closecast.metrics import conformal_quantile, interval_coverage, point_metrics, score_forecasts
+from closecast.data.codec import Codec
+from closecast.distributions.conformal import conformal_quantile, log_residuals
+from closecast.evaluation.point import interval_coverage, point_metrics, score_forecasts
 
 
 def test_point_metrics_match_hand_computed_values():

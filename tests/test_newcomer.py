@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from closecast.training import train
+from closecast.training.run import train
 from tests.conftest import ROOT, compose_train
 
 README = (ROOT / "README.md").read_text()
@@ -69,7 +69,7 @@ def test_runs_not_meant_for_serving_do_not_publish(tmp_path, overrides):
     assert not list((tmp_path / "checkpoints").glob("*.pt"))
 
 
-@pytest.mark.parametrize("module", ["closecast.predict", "closecast.serve", "closecast.study_export"])
+@pytest.mark.parametrize("module", ["closecast.predict", "closecast.serve", "closecast.hpo.export"])
 def test_every_entry_point_prints_usage_and_no_warning(module):
     proc = subprocess.run(
         [sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=_env(), timeout=120
@@ -123,7 +123,7 @@ def test_a_clean_install_gives_the_serving_and_predict_commands(tmp_path):
         assert proc.returncode == 0 and "usage" in proc.stdout.lower(), proc.stderr
     # Outside a checkout, with the serving-only install, the export says what it needs instead of a traceback.
     proc = subprocess.run(
-        [python, "-m", "closecast.study_export"], cwd=tmp_path, capture_output=True, text=True, env=clean
+        [python, "-m", "closecast.hpo.export"], cwd=tmp_path, capture_output=True, text=True, env=clean
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:") and "closecast[train]" in proc.stderr

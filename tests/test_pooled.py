@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from closecast.artifact import load_artifact
-from closecast.cli import exit_on_data_error
-from closecast.data import PriceDataModule
+from closecast.artifacts.schema import load_artifact
+from closecast.data.datamodule import PriceDataModule
+from closecast.errors import DataError, exit_on_data_error
 from closecast.serving.registry import Registry
-from closecast.sources import DataError
-from closecast.training import build, objective, train
+from closecast.training.run import objective, train
+from closecast.training.trainer import build
 from tests.conftest import ROOT, compose_train
 
 PAIR = "data.tickers=[AAPL,IBM]"
@@ -31,7 +31,7 @@ def pooled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 def test_each_series_is_normalized_on_its_own_training_part(tmp_path):
     cfg = compose_train(tmp_path, [PAIR])
-    pooled = build(cfg.data, _target_="closecast.pooled.PooledDataModule")
+    pooled = build(cfg.data, _target_="closecast.data.pooled.PooledDataModule")
     pooled.setup("fit")
     for ticker, member in pooled.members.items():
         alone = build(cfg.data, ticker=ticker, tickers=None)

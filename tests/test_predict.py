@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from closecast import predict_next_from_values
-from closecast.artifact import ArtifactError, load_artifact
-from closecast.distribution import location
-from closecast.forecaster import Forecaster, InputError
+from closecast.artifacts.schema import ArtifactError, load_artifact
+from closecast.distributions.likelihood import location
+from closecast.errors import InputError
+from closecast.inference.forecaster import Forecaster
 from tests.conftest import ROOT
 
 PRICES = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv")["Adj Close"].tolist()[-40:]
@@ -21,7 +22,7 @@ PRICES = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv")["Adj Close"].tolist(
 
 def test_artifact_loads_with_weights_only(trained_artifact):
     artifact = torch.load(trained_artifact, weights_only=True)
-    assert artifact["format"] == "closecast.artifact/1"
+    assert artifact["format"] == "closecast.artifacts.schema/1"
 
 
 def test_predict_next_from_values_matches_the_network(trained_artifact):
@@ -70,7 +71,7 @@ def test_predict_errors_for_missing_file_and_bad_device(trained_artifact, tmp_pa
 
 def test_a_pickle_that_is_not_an_artifact_is_refused(tmp_path):
     evil = tmp_path / "evil.pt"
-    torch.save({"format": "closecast.artifact/1", "obj": np.random.default_rng(0)}, evil)
+    torch.save({"format": "closecast.artifacts.schema/1", "obj": np.random.default_rng(0)}, evil)
     with pytest.raises(ArtifactError, match="not a weights-only closecast artifact"):
         load_artifact(evil)
     plain = tmp_path / "plain.pt"
@@ -134,7 +135,7 @@ def _ragged(path):
     ids=["empty", "binary", "ragged", "directory", "no-price-column"],
 )
 def test_cli_bad_csv_is_one_error_line_and_exit_2(trained_artifact, tmp_path, capsys, make, message):
-    from closecast.predict import main
+    from closecast.inference.predict import main
 
     bad = tmp_path / "bad.csv"
     make(bad)
@@ -145,7 +146,7 @@ def test_cli_bad_csv_is_one_error_line_and_exit_2(trained_artifact, tmp_path, ca
 
 
 def test_cli_warns_when_the_csv_is_another_ticker(trained_artifact, tmp_path, capsys):
-    from closecast.predict import main
+    from closecast.inference.predict import main
 
     args = ["--checkpoint", str(trained_artifact), "--csv"]
     assert main([*args, str(ROOT / "data" / "sample" / "MSFT.csv")]) == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from closecast.publish import atomic_write, publish, save_artifact
+from closecast.artifacts.publish import atomic_write, publish, save_artifact
 
 
 @pytest.fixture

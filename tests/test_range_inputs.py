@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from closecast.codec import Codec
-from closecast.data import PriceDataModule
-from closecast.sources import DataError
+from closecast.data.codec import Codec
+from closecast.data.datamodule import PriceDataModule
+from closecast.errors import DataError
 from tests.conftest import ROOT
 
 RANGE = ["return", "abs_return", "ma_dev", "range"]
@@ -145,9 +145,9 @@ def test_high_low_are_checked_day_by_day(tmp_path: Path, caplog: pytest.LogCaptu
 
 
 def test_backtest_folds_read_the_series_high_low(tmp_path: Path) -> None:
-    from closecast.backtest import fold_config, fold_datamodule
-    from closecast.splits import walk_forward_splits
-    from closecast.training import build
+    from closecast.data.splits import walk_forward_splits
+    from closecast.training.backtest import fold_config, fold_datamodule
+    from closecast.training.trainer import build
     from tests.conftest import compose_train
 
     cfg = fold_config(compose_train(tmp_path, [f"data.features=[{','.join(RANGE)}]"], "backtest"))
@@ -166,7 +166,7 @@ def test_backtest_folds_read_the_series_high_low(tmp_path: Path) -> None:
 def test_a_yahoo_download_keeps_high_low_for_range_inputs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from closecast import sources
+    from closecast.data import sources
     from tests.test_sources import recorded_frame
 
     frame = recorded_frame()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from closecast.training import build
+from closecast.training.trainer import build
 from tests.conftest import ROOT, compose_train
 
 sys.path.insert(0, str(ROOT / "scripts"))

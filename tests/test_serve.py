@@ -16,8 +16,8 @@ import pytest
 import torch
 from prometheus_client.parser import text_string_to_metric_families
 
-from closecast.artifact import load_artifact
-from closecast.forecaster import Forecaster
+from closecast.artifacts.schema import load_artifact
+from closecast.inference.forecaster import Forecaster
 from closecast.serving.settings import Settings
 from tests.conftest import ROOT, compose_train
 from tests.live_server import live_server
@@ -33,7 +33,7 @@ def sample_closes(n: int) -> list[float]:
 @pytest.fixture(scope="module")
 def served(trained_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A checkpoints dir with two good artifacts, a broken one and a link out; a server on it."""
-    from closecast.training import train
+    from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("served")
     train(compose_train(tmp / "h3", ["data.horizon=3"]))
@@ -231,9 +231,9 @@ def test_empty_directory_is_503_until_a_checkpoint_appears(trained_artifact: Pat
 def module_forecast(artifact: dict, window: torch.Tensor) -> list[float]:
     """What the network module itself says: `net(codec.encode(window))` (a likelihood head's location),
     decoded."""
-    from closecast.codec import Codec
-    from closecast.distribution import location
-    from closecast.model import LSTMForecaster
+    from closecast.data.codec import Codec
+    from closecast.distributions.likelihood import location
+    from closecast.models.lstm import LSTMForecaster
 
     net = LSTMForecaster(**artifact["model"])
     net.load_state_dict(artifact["state_dict"])
@@ -247,9 +247,9 @@ def test_artifact_answers_bit_identically_to_the_module_forward(
     trained_artifact: Path, client: httpx.Client
 ) -> None:
     """The served number is the module's own forward on the codec's encoding, decoded: no second copy."""
-    from closecast.artifact import build_artifact
-    from closecast.codec import Codec
-    from closecast.model import LSTMForecaster
+    from closecast.artifacts.schema import build_artifact
+    from closecast.data.codec import Codec
+    from closecast.models.lstm import LSTMForecaster
 
     torch.manual_seed(0)
     net = LSTMForecaster(hidden=64, layers=2, dropout=0.1, horizon=2)
@@ -277,7 +277,7 @@ def test_an_unexpected_failure_is_a_500_with_a_body_and_is_counted(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from closecast.forecaster import Forecaster as ForecasterClass
+    from closecast.inference.forecaster import Forecaster as ForecasterClass
     from closecast.serving.app import create_app
 
     app = create_app(Settings(checkpoints_dir=served["dir"], reload_interval=0))

@@ -16,7 +16,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from closecast.artifact import ArtifactError, check_artifact, load_artifact
+from closecast.artifacts.schema import ArtifactError, check_artifact, load_artifact
 from closecast.serving.app import create_app
 from closecast.serving.run import main
 from closecast.serving.settings import Settings, SettingsError
@@ -176,7 +176,7 @@ def test_serve_help_prints_usage_and_starts_nothing() -> None:
 
 def test_serving_imports_no_training_stack() -> None:
     code = (
-        "import sys, closecast.serve, closecast.serving.app, closecast.predict; "
+        "import sys, closecast.serve, closecast.serving.app, closecast.inference.predict; "
         "print([m for m in ('lightning', 'pytorch_lightning', 'hydra', 'optuna', 'matplotlib', 'yfinance') "
         "if m in sys.modules])"
     )

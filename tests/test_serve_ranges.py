@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from closecast import predict_next_from_values
-from closecast.predict import main
+from closecast.inference.predict import main
 from tests.conftest import ROOT, compose_train
 from tests.live_server import live_server
 
@@ -24,7 +24,7 @@ VALUES, HIGH, LOW = (DAYS[c].tolist() for c in ("Adj Close", "High", "Low"))
 @pytest.fixture(scope="module")
 def served(trained_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A range model (`range.pt`) beside a closes-only one (`best.pt`), and a server on them."""
-    from closecast.training import train
+    from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("ranges")
     train(compose_train(tmp / "range", [RANGE]))

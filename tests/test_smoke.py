@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from closecast.training import train
+from closecast.training.run import train
 
 
 def test_tiny_run_writes_all_outputs(tiny_cfg, tmp_path):

@@ -13,12 +13,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from closecast import sources
-from closecast.cli import exit_on_data_error
 from closecast.config import CONFIG_DIR, compose_config
-from closecast.data import PriceDataModule
-from closecast.integrity import clean_series
-from closecast.sources import DataError, read_source
+from closecast.data import sources
+from closecast.data.cleaning import clean_series
+from closecast.data.datamodule import PriceDataModule
+from closecast.data.sources import read_source
+from closecast.errors import DataError, exit_on_data_error
 from tests.conftest import ROOT
 
 
@@ -114,7 +114,7 @@ def test_cleaning_removes_each_kind_of_bad_row_and_logs_it(caplog):
             "Close": [103.0, 101.0, 1.0, 102.0, np.nan, np.inf, 0.0, -5.0, 110.0],
         }
     )
-    with caplog.at_level(logging.WARNING, logger="closecast.integrity"):
+    with caplog.at_level(logging.WARNING, logger="closecast.data.cleaning"):
         series = clean_series(frame, "Close", name="prices.csv", max_dropped_frac=1.0)
     assert list(series.index.strftime("%Y-%m-%d")) == ["2020-01-01", "2020-01-02", "2020-01-03"]
     assert list(series) == [101.0, 102.0, 103.0]  # the later duplicate row wins
@@ -287,7 +287,7 @@ def test_dropping_more_than_the_allowed_share_is_refused_with_counts_per_rule(ca
         clean_series(frame, "Close", name="p.csv")
     assert "1 non-finite price, 3 non-positive price;" in str(err.value)
     assert "allow it with data.max_dropped_frac=0.02" in str(err.value)
-    with caplog.at_level(logging.WARNING, logger="closecast.integrity"):
+    with caplog.at_level(logging.WARNING, logger="closecast.data.cleaning"):
         series = clean_series(frame, "Close", name="p.csv", max_dropped_frac=0.02)
     assert len(series) == 196 and "removed 4 of 200 rows" in caplog.text
     one_bad = clean_series(frame.drop(index=[5, 6, 7]), "Close", name="p.csv")  # 1 of 197 rows: allowed
@@ -296,7 +296,7 @@ def test_dropping_more_than_the_allowed_share_is_refused_with_counts_per_rule(ca
 
 @pytest.mark.parametrize("ticker", ["AAPL", "GOOG", "IBM", "MSFT"])
 def test_the_bundled_sample_loads_with_nothing_dropped(ticker, caplog):
-    with caplog.at_level(logging.WARNING, logger="closecast.integrity"):
+    with caplog.at_level(logging.WARNING, logger="closecast.data.cleaning"):
         series = PriceDataModule(source="sample", ticker=ticker).load_series()
     assert len(series) == len(pd.read_csv(ROOT / "data" / "sample" / f"{ticker}.csv"))
     assert "removed" not in caplog.text

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from closecast.artifact import FORMAT, load_artifact
-from closecast.training import objective, train
+from closecast.artifacts.schema import FORMAT, load_artifact
+from closecast.training.run import objective, train
 from tests.conftest import ROOT, TINY, compose_train
 
 
@@ -38,7 +38,7 @@ def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
 
 def test_naive_baseline_scores_match_a_direct_computation(tmp_path):
     metrics = train(compose_train(tmp_path))
-    from closecast.data import PriceDataModule
+    from closecast.data.datamodule import PriceDataModule
 
     dm = PriceDataModule(source="sample", ticker="AAPL", start="2009-01-01", window=10)
     dm.setup()
@@ -152,7 +152,7 @@ def test_threads_setting_applies_during_training_and_is_restored(tmp_path):
 
 
 def test_metrics_json_is_strict_json_with_null_for_non_finite_numbers():
-    from closecast.training import metrics_json
+    from closecast.training.run import metrics_json
 
     text = metrics_json({"test/mase": float("nan"), "val/mape": float("inf"), "val/mae": 1.5})
 

@@ -13,10 +13,10 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from closecast.data import EVAL_BATCH_SIZE, PriceDataModule
-from closecast.model import LSTMForecaster
-from closecast.module import ForecastModule
-from closecast.training import build, build_callbacks, build_module_and_trainer
+from closecast.data.datamodule import EVAL_BATCH_SIZE, PriceDataModule
+from closecast.models.lstm import LSTMForecaster
+from closecast.models.module import ForecastModule
+from closecast.training.trainer import build, build_callbacks, build_module_and_trainer
 from tests.conftest import compose_train
 
 ROOT = Path(__file__).resolve().parents[1]

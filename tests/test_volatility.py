@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from arch.univariate import GARCH, Normal, ZeroMean
 
-from closecast import scores as S
-from closecast import volatility as V
+from closecast.evaluation import baselines as V
+from closecast.evaluation import scoring_rules as S
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "sample" / "IBM.csv"

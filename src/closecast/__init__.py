@@ -10,7 +10,7 @@ def __getattr__(name: str) -> Any:
     # Imported on first use: `python -m closecast.<module>` then runs that module once, and the server
     # does not load what only local inference needs.
     if name == "predict_next_from_values":
-        from closecast.predict import predict_next_from_values
+        from closecast.inference.predict import predict_next_from_values
 
         return predict_next_from_values
     raise AttributeError(f"module 'closecast' has no attribute {name!r}")

@@ -24,7 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as http_metrics
 
-from closecast.forecaster import InputError
+from closecast.errors import InputError
 from closecast.serving.metrics import MODELS
 from closecast.serving.middleware import BodyLimits, ResponseTime
 from closecast.serving.registry import CheckpointNotFound, Registry

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from closecast.artifact import ArtifactError, load_artifact
-from closecast.forecaster import Forecaster, parse_device
+from closecast.artifacts.schema import ArtifactError, load_artifact
+from closecast.inference.forecaster import Forecaster, parse_device
 from closecast.serving.metrics import INFERENCE
 
 log = logging.getLogger("closecast.serve")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from closecast.forecaster import MAX_INTERVAL
+from closecast.inference.forecaster import MAX_INTERVAL
 
 MAX_VALUES = 10_000  # values per request; a window is tens of prices, so this is generous
 MAX_BODY_BYTES = 512 * 1024  # fits MAX_VALUES numbers written with full float precision

@@ -30,7 +30,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
 from optuna.trial import TrialState
 
-from closecast.study import Heartbeat, claim, fail_orphaned_trials, open_storage, redact
+from closecast.hpo.storage import Heartbeat, claim, fail_orphaned_trials, open_storage, redact
 
 from ._results import publish_best, write_results
 
@@ -293,5 +293,5 @@ class ClosecastSweeperImpl(OptunaSweeperImpl):
         elif self.export is not None:
             log.info(
                 "Not published again: add hpo.export.publish_on_complete=true, or run "
-                "python -m closecast.study_export with this command's overrides"
+                "python -m closecast.hpo.export with this command's overrides"
             )

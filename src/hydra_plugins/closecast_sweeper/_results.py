@@ -10,7 +10,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from closecast.study_export import ExportError, export_study
+from closecast.hpo.export import ExportError, export_study
 
 log = logging.getLogger(__name__)
 
@@ -55,5 +55,5 @@ def publish_best(study: optuna.Study, export: Any, pareto_csv: Path | None) -> P
         )
     except ExportError as exc:
         # The study itself is intact; say why nothing was published and how to retry.
-        log.error("export skipped: %s (retry with: python -m closecast.study_export …)", exc)
+        log.error("export skipped: %s (retry with: python -m closecast.hpo.export …)", exc)
         return None

@@ -1,0 +1,1 @@
+"""Prices in, tensors out: sources, cleaning, the calendar split, the codec, windows, the DataModule."""

@@ -1,0 +1,2 @@
+"""The network's likelihood heads, the served predictive distribution and its recalibration, conformal
+intervals."""

@@ -1,0 +1,53 @@
+"""Split-conformal intervals of a point forecast: sorted absolute log residuals on validation, the radius
+at a level, and the interval bounds in prices (scaled by the input window's volatility when asked)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from closecast.data.codec import Codec
+from closecast.data.windows import WindowSet
+
+
+def conformal_quantile(sorted_abs_residuals: np.ndarray, level: float) -> np.ndarray:
+    """Split-conformal radius per horizon step from calibration residuals sorted along axis 0.
+
+    With n calibration residuals the radius is the ceil((n + 1) * level)-th smallest, which gives
+    coverage of at least `level` on exchangeable data; where that rank exceeds n the radius is infinite.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"interval level must be strictly between 0 and 1, got {level}")
+    residuals = np.asarray(sorted_abs_residuals, dtype=np.float64)
+    if residuals.ndim == 1:
+        residuals = residuals[:, None]
+    n = residuals.shape[0]
+    rank = math.ceil((n + 1) * level)
+    if n == 0 or rank > n:
+        return np.full(residuals.shape[1], np.inf)
+    return residuals[rank - 1]
+
+
+def log_residuals(pred: np.ndarray, actual: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """Sorted absolute log residuals per horizon step, each divided by its sample's `scale` (the
+    conformal calibration set)."""
+    residuals = np.abs(np.log(actual / pred))
+    if scale is not None:
+        residuals = residuals / np.asarray(scale, dtype=np.float64)[:, None]
+    return np.sort(residuals, axis=0)
+
+
+def part_scale(codec: Codec, part: WindowSet) -> np.ndarray:
+    """Per-sample residual scale of a part (ones unless `codec.interval_scale` says otherwise)."""
+    if part.window_prices is None:
+        return np.ones(len(part))
+    return codec.residual_scale(part.window_prices.cpu()).numpy()
+
+
+def interval_bounds(
+    codec: Codec, pred: np.ndarray, part: WindowSet, residuals: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper `(n, horizon)` prices of the conformal `level` interval around `pred`."""
+    radius = conformal_quantile(residuals, level)[None, :] * part_scale(codec, part)[:, None]
+    return pred * np.exp(-radius), pred * np.exp(radius)

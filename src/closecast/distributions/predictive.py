@@ -1,0 +1,108 @@
+"""The model's predictive distribution as served: network output → a distribution of the log return from
+the last observed price → quantiles, recalibrated on the validation part.
+
+Evaluation and serving both call this module, so the quantiles that are scored are the ones served. The
+location is the network's, shrunk toward naive by the codec's `shrink` exactly like the point forecast;
+the scale (and degrees of freedom) are the network's. Recalibration is conformal on the probability
+integral transform (PIT): the validation outcomes' values of the forecast CDF, sorted per horizon step,
+are kept as a plain tensor; a nominal level `a` is served as the empirical `a`-quantile of those PIT
+values (`recalibrated_levels`), so on validation each quantile was exceeded on a fraction `a` of days,
+per step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats
+
+from closecast.data.codec import Codec
+from closecast.distributions.likelihood import predictive
+
+
+def _standardized(y, loc, scale) -> np.ndarray:
+    scale = np.asarray(scale, dtype=float)
+    if np.any(~(scale > 0)):
+        raise ValueError("predictive scale must be positive and finite; got a value <= 0 or NaN")
+    return (np.asarray(y, dtype=float) - loc) / scale
+
+
+def quantile(level, loc, scale, df=None) -> np.ndarray:
+    """Quantile at `level` (in (0, 1)) of a Gaussian (`df` None) or Student-t forecast."""
+    level = np.asarray(level, dtype=float)
+    if np.any((level <= 0) | (level >= 1)):
+        raise ValueError(f"quantile levels must lie in (0, 1), got {level}")
+    z = stats.norm.ppf(level) if df is None else stats.t.ppf(level, df)
+    return loc + np.asarray(scale, dtype=float) * z
+
+
+def cdf(y, loc, scale, df=None) -> np.ndarray:
+    """Probability integral transform: the forecast's CDF at `y`."""
+    z = _standardized(y, loc, scale)
+    return stats.norm.cdf(z) if df is None else stats.t.cdf(z, df)
+
+
+def recalibrated_levels(pit: np.ndarray, levels) -> np.ndarray:
+    """Conformal recalibration of quantile levels from validation PIT values (the forecast CDF at the
+    outcomes): level `a` is replaced by the empirical `a`-quantile of the PIT values, so the recalibrated
+    quantile was exceeded on a fraction `a` of validation days. Works per horizon step: pass one step's
+    PIT values at a time."""
+    pit = np.asarray(pit, dtype=float)
+    if pit.ndim != 1 or pit.size < 2:
+        raise ValueError(
+            f"recalibration needs a 1-D array of at least 2 validation PIT values, got shape {pit.shape}"
+        )
+    n = pit.size
+    eps = 0.5 / n  # keeps the new levels inside (0, 1) so their quantiles stay finite
+    return np.clip(np.quantile(pit, np.asarray(levels, dtype=float)), eps, 1 - eps)
+
+
+@dataclass
+class LogReturnForecast:
+    """Location-scale forecasts of the log return from the last price, each `(n, horizon)`; `df` is
+    None for a Gaussian head."""
+
+    loc: np.ndarray
+    scale: np.ndarray
+    df: np.ndarray | None = None
+
+    def cdf(self, y: np.ndarray) -> np.ndarray:
+        """PIT values of outcomes `y` `(n, horizon)`."""
+        return cdf(y, self.loc, self.scale, self.df)
+
+
+def log_return_forecast(codec: Codec, raw: torch.Tensor, likelihood: str) -> LogReturnForecast:
+    """Network outputs `(n, horizon, n_params)` → the served log-return distribution (shrink applied)."""
+    if codec.target != "return":
+        raise ValueError(
+            f"model.likelihood={likelihood} needs data.target=return (got {codec.target!r}); "
+            "use model.likelihood=none with data.target=level"
+        )
+    pred = predictive(torch.as_tensor(raw).double(), likelihood)
+    loc = pred.loc.cpu().numpy() * codec.shrink * codec.std
+    scale = pred.scale.cpu().numpy() * codec.std
+    df = None if pred.df is None else pred.df.cpu().numpy()
+    return LogReturnForecast(loc, scale, df)
+
+
+def sorted_pit(forecast: LogReturnForecast, y: np.ndarray) -> np.ndarray:
+    """The recalibration set: validation PIT values sorted per horizon step, `(n, horizon)`."""
+    return np.sort(forecast.cdf(y), axis=0)
+
+
+def served_levels(pit: np.ndarray | None, levels) -> np.ndarray:
+    """Nominal `levels` `(L,)` → the levels to read from the forecast, `(L, horizon)` (unchanged where
+    there is no calibration)."""
+    levels = np.asarray(levels, dtype=float)
+    if pit is None:
+        return levels[:, None]
+    pit = np.asarray(pit, dtype=float)
+    return np.stack([recalibrated_levels(pit[:, k], levels) for k in range(pit.shape[1])], axis=1)
+
+
+def log_return_quantiles(forecast: LogReturnForecast, pit: np.ndarray | None, levels) -> np.ndarray:
+    """Recalibrated quantiles of the log return, `(n, horizon, L)` for nominal `levels` `(L,)`."""
+    used = served_levels(pit, levels).T[None]  # (1, horizon or 1, L)
+    df = None if forecast.df is None else forecast.df[..., None]
+    return quantile(used, forecast.loc[..., None], forecast.scale[..., None], df)

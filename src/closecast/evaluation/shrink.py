@@ -1,0 +1,84 @@
+"""The shrink guard: how far to trust the network's move toward naive, chosen on validation, and the
+Diebold-Mariano statistic (Newey-West errors) it tests the gain with."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from closecast.data.codec import Codec
+from closecast.data.windows import WindowSet
+
+SHRINK_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+def shrink_gains(codec: Codec, y_hat: torch.Tensor, part: WindowSet) -> np.ndarray:
+    """Per-sample gain over naive (naive's absolute error minus the model's, averaged over the horizon)
+    for every factor of `SHRINK_GRID`: shape `(len(SHRINK_GRID), samples)`."""
+    future = part.future.numpy()
+    naive_err = np.abs(future - part.last.numpy()[:, None]).mean(axis=1)
+    return np.stack(
+        [
+            naive_err - np.abs(codec.decode(y_hat, part.last, shrink=s).numpy() - future).mean(axis=1)
+            for s in SHRINK_GRID
+        ]
+    )
+
+
+def choose_shrink(
+    codec: Codec, y_hat: torch.Tensor, part: WindowSet, setting: Any, min_gain_z: float = 0.0
+) -> float:
+    """`auto`: the factor in [0, 1] with the lowest validation MAE (0 is naive); else the number given.
+
+    With `min_gain_z` > 0 the factor must also earn its keep on data it was not chosen on: it is picked on
+    the first half of the validation part (chronologically) and kept only if its gain over naive on the
+    second half is at least `min_gain_z` Newey-West standard errors above zero (a one-sided
+    Diebold-Mariano test); otherwise the forecast falls back to naive (0). Picking the best of the grid
+    and testing it on the same samples would overstate the evidence twice over (the selection, and the
+    autocorrelation of daily errors). A model with no real edge then scores exactly naive.
+    """
+    if setting != "auto":
+        value = float(setting)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"calibration.shrink must be 'auto' or in [0, 1], got {setting!r}")
+        return value
+    gains = shrink_gains(codec, y_hat, part)
+    if min_gain_z <= 0:
+        mean = gains.mean(axis=1)
+        best = int(np.argmax(mean))  # first maximum: the smallest factor among ties
+        return float(SHRINK_GRID[best]) if mean[best] > 0 else 0.0
+    half = gains.shape[1] // 2
+    if half < 2:
+        return 0.0
+    mean = gains[:, :half].mean(axis=1)
+    best = int(np.argmax(mean))
+    if mean[best] <= 0:
+        return 0.0
+    z = mean_gain_z(gains[best, half:], min_lag=codec.horizon - 1)
+    return float(SHRINK_GRID[best]) if z >= min_gain_z else 0.0
+
+
+def mean_gain_z(gains: np.ndarray, min_lag: int = 0) -> float:
+    """Mean of a series of forecast-loss differences over its Newey-West (HAC) standard error.
+
+    The Diebold-Mariano statistic: errors of daily forecasts come in volatile and calm stretches, so
+    their differences are autocorrelated and the i.i.d. standard error would overstate the evidence.
+    Bartlett weights, lag `max(min_lag, floor(4 (n / 100) ** (2 / 9)))`. Returns -inf for fewer than 2
+    values; a constant series has no spread, so any positive mean is overwhelming evidence (inf).
+    """
+    g = np.asarray(gains, dtype=np.float64)
+    n = g.size
+    if n < 2:
+        return -math.inf
+    mean = float(g.mean())
+    d = g - mean
+    lag = min(n - 1, max(min_lag, int(4 * (n / 100) ** (2 / 9))))
+    var = float(d @ d) / n
+    for k in range(1, lag + 1):
+        var += 2 * (1 - k / (lag + 1)) * float(d[k:] @ d[:-k]) / n
+    if var <= 0:
+        return math.inf if mean > 0 else -math.inf if mean < 0 else 0.0
+    return mean / math.sqrt(var / n)

@@ -1,0 +1,1 @@
+"""Hyperparameter search: Optuna storage, the pruning callback, and publishing a study's pick."""

@@ -1,0 +1,1 @@
+"""The one inference path: an artifact in, a forecast out (Python, CLI and server)."""

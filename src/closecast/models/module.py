@@ -1,0 +1,115 @@
+"""The LightningModule: trains the injected network on normalized targets, scores it in prices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from closecast.data.codec import Codec
+from closecast.distributions.likelihood import location, nll, predictive
+from closecast.evaluation.assessment import raw_scores
+
+
+class ForecastModule(pl.LightningModule):
+    """Negative log-likelihood of the normalized targets under the network's predictive distribution
+    (`model.likelihood` gaussian | student_t), or their MSE for a point network (`none`), stepped by
+    Lightning's own loop (clipping, schedulers and precision are Trainer settings). Every epoch it logs
+    `train/loss`, `val/loss` (that loss on validation) and the network's own validation scores of its
+    point forecast (the location) in prices, before any calibration: `val/raw/mae`, `val/raw/rmse`,
+    `val/raw/mape` (%) and `val/raw/mase` (against naive).
+
+    A network with `member_outputs` (an ensemble, `model.members`) trains each member on its own loss:
+    the training loss is the mean of the members' losses, so no member's gradient depends on another's.
+    `val/loss` scores the combined output, the distribution that is served, so checkpointing and early
+    stopping pick the served model."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        codec: Codec | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.codec = codec
+        self.likelihood = str(getattr(net, "likelihood", "none"))
+        self.mse = nn.MSELoss()
+        self._outputs: list[tuple[torch.Tensor, ...]] = []
+        # Each training batch's detached loss and size, averaged once per epoch into `train/loss`. A per-step
+        # `self.log(..., on_epoch=True)` gives the same number with Lightning's logging bookkeeping on every
+        # step, a visible share of a small network's step on a CPU; the epoch mean is all that is logged.
+        self._losses: list[tuple[torch.Tensor, int]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def loss_fn(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training loss of network outputs `out` against normalized targets `y`."""
+        if self.likelihood == "none":
+            return self.mse(out, y)
+        if not torch.isfinite(out).all():
+            # Weights that went non-finite: say so plainly (torch's distributions would refuse the NaN
+            # parameters with a constraint error that does not name the cause).
+            raise FloatingPointError(
+                f"network outputs became non-finite in epoch {self.current_epoch} "
+                f"(by step {self.global_step}): training diverged; lower optimizer.lr or keep "
+                "trainer.gradient_clip_val set"
+            )
+        return nll(predictive(out, self.likelihood), y)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        member_outputs = getattr(self.net, "member_outputs", None)
+        outputs = member_outputs(x) if member_outputs is not None else [self.net(x)]
+        loss = torch.stack([self.loss_fn(out, y) for out in outputs]).mean()
+        self._losses.append((loss.detach(), x.shape[0]))
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._losses = []
+
+    def on_train_epoch_end(self) -> None:
+        if self._losses:
+            losses = torch.stack([loss for loss, _ in self._losses])
+            sizes = torch.tensor([n for _, n in self._losses], dtype=losses.dtype, device=losses.device)
+            self.log("train/loss", (losses * sizes).sum() / sizes.sum(), prog_bar=True)
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, y, last, future = batch
+        self._outputs.append((self.net(x), y, last, future))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._outputs:
+            return
+        pred, y, last, future = (torch.cat(parts) for parts in zip(*self._outputs, strict=True))
+        self._outputs.clear()
+        loss = self.loss_fn(pred, y)
+        if not torch.isfinite(loss):
+            # A diverged run must fail loudly (a failed trial in a sweep), never checkpoint NaN weights:
+            # this runs before the checkpoint callbacks of the epoch. Weights that went non-finite in any
+            # training step make every validation prediction non-finite.
+            raise FloatingPointError(
+                f"validation loss became non-finite ({loss.item()}) in epoch {self.current_epoch} "
+                f"(by step {self.global_step}): training diverged; lower optimizer.lr or keep "
+                "trainer.gradient_clip_val set"
+            )
+        self.log("val/loss", loss, prog_bar=True)
+        if self.codec is None:
+            return
+        point = location(pred, self.likelihood)
+        for name, value in raw_scores(self.codec, point, last, future).items():
+            self.log(f"val/raw/{name}", value)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"}}

@@ -1,0 +1,88 @@
+"""The end of a run for one series, after fitting: its calibrated scores, test plots, serving artifact and
+end-of-run tables. A single-series run does this once; a pooled run (`data.tickers`) once per series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from closecast.artifacts.publish import save_artifact
+from closecast.artifacts.schema import build_artifact
+from closecast.data.codec import Codec
+from closecast.data.datamodule import PriceDataModule
+from closecast.evaluation.assessment import assess
+from closecast.evaluation.plots import save_forecast_plots
+from closecast.evaluation.report import distribution_table, summary_table
+
+
+@dataclass
+class SeriesResult:
+    """One series' final scores and files, from `finish_series`."""
+
+    metrics: dict[str, float]
+    data: dict[str, Any]  # `PriceDataModule.describe()`
+    artifact: Path
+    plots: list[Path]
+
+
+def finish_series(
+    cfg: DictConfig,
+    datamodule: PriceDataModule,
+    net: torch.nn.Module,
+    output_dir: Path,
+    run_metrics: dict[str, float],
+    artifact_name: str = "model.pt",
+    plot_dir: Path | None = None,
+    tensorboard: Any = None,
+    step: int = 0,
+) -> SeriesResult:
+    """Calibrate the fitted `net` on one series' validation part and score its validation and test parts
+    (`closecast.evaluation.assessment`), plot its test forecasts and save its serving artifact (that
+    series' codec)."""
+    prices = datamodule.series.to_numpy(dtype=np.float64)
+    result = assess(cfg, datamodule.codec, net, datamodule.parts, prices, datamodule.split.n_train)
+    metrics = result.metrics
+    # The reference's top-level naive keys (test part), kept for scripts that read them.
+    metrics.update({f"naive/{k}": metrics[f"test/naive/{k}"] for k in ("mae", "rmse", "mape", "smape")})
+    metrics.update(run_metrics)
+    data_meta = datamodule.describe()
+    test = datamodule.parts["test"]
+    plot_files = save_forecast_plots(
+        plot_dir or output_dir,
+        test.anchor_dates,
+        test.future.numpy(),
+        result.test_pred,
+        result.test_lower,
+        result.test_upper,
+        float(cfg.calibration.interval),
+        title=f"{data_meta['ticker']} test",
+        tensorboard=tensorboard,
+        step=step,
+    )
+    artifact = build_artifact(
+        net,
+        datamodule.codec,
+        data_meta,
+        metrics,
+        result.residuals,
+        quantile_pit=result.pit,
+        extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
+    )
+    return SeriesResult(metrics, data_meta, save_artifact(artifact, output_dir / artifact_name), plot_files)
+
+
+def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec) -> None:
+    """The end-of-run tables of one series: point scores beside naive and drift, distribution scores."""
+    meta, metrics = series.data, series.metrics
+    print(
+        f"\n{meta['ticker']} {meta['feature']} {meta['start']}..{meta['end']}, "
+        f"target={codec.target}, shrink={codec.shrink}, window={codec.window}, horizon={codec.horizon}"
+    )
+    print(summary_table(metrics))
+    print(f"{float(cfg.calibration.interval):.0%} interval coverage on test: {metrics['test/coverage']:.3f}")
+    print(distribution_table(metrics))

@@ -1,0 +1,140 @@
+"""The Trainer, callbacks, logger, network and LightningModule of a run, all built from config, and the
+fit that returns the best epoch's network."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+import closecast.training.warning_filters  # noqa: F401
+from closecast.data.batches import Batches
+from closecast.data.datamodule import PriceDataModule
+from closecast.data.pooled import PooledDataModule
+from closecast.models.module import ForecastModule
+from closecast.training.hparams import run_hparams
+
+log = logging.getLogger(__name__)
+
+
+# Config `_target_`s may only name these packages: a config file cannot make training call arbitrary code.
+TRUSTED_TARGETS = [
+    "closecast.*",
+    "torch.optim.*",
+    "pytorch_lightning.*",
+    "lightning.pytorch.*",
+    "optuna.pruners.*",
+]
+
+
+def build(conf: Any, **kwargs: Any) -> Any:
+    """`hydra.utils.instantiate` restricted to the trusted target packages."""
+    return hydra.utils.instantiate(conf, _execution_whitelist_=TRUSTED_TARGETS, **kwargs)
+
+
+def checkpoint_dir(cfg: DictConfig, output_dir: Path) -> Path:
+    """Where the run's Lightning checkpoints go: its own `checkpoints/`, or, when it resumes, the folder of
+    the checkpoint it resumes from, so that Lightning restores the best score so far with it and the best
+    epoch is chosen across both parts of the run."""
+    resume = cfg.get("ckpt_path")
+    return Path(resume).resolve().parent if resume else output_dir / "checkpoints"
+
+
+def build_callbacks(cfg: DictConfig, output_dir: Path) -> list[pl.Callback]:
+    """Callbacks from `cfg.callbacks`; checkpoint callbacks write into `checkpoint_dir`."""
+    callbacks = []
+    for name, conf in (cfg.get("callbacks") or {}).items():
+        if conf is None:
+            continue
+        if name == "progress_bar" and not cfg.trainer.get("enable_progress_bar", True):
+            continue  # `trainer.enable_progress_bar=false` alone turns the bar off
+        if str(conf.get("_target_", "")).endswith(".ModelCheckpoint"):
+            callbacks.append(build(conf, dirpath=str(checkpoint_dir(cfg, output_dir))))
+        else:
+            callbacks.append(build(conf))
+    return callbacks
+
+
+def best_checkpoint(trainer: pl.Trainer) -> ModelCheckpoint | None:
+    """The checkpoint callback that keeps the best epoch (the first one with a `monitor`)."""
+    monitored = [c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.monitor]
+    return monitored[0] if monitored else None
+
+
+def build_module_and_trainer(
+    cfg: DictConfig, datamodule: PriceDataModule, callbacks: list[pl.Callback], logger: Any
+) -> tuple[ForecastModule, pl.Trainer]:
+    """The LightningModule and Trainer of a run, both from `cfg` (clipping etc. are Trainer settings)."""
+    likelihood = cfg.model.get("likelihood", "none")
+    if likelihood != "none" and datamodule.codec.target != "return":
+        raise ValueError(
+            f"model.likelihood={likelihood} describes log returns and needs data.target=return "
+            f"(got {datamodule.codec.target}); use model.likelihood=none with data.target=level"
+        )
+    trainer: pl.Trainer = build(cfg.trainer, callbacks=callbacks, logger=logger)
+    # The module logs once per epoch, nothing per step; an interval longer than an epoch only draws
+    # Lightning's warning that the epoch is shorter than it.
+    train = datamodule.parts["train"]
+    steps = len(Batches((train.x,), datamodule.batch_size, shuffle=False, world=trainer.world_size))
+    trainer.log_every_n_steps = max(1, min(trainer.log_every_n_steps, steps))
+    module = ForecastModule(
+        net=build(cfg.model, input_size=datamodule.codec.n_features, horizon=datamodule.codec.horizon),
+        optimizer=build(cfg.optimizer),
+        scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
+        # Pooled series decode to prices by their own codecs: no per-epoch price scores of the mix.
+        codec=None if isinstance(datamodule, PooledDataModule) else datamodule.codec,
+    )
+    return module, trainer
+
+
+@dataclass
+class Fitted:
+    """A network fitted by `fit_network`, on the CPU, with the trainer and logger that fitted it."""
+
+    net: torch.nn.Module
+    trainer: pl.Trainer
+    logger: Any
+    best_path: str
+
+
+def fit_network(
+    cfg: DictConfig,
+    datamodule: PriceDataModule,
+    output_dir: Path,
+    extra_callbacks: list[pl.Callback] | None = None,
+) -> Fitted:
+    """Build the network and module from `cfg`, fit on the datamodule's train part with early stopping on
+    its validation part, and reload the best checkpoint. The test part is never read here."""
+    callbacks = build_callbacks(cfg, output_dir) + list(extra_callbacks or [])
+    logger = build(cfg.logger, save_dir=str(output_dir)) if cfg.get("logger") else False
+    module, trainer = build_module_and_trainer(cfg, datamodule, callbacks, logger)
+    if logger:
+        logger.log_hyperparams(run_hparams(cfg))  # before fit, so the run's hparams.yaml holds them
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    ckpt = best_checkpoint(trainer)
+    best = ckpt.best_model_path if ckpt else ""
+    if best and trainer.is_global_zero:
+        # Our own checkpoint from this run: a full load is fine here (the server never does this).
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    return Fitted(module.net.cpu(), trainer, logger, best or "")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None):
+    """Run with `count` torch intra-op threads (None: leave torch's default), restoring it afterwards."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
