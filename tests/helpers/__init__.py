@@ -1,0 +1,1 @@
+"""Test helpers: tiny configs, a live server, sample data."""

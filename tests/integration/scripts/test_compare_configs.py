@@ -1,0 +1,54 @@
+"""`scripts/compare_configs.py` ranks candidates on validation only, keeps finished runs, and shows test
+scores only when asked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+SCRIPT = ROOT / "scripts" / "compare_configs.py"
+TINY = "data.start=2009-01-01 data.window=10 trainer.max_epochs=2 trainer.accelerator=cpu"
+
+
+def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
+
+
+def test_candidates_are_ranked_on_validation_and_rerun_only_when_new(tmp_path):
+    log = tmp_path / "runs.jsonl"
+    candidates = [f"hidden 4: {TINY} model.hidden=4", f"hidden 8: {TINY} model.hidden=8"]
+    args = [*candidates, "--tickers", "AAPL", "--log", str(log)]
+
+    first = run_script(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-4000:]
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["overrides"][-1] for r in rows] == ["model.hidden=4", "model.hidden=8"]
+    # Two different networks, two different validation scores: the table measures the candidates.
+    assert rows[0]["val/crps"] != rows[1]["val/crps"]
+    assert not any(k.startswith("test/") for r in rows for k in r)
+    table = first.stdout.strip().splitlines()
+    assert table[0].startswith("| candidate | AAPL | mean val CRPS / EWMA")
+    assert "test" not in first.stdout  # neither a test column nor the training runs' test tables
+    ratio = rows[0]["val/crps"] / rows[0]["val/ewma/crps"]
+    assert table[2].startswith(f"| hidden 4 | {ratio:.4f} | **{ratio:.4f}** |")
+
+    again = run_script(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert len(log.read_text().splitlines()) == 2  # nothing retrained
+    assert again.stdout == first.stdout
+
+    shown = run_script(candidates[0], "--tickers", "AAPL", "--log", str(log), "--show-test", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-4000:]
+    assert "mean test / EWMA" in shown.stdout
+    assert "test/crps" in json.loads(log.read_text().splitlines()[-1])
+
+
+def test_a_candidate_without_a_name_is_refused_with_the_form_to_use(tmp_path):
+    proc = run_script("model.hidden=4", "--log", str(tmp_path / "runs.jsonl"), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "'model.hidden=4': write it as 'name: override override …'" in proc.stderr

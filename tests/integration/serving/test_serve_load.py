@@ -1,0 +1,114 @@
+"""The live server under a schema fuzzer and a bounded concurrent load: no server errors, flat memory."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.helpers.live_server import live_server
+
+pytestmark = pytest.mark.slow
+
+VALUES = [100.0 + 0.5 * i for i in range(40)]
+
+
+@pytest.fixture(scope="module")
+def url(trained_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    checkpoints = tmp_path_factory.mktemp("load") / "checkpoints"
+    checkpoints.mkdir()
+    shutil.copyfile(trained_artifact, checkpoints / "best.pt")
+    with live_server(checkpoints) as base:
+        yield base
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` with these labels in a Prometheus exposition text."""
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def server_errors(url: str) -> float:
+    return sample(httpx.get(f"{url}/metrics").text, "http_requests_total", status="5xx")
+
+
+def test_schemathesis_finds_no_server_error_and_no_broken_promise(url: str, tmp_path: Path) -> None:
+    # Every check, positive-data acceptance included: the schema states the loaded checkpoint's window
+    # and horizon, so a body it calls valid is answered (404 for a name that is not loaded is allowed).
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "run",
+        f"{url}/openapi.json",
+        "--checks=all",
+        "--max-examples=300",
+        "--seed=7",
+        "--generation-database=none",
+        "--no-color",
+        f"--report-dir={tmp_path}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert re.search(r"(\d+) generated, \1 passed", done.stdout), done.stdout[-2000:]
+    assert server_errors(url) == 0
+
+
+def test_bounded_concurrent_load_has_no_errors_and_flat_memory(url: str) -> None:
+    total, concurrency = 2000, 16
+    statuses: list[int] = []
+
+    async def run(n: int) -> None:
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+            queue = iter(range(n))
+
+            async def worker() -> None:
+                for i in queue:
+                    body = {"values": VALUES[i % 10 :], "checkpoint_path": "best" if i % 2 else "best.pt"}
+                    r = await client.post("/predict", json=body)
+                    statuses.append(r.status_code)
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    def rss() -> int:
+        return int(sample(httpx.get(f"{url}/metrics").text, "process_resident_memory_bytes"))
+
+    asyncio.run(run(200))  # warm up: allocator pools, lazy imports
+    before = rss()
+    statuses.clear()
+    asyncio.run(run(total))
+    after = rss()
+    assert len(statuses) == total and set(statuses) == {200}
+    assert server_errors(url) == 0
+    assert after - before < 64 * 2**20, f"resident memory grew {(after - before) / 2**20:.1f} MiB under load"
+
+
+def test_workers_share_one_metrics_view(trained_artifact: Path, tmp_path: Path) -> None:
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    shutil.copyfile(trained_artifact, checkpoints / "best.pt")
+    loaded = r'closecast_models_loaded\{pid="(\d+)"\}'
+    with live_server(checkpoints, WORKERS="2") as base, httpx.Client(base_url=base, timeout=30) as client:
+        # /health answers once one worker is up; each worker reports itself when it has loaded.
+        deadline = time.monotonic() + 120
+        while len(set(re.findall(loaded, client.get("/metrics").text))) < 2:
+            assert time.monotonic() < deadline, "the second worker never reported"
+            time.sleep(0.5)
+        for _ in range(40):
+            # A fresh connection each time, so the kernel spreads them over both workers.
+            assert httpx.post(f"{base}/predict", json={"values": VALUES}).status_code == 200
+        text = client.get("/metrics").text
+    # Counted once, whichever worker answered.
+    assert sample(text, "http_requests_total", handler="/predict", method="POST", status="2xx") == 40
+    assert len(set(re.findall(loaded, text))) == 2

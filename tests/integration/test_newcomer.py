@@ -1,0 +1,146 @@
+"""A new user's first hour: the README's commands and files exist and run as printed, smoke runs do not
+publish, every entry point has `--help`, and a clean install works."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from closecast.training.run import train
+from tests.helpers.configs import ROOT, compose_train
+
+README = (ROOT / "README.md").read_text()
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONWARNINGS": "default"}
+
+
+def _commands(text: str) -> list[str]:
+    """Shell lines of the ```bash blocks (comments cut)."""
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_files_and_make_targets_named_by_the_docs_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, flags=re.M))
+    missing = []
+    for doc in DOCS:
+        for command in _commands(doc.read_text()):
+            for path in re.findall(r"(?<![\w/.])((?:data|docs|configs|scripts)/[\w./-]+\.\w+)", command):
+                if not (ROOT / path).exists():
+                    missing.append(f"{doc.name}: {path}")
+            if command.startswith("make "):
+                target = command.split()[1]
+                if "=" not in target and target not in targets:
+                    missing.append(f"{doc.name}: make {target}")
+        for link in re.findall(r"\]\(((?!https?:)[^)#]+)\)", doc.read_text()):
+            if not (doc.parent / link).exists():
+                missing.append(f"{doc.name}: link {link}")
+    assert not missing, missing
+
+
+def test_readme_request_body_fits_any_window_the_default_search_picks():
+    body = json.loads((ROOT / "data" / "predict_request.json").read_text())
+    search = (ROOT / "configs" / "hparams_search" / "optuna.yaml").read_text()
+    windows = [int(w) for w in re.search(r"data\.window: choice\(([^)]*)\)", search).group(1).split(",")]
+    assert len(body["values"]) >= max(windows)
+    assert body["checkpoint_path"] == "checkpoints/best.pt" and body["device"] == "cpu"
+    closes = (ROOT / "data" / "recent_closes.txt").read_text().split()
+    assert len(closes) >= max(windows)
+    assert "@data/predict_request.json" in README and "< data/recent_closes.txt" in README
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [["+trainer.fast_dev_run=true"], ["publish=false"]],
+    ids=["fast_dev_run", "publish=false"],
+)
+def test_runs_not_meant_for_serving_do_not_publish(tmp_path, overrides):
+    train(compose_train(tmp_path, overrides))
+    assert not list((tmp_path / "checkpoints").glob("*.pt"))
+
+
+@pytest.mark.parametrize("module", ["closecast.predict", "closecast.serve", "closecast.hpo.export"])
+def test_every_entry_point_prints_usage_and_no_warning(module):
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=_env(), timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage" in proc.stdout.lower()
+    assert "Warning" not in proc.stderr, proc.stderr
+
+
+def test_readme_predict_commands_run_as_printed(tmp_path):
+    train(compose_train(tmp_path, ["publish_name=best.pt"]))
+    best = tmp_path / "checkpoints" / "best.pt"
+    printed = [c for c in _commands(README) if "closecast.predict" in c]
+    assert len(printed) == 2
+    for command in printed:
+        command = command.replace(".venv/bin/python", sys.executable).replace(
+            "checkpoints/best.pt", str(best)
+        )
+        proc = subprocess.run(
+            command, shell=True, cwd=ROOT, capture_output=True, text=True, env=_env(), timeout=120
+        )
+        assert proc.returncode == 0, (command, proc.stderr)
+        answer = json.loads(proc.stdout)
+        assert answer["prediction"] > 0
+        assert "Warning" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_a_clean_install_gives_the_serving_and_predict_commands(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "torch==2.13.0"], check=True, timeout=1200)
+    subprocess.run([*pip, str(ROOT)], check=True, timeout=1200)
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for command in (["closecast-serve", "--help"], ["closecast-predict", "--help"]):
+        proc = subprocess.run(
+            [str(venv / "bin" / command[0]), *command[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=clean,
+            timeout=120,
+        )
+        assert proc.returncode == 0 and "usage" in proc.stdout.lower(), proc.stderr
+    python = str(venv / "bin" / "python")
+    for module in ("closecast.serve", "closecast.predict"):
+        proc = subprocess.run(
+            [python, "-m", module, "--help"], cwd=tmp_path, capture_output=True, text=True, env=clean
+        )
+        assert proc.returncode == 0 and "usage" in proc.stdout.lower(), proc.stderr
+    # Outside a checkout, with the serving-only install, the export says what it needs instead of a traceback.
+    proc = subprocess.run(
+        [python, "-m", "closecast.hpo.export"], cwd=tmp_path, capture_output=True, text=True, env=clean
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error:") and "closecast[train]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_training_run_prints_no_warning_a_user_cannot_act_on(tmp_path):
+    from tests.helpers.configs import TINY
+
+    proc = subprocess.run(
+        [sys.executable, "train.py", *TINY, "publish=false", f"paths.log_dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    noise = [line for line in proc.stderr.splitlines() if re.search(r"warn|deprecat", line, flags=re.I)]
+    assert not noise, noise

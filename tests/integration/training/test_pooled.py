@@ -1,0 +1,176 @@
+"""Several series in one network (`data.tickers`): each series normalized on its own training part, scored
+and served on its own; one objective for a sweep; the usual clear error for a bad ticker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from closecast.artifacts.schema import load_artifact
+from closecast.data.datamodule import PriceDataModule
+from closecast.errors import DataError, exit_on_data_error
+from closecast.serving.registry import Registry
+from closecast.training.run import objective, train
+from closecast.training.trainer import build
+from tests.helpers.configs import ROOT, compose_train
+
+PAIR = "data.tickers=[AAPL,IBM]"
+
+
+@pytest.fixture(scope="module")
+def pooled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    """One tiny pooled run on AAPL and IBM (published as best.pt)."""
+    tmp = tmp_path_factory.mktemp("pooled")
+    return tmp, train(compose_train(tmp, [PAIR]))
+
+
+def test_each_series_is_normalized_on_its_own_training_part(tmp_path):
+    cfg = compose_train(tmp_path, [PAIR])
+    pooled = build(cfg.data, _target_="closecast.data.pooled.PooledDataModule")
+    pooled.setup("fit")
+    for ticker, member in pooled.members.items():
+        alone = build(cfg.data, ticker=ticker, tickers=None)
+        alone.setup("fit")
+        assert member.codec.to_dict() == alone.codec.to_dict()
+        # The pooled parts hold every series' normalized samples, unchanged.
+    assert pooled.members["AAPL"].codec.std != pooled.members["IBM"].codec.std
+    sizes = {p: sum(len(m.parts[p]) for m in pooled.members.values()) for p in ("train", "val")}
+    assert {p: len(pooled.parts[p]) for p in ("train", "val")} == sizes
+    assert torch.equal(pooled.parts["train"].x[: len(pooled.members["AAPL"].parts["train"])],
+                       pooled.members["AAPL"].parts["train"].x)  # fmt: skip
+    assert "test" not in pooled.parts  # each series' test part is scored on its own, never fitted on
+
+
+def test_a_change_in_one_series_test_prices_changes_nothing_before_it(tmp_path, pooled_run):
+    run_dir, metrics = pooled_run
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data" / "sample", data / "sample")
+    ibm = pd.read_csv(data / "sample" / "IBM.csv")
+    ibm.loc[len(ibm) - 30 :, ["Close", "Adj Close"]] *= 1.5  # the last rows: inside IBM's test part
+    ibm.to_csv(data / "sample" / "IBM.csv", index=False)
+    changed = train(compose_train(tmp_path, [PAIR, f"data.data_dir={data}", "publish=false"]))
+
+    before = {
+        t: load_artifact(run_dir / "run" / n) for t, n in (("AAPL", "model.pt"), ("IBM", "model_IBM.pt"))
+    }
+    after = {
+        t: load_artifact(tmp_path / "run" / n) for t, n in (("AAPL", "model.pt"), ("IBM", "model_IBM.pt"))
+    }
+    for ticker in ("AAPL", "IBM"):
+        assert after[ticker]["codec"] == before[ticker]["codec"]
+        for name, weight in before[ticker]["state_dict"].items():
+            assert torch.equal(after[ticker]["state_dict"][name], weight)
+    for key in ("test/crps", "test/mae", "test/coverage_90", "val/crps", "shrink"):
+        assert changed[f"AAPL/{key}"] == metrics[f"AAPL/{key}"]
+    assert changed["IBM/val/crps"] == metrics["IBM/val/crps"]
+    assert changed["val/loss"] == metrics["val/loss"]
+    assert changed["IBM/test/mae"] != metrics["IBM/test/mae"]  # the change did reach IBM's test part
+
+
+def test_metrics_per_series_with_their_mean_and_unlike_a_single_series_run(tmp_path, pooled_run):
+    run_dir, metrics = pooled_run
+    saved = json.loads((run_dir / "run" / "metrics.json").read_text())
+    assert saved["AAPL/test/crps"] == pytest.approx(metrics["AAPL/test/crps"])
+    for key in (
+        "test/crps",
+        "test/ewma/crps",
+        "test/garch/crps",
+        "test/coverage_90",
+        "test/mase",
+        "val/crps",
+    ):
+        assert f"AAPL/{key}" in saved and f"IBM/{key}" in saved
+        assert saved[key] == pytest.approx((saved[f"AAPL/{key}"] + saved[f"IBM/{key}"]) / 2)
+    assert saved["AAPL/test/crps"] != saved["IBM/test/crps"]
+    single = train(compose_train(tmp_path, ["publish=false"]))  # the same tiny run on AAPL alone
+    assert single["test/crps"] != metrics["AAPL/test/crps"]
+    assert single["test/ewma/crps"] == pytest.approx(metrics["AAPL/test/ewma/crps"])  # same series, same test
+
+
+def test_one_artifact_per_series_each_loads_in_the_server_registry(pooled_run):
+    run_dir, metrics = pooled_run
+    registry = Registry(run_dir / "run")
+    report = registry.reload()
+    assert report["loaded"] == ["model.pt", "model_IBM.pt"] and not report["errors"]
+    aapl, ibm = registry.resolve("model"), registry.resolve("model_IBM")
+    assert (aapl.context["ticker"], ibm.context["ticker"]) == ("AAPL", "IBM")
+    assert aapl.artifact["codec"] != ibm.artifact["codec"]
+    assert aapl.artifact["metrics"]["test/crps"] == pytest.approx(metrics["AAPL/test/crps"])
+    assert ibm.artifact["metrics"]["test/crps"] == pytest.approx(metrics["IBM/test/crps"])
+    for name, weight in aapl.artifact["state_dict"].items():
+        assert torch.equal(ibm.artifact["state_dict"][name], weight)
+    # The same closes, the same weights: each series' own codec and calibration give its own spread.
+    closes = [100.0 + (-1) ** i * 0.5 * i for i in range(aapl.artifact["window"])]
+    q_aapl = aapl.forecaster("cpu").predict(closes, quantiles=[0.05, 0.95])["quantiles"]
+    q_ibm = ibm.forecaster("cpu").predict(closes, quantiles=[0.05, 0.95])["quantiles"]
+    assert q_aapl != q_ibm
+    # The first listed series is the run's published artifact, byte for byte.
+    assert (run_dir / "checkpoints" / "best.pt").read_bytes() == (run_dir / "run" / "model.pt").read_bytes()
+
+
+def test_a_pooled_run_gives_a_sweep_one_objective(pooled_run):
+    _, metrics = pooled_run
+    assert objective(metrics, "val/loss") == metrics["val/loss"]  # the pooled validation loss of the fit
+    assert objective(metrics, "val/crps") == pytest.approx(
+        (metrics["AAPL/val/crps"] + metrics["IBM/val/crps"]) / 2
+    )
+    assert objective(metrics, "IBM/val/crps") == metrics["IBM/val/crps"]
+    assert objective(metrics, ["val/raw/mae", "val/raw/rmse"]) == (
+        metrics["val/raw/mae"],
+        metrics["val/raw/rmse"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("tickers", "says"),
+    [
+        ("[AAPL,NOPE]", "ticker 'NOPE' is not in the bundled sample"),
+        ("[]", "data.tickers is an empty list"),
+        ("[AAPL,AAPL]", "lists ['AAPL'] more than once"),
+    ],
+)
+def test_a_bad_ticker_list_is_one_clear_line_and_exit_code_2(tmp_path, capsys, tickers, says):
+    with pytest.raises(SystemExit) as exited, exit_on_data_error():
+        train(compose_train(tmp_path, [f"data.tickers={tickers}"]))
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_a_one_series_module_refuses_a_ticker_list():
+    with pytest.raises(DataError, match=r"data.tickers=\['AAPL', 'IBM'\] pools several series"):
+        PriceDataModule(tickers=["AAPL", "IBM"])
+
+
+def test_a_pooled_run_resumes_from_last_checkpoint(tmp_path):
+    first = compose_train(tmp_path / "a", [PAIR, "trainer.max_epochs=1", "callbacks.early_stopping=null"])
+    train(first)
+    last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
+    steps = torch.load(last, weights_only=False)["global_step"]
+    resumed = [PAIR, "trainer.max_epochs=2", "callbacks.early_stopping=null", f"ckpt_path={last}"]
+    metrics = train(compose_train(tmp_path / "b", resumed))
+    after = torch.load(last, weights_only=False)
+    assert (after["epoch"], after["global_step"]) == (1, 2 * steps)
+    assert metrics["epochs"] == 2 and "IBM/test/crps" in metrics
+
+
+@pytest.mark.slow
+def test_a_pooled_sweep_optimizes_the_pooled_objective(tmp_path):
+    from tests.test_hpo import ok, storage_url, study_of, sweep
+
+    ok(sweep(tmp_path, "hydra.sweeper.n_trials=2", PAIR))
+    trials = study_of(storage_url(tmp_path)).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    for trial in trials:
+        run = Path(trial.user_attrs["artifact"]).parent
+        saved = json.loads((run / "metrics.json").read_text())
+        assert trial.values == [pytest.approx(saved["val/loss"])]
+        assert (run / "model_IBM.pt").exists() and "IBM/test/crps" in saved
+    assert trials[0].values != trials[1].values
+    assert load_artifact(tmp_path / "checkpoints" / "best.pt")["ticker"] == "AAPL"

@@ -1,0 +1,191 @@
+"""Training runs: config overrides reach the artifact, resume from last.ckpt, the Hydra entry, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from closecast.artifacts.schema import FORMAT, load_artifact
+from closecast.training.run import objective, train
+from tests.helpers.configs import ROOT, TINY, compose_train
+
+
+def test_hidden_override_reaches_the_artifact(tmp_path):
+    train(compose_train(tmp_path, ["model.hidden=128", "publish_name=big.pt"]))
+    artifact = torch.load(tmp_path / "checkpoints" / "big.pt", weights_only=True)
+    assert artifact["format"] == FORMAT
+    assert artifact["model"]["hidden"] == 128
+    assert artifact["state_dict"]["lstm.weight_hh_l0"].shape == (4 * 128, 128)
+
+
+def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
+    metrics = train(compose_train(tmp_path))
+    artifact = load_artifact(tmp_path / "run" / "model.pt")
+    assert artifact["ticker"] == "AAPL" and artifact["feature"] == "Adj Close"
+    assert artifact["window"] == 10 and artifact["horizon"] == 1
+    assert artifact["data"]["start"] == "2009-01-02" and artifact["data"]["end"] == "2013-03-01"
+    codec = artifact["codec"]
+    assert codec["target"] == "return" and codec["std"] > 0 and 0 <= codec["shrink"] <= 1
+    assert artifact["metrics"]["test/mase"] == pytest.approx(metrics["test/mase"])
+    assert {"torch", "closecast", "python"} <= set(artifact["versions"])
+    # The published copy is byte-identical to the run's artifact.
+    assert (tmp_path / "checkpoints" / "best.pt").read_bytes() == (tmp_path / "run" / "model.pt").read_bytes()
+
+
+def test_naive_baseline_scores_match_a_direct_computation(tmp_path):
+    metrics = train(compose_train(tmp_path))
+    from closecast.data.datamodule import PriceDataModule
+
+    dm = PriceDataModule(source="sample", ticker="AAPL", start="2009-01-01", window=10)
+    dm.setup()
+    test = dm.parts["test"]
+    err = (test.future[:, 0] - test.last).abs()
+    assert metrics["naive/mae"] == pytest.approx(float(err.mean()), rel=1e-9)
+    assert metrics["test/naive/mase"] == 1.0
+
+
+def test_resume_from_last_checkpoint_continues_training(tmp_path):
+    first = compose_train(tmp_path / "a", ["trainer.max_epochs=2", "callbacks.early_stopping=null"])
+    train(first)
+    last = tmp_path / "a" / "run" / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=False)
+    assert saved["epoch"] == 1
+    resumed = compose_train(
+        tmp_path / "b", ["trainer.max_epochs=4", "callbacks.early_stopping=null", f"ckpt_path={last}"]
+    )
+    metrics = train(resumed)
+    after = torch.load(last, weights_only=False)  # the resumed run goes on in the same checkpoint folder
+    assert after["epoch"] == 3
+    assert after["global_step"] == 2 * saved["global_step"], "resumed run continues the step count"
+    assert metrics["epochs"] == 4
+
+
+def test_last_checkpoint_is_the_last_epoch_and_resuming_keeps_the_best(tmp_path):
+    # lr=0: the weights never change, so val/loss never improves on epoch 0's.
+    frozen = ["optimizer.lr=0.0", "callbacks.early_stopping=null"]
+    first = train(compose_train(tmp_path / "a", ["trainer.max_epochs=3", *frozen]))
+    folder = tmp_path / "a" / "run" / "checkpoints"
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+
+    resumed = ["trainer.max_epochs=5", *frozen, f"ckpt_path={folder / 'last.ckpt'}"]
+    metrics = train(compose_train(tmp_path / "b", resumed))
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 4
+    assert metrics["epochs"] == 5
+    # No epoch after the resume beat epoch 0: it is still the kept one, with its score.
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+    assert metrics["val/loss"] == first["val/loss"]
+    assert load_artifact(tmp_path / "b" / "run" / "model.pt")["metrics"]["val/loss"] == first["val/loss"]
+
+
+def test_objective_fails_loudly_on_an_unknown_metric():
+    assert objective({"val/mae": 1.5}, "val/mae") == 1.5
+    assert objective({"val/mae": 1.5, "val/rmse": 2.0}, ["val/mae", "val/rmse"]) == (1.5, 2.0)
+    with pytest.raises(KeyError, match="val/maee"):
+        objective({"val/mae": 1.5}, "val/maee")
+
+
+def _run_entry(args: list[str], tmp_path: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    overrides = [f"paths.log_dir={tmp_path / 'outputs'}", f"paths.checkpoints_dir={tmp_path / 'ckpts'}"]
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *TINY, *overrides, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_hydra_entry_writes_a_run_dir_and_publishes(tmp_path):
+    proc = _run_entry(["model.hidden=16"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
+    assert len(runs) == 1
+    run = runs[0]
+    assert (run / ".hydra" / "config.yaml").exists()
+    assert json.loads((run / "metrics.json").read_text())["test/mase"] > 0
+    assert load_artifact(tmp_path / "ckpts" / "best.pt")["model"]["hidden"] == 16
+    assert "naive" in proc.stdout and "published:" in proc.stdout
+
+
+def test_hydra_entry_rejects_an_unknown_ticker_with_a_clear_message(tmp_path):
+    proc = _run_entry(["data.ticker=NOPE"], tmp_path)
+    assert proc.returncode == 2
+    assert "error: ticker 'NOPE' is not in the bundled sample" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(tmp_path):
+    proc = _run_entry(
+        ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
+    artifact = load_artifact(tmp_path / "ckpts" / "best.pt")
+    assert artifact["config"]["trainer"]["strategy"] == "ddp"
+
+
+def test_threads_setting_applies_during_training_and_is_restored(tmp_path):
+    import pytorch_lightning as pl
+
+    seen = []
+
+    class Record(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train(compose_train(tmp_path, ["threads=1", "trainer.max_epochs=1"]), extra_callbacks=[Record()])
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_metrics_json_is_strict_json_with_null_for_non_finite_numbers():
+    from closecast.training.run import metrics_json
+
+    text = metrics_json({"test/mase": float("nan"), "val/mape": float("inf"), "val/mae": 1.5})
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    assert json.loads(text, parse_constant=refuse) == {"test/mase": None, "val/mape": None, "val/mae": 1.5}
+
+
+def test_tensorboard_shows_hparams_with_final_scores_and_one_meaning_per_tag(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    metrics = train(compose_train(tmp_path, ["trainer.max_epochs=3", "callbacks.early_stopping=null"]))
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    data = {tag: plugin_data_pb2.HParamsPluginData.FromString(raw) for tag, raw in content.items()}
+    params = next(d.session_start_info.hparams for d in data.values() if d.HasField("session_start_info"))
+    assert {"model/hidden", "model/layers", "data/window", "data/batch_size", "optimizer/lr"} <= set(params)
+    assert params["model/hidden"].number_value == 8 and params["data/window"].number_value == 10
+    shown = next(d.experiment for d in data.values() if d.HasField("experiment"))
+    names = {m.name.tag for m in shown.metric_infos}
+    assert {"val/mae", "val/mase", "test/mae", "test/mase", "test/coverage"} <= names
+
+    scalars = {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
+    # Per-epoch network scores: one point per epoch; final scores: one point, equal to metrics.json's.
+    assert [len(scalars[t]) for t in ("val/loss", "val/raw/mae", "train/loss")] == [3, 3, 3]
+    assert len(scalars["val/mae"]) == 1 and scalars["val/mae"][0].value == pytest.approx(metrics["val/mae"])
+    for tag, points in scalars.items():
+        if tag == "epoch":
+            continue  # Lightning's own epoch counter, written with each batch of metrics
+        steps = [p.step for p in points]
+        assert steps == sorted(set(steps)), f"{tag} logged twice at one step"
+    run_json = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert run_json["val/raw/mae"] == pytest.approx(metrics["val/raw/mae"])
