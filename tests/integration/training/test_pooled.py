@@ -162,7 +162,7 @@ def test_a_pooled_run_resumes_from_last_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_a_pooled_sweep_optimizes_the_pooled_objective(tmp_path):
-    from tests.test_hpo import ok, storage_url, study_of, sweep
+    from tests.helpers.sweeps import ok, storage_url, study_of, sweep
 
     ok(sweep(tmp_path, "hydra.sweeper.n_trials=2", PAIR))
     trials = study_of(storage_url(tmp_path)).trials

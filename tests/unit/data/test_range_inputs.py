@@ -167,7 +167,7 @@ def test_a_yahoo_download_keeps_high_low_for_range_inputs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from closecast.data import sources
-    from tests.test_sources import recorded_frame
+    from tests.helpers.yahoo import recorded_frame
 
     frame = recorded_frame()
     monkeypatch.setattr(sources, "yf_download", lambda *args: frame)

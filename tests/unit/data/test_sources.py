@@ -20,22 +20,7 @@ from closecast.data.datamodule import PriceDataModule
 from closecast.data.sources import read_source
 from closecast.errors import DataError, exit_on_data_error
 from tests.helpers.configs import ROOT
-
-
-def recorded_frame(n: int = 300) -> pd.DataFrame:
-    """A frame shaped like yfinance>=0.2.48's download: (field, ticker) columns, dates in the index."""
-    dates = pd.bdate_range("2020-01-01", periods=n, name="Date")
-    close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 1, n))
-    fields = {
-        "Adj Close": close * 0.98,
-        "Close": close,
-        "High": close + 1,
-        "Low": close - 1,
-        "Open": close,
-        "Volume": np.full(n, 1000),
-    }
-    columns = pd.MultiIndex.from_tuples([(f, "TEST") for f in fields], names=["Price", "Ticker"])
-    return pd.DataFrame(np.column_stack(list(fields.values())), index=dates, columns=columns)
+from tests.helpers.yahoo import recorded_frame
 
 
 def test_sample_source_unknown_ticker_names_the_bundled_ones():
