@@ -20,7 +20,7 @@ from torch import nn
 
 from closecast.data.codec import Codec
 
-FORMAT = "closecast.artifacts.schema/1"
+FORMAT = "closecast.artifact/1"
 
 
 class ArtifactError(ValueError):
@@ -32,7 +32,7 @@ class ArtifactSchema(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="allow", strict=True)
 
-    format: Literal["closecast.artifacts.schema/1"]
+    format: Literal["closecast.artifact/1"]
     state_dict: dict[str, torch.Tensor]
     model: dict[str, int | float | str | bool | None]
     codec: dict[str, Any]

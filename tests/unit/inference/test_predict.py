@@ -22,7 +22,7 @@ PRICES = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv")["Adj Close"].tolist(
 
 def test_artifact_loads_with_weights_only(trained_artifact):
     artifact = torch.load(trained_artifact, weights_only=True)
-    assert artifact["format"] == "closecast.artifacts.schema/1"
+    assert artifact["format"] == "closecast.artifact/1"
 
 
 def test_predict_next_from_values_matches_the_network(trained_artifact):
@@ -71,7 +71,7 @@ def test_predict_errors_for_missing_file_and_bad_device(trained_artifact, tmp_pa
 
 def test_a_pickle_that_is_not_an_artifact_is_refused(tmp_path):
     evil = tmp_path / "evil.pt"
-    torch.save({"format": "closecast.artifacts.schema/1", "obj": np.random.default_rng(0)}, evil)
+    torch.save({"format": "closecast.artifact/1", "obj": np.random.default_rng(0)}, evil)
     with pytest.raises(ArtifactError, match="not a weights-only closecast artifact"):
         load_artifact(evil)
     plain = tmp_path / "plain.pt"
