@@ -1,11 +1,13 @@
 """Scoring rules of a predictive distribution against what happened: CRPS, log score, pinball loss,
 interval coverage and Winkler score, for Gaussian and Student-t forecasts given by location, scale (and
-degrees of freedom). All functions broadcast over numpy arrays and return per-forecast values."""
+degrees of freedom). The scores come from `scoringrules`; this module fixes the conventions (the outcome
+standardised by `loc` and `scale`, negative log density, the interval at `1 - coverage`). All functions
+broadcast over numpy arrays and return per-forecast values."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+import scoringrules as sr
 
 from closecast.distributions.predictive import _standardized
 
@@ -14,12 +16,15 @@ QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 INTERVAL_LEVELS = (0.5, 0.8, 0.9, 0.95)
 
+# Plain numpy arithmetic, the same whether or not numba happens to be installed beside the library.
+_BACKEND = "numpy"
+
 
 def crps_gaussian(y, loc, scale) -> np.ndarray:
     """CRPS of N(loc, scale²) at `y` (closed form), in the units of `y`."""
+    # CRPS is scale-equivariant: score the standardised outcome and rescale.
     z = _standardized(y, loc, scale)
-    pdf, cdf = stats.norm.pdf(z), stats.norm.cdf(z)
-    return scale * (z * (2 * cdf - 1) + 2 * pdf - 1 / np.sqrt(np.pi))
+    return np.asarray(scale, dtype=float) * sr.crps_normal(z, 0.0, 1.0, backend=_BACKEND)
 
 
 def crps_student_t(y, loc, scale, df) -> np.ndarray:
@@ -28,12 +33,7 @@ def crps_student_t(y, loc, scale, df) -> np.ndarray:
     if np.any(~(df > 1)):
         raise ValueError("Student-t CRPS needs df > 1 (finite mean); got a smaller or NaN df")
     z = _standardized(y, loc, scale)
-    pdf, cdf = stats.t.pdf(z, df), stats.t.cdf(z, df)
-    # The constant E|X - X'| / 2 of the standard t, through log-beta for numerical range.
-    log_const = (
-        np.log(2 * np.sqrt(df) / (df - 1)) + special.betaln(0.5, df - 0.5) - 2 * special.betaln(0.5, df / 2)
-    )
-    return scale * (z * (2 * cdf - 1) + 2 * pdf * (df + z**2) / (df - 1) - np.exp(log_const))
+    return np.asarray(scale, dtype=float) * sr.crps_t(z, df, 0.0, 1.0, backend=_BACKEND)
 
 
 def crps(y, loc, scale, df=None) -> np.ndarray:
@@ -43,8 +43,7 @@ def crps(y, loc, scale, df=None) -> np.ndarray:
 
 def pinball(y, q, level: float) -> np.ndarray:
     """Pinball (quantile) loss of the quantile forecast `q` at `level`."""
-    diff = np.asarray(y, dtype=float) - q
-    return np.maximum(level * diff, (level - 1) * diff)
+    return sr.quantile_score(np.asarray(y, dtype=float), np.asarray(q, dtype=float), level, backend=_BACKEND)
 
 
 def covered(y, lower, upper) -> np.ndarray:
@@ -55,11 +54,9 @@ def covered(y, lower, upper) -> np.ndarray:
 
 def winkler(y, lower, upper, coverage: float) -> np.ndarray:
     """Winkler interval score of a central `coverage` interval: its width plus 2/alpha times the miss."""
-    alpha = 1 - coverage
-    y = np.asarray(y, dtype=float)
-    below = np.maximum(lower - y, 0.0)
-    above = np.maximum(y - upper, 0.0)
-    return (upper - lower) + (2 / alpha) * (below + above)
+    y, lower, upper = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (y, lower, upper)))
+    # The library squeezes length-1 axes away; keep the shape the inputs broadcast to.
+    return np.reshape(sr.interval_score(y, lower, upper, 1 - coverage, backend=_BACKEND), y.shape)
 
 
 def skill(score: float, reference: float) -> float:
@@ -69,6 +66,11 @@ def skill(score: float, reference: float) -> float:
 
 def negative_log_density(y, loc, scale, df=None) -> np.ndarray:
     """Negative log predictive density at `y` of a Gaussian (`df` None) or Student-t forecast."""
+    # The library's log score is already the negative log density; standardising adds log(scale).
     z = _standardized(y, loc, scale)
-    log_pdf = stats.norm.logpdf(z) if df is None else stats.t.logpdf(z, df)
-    return np.log(scale) - log_pdf
+    log_score = (
+        sr.logs_normal(z, 0.0, 1.0, backend=_BACKEND)
+        if df is None
+        else sr.logs_t(z, np.asarray(df, dtype=float), 0.0, 1.0, backend=_BACKEND)
+    )
+    return np.log(scale) + log_score

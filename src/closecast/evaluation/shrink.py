@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from arch.covariance.kernel import Bartlett
 
 from closecast.data.codec import Codec
 from closecast.data.windows import WindowSet
@@ -66,19 +67,18 @@ def mean_gain_z(gains: np.ndarray, min_lag: int = 0) -> float:
 
     The Diebold-Mariano statistic: errors of daily forecasts come in volatile and calm stretches, so
     their differences are autocorrelated and the i.i.d. standard error would overstate the evidence.
-    Bartlett weights, lag `max(min_lag, floor(4 (n / 100) ** (2 / 9)))`. Returns -inf for fewer than 2
-    values; a constant series has no spread, so any positive mean is overwhelming evidence (inf).
+    Bartlett weights (`arch`), lag `max(min_lag, floor(4 (n / 100) ** (2 / 9)))` capped at n - 1.
+    Returns -inf for fewer than 2 values; a constant series has no spread, so any positive mean is
+    overwhelming evidence (inf).
     """
     g = np.asarray(gains, dtype=np.float64)
     n = g.size
     if n < 2:
         return -math.inf
     mean = float(g.mean())
-    d = g - mean
     lag = min(n - 1, max(min_lag, int(4 * (n / 100) ** (2 / 9))))
-    var = float(d @ d) / n
-    for k in range(1, lag + 1):
-        var += 2 * (1 - k / (lag + 1)) * float(d[k:] @ d[:-k]) / n
+    # A fixed bandwidth: the lag rule above, not arch's data-driven choice.
+    var = float(Bartlett(g, bandwidth=lag, center=True).cov.long_run[0, 0])
     if var <= 0:
         return math.inf if mean > 0 else -math.inf if mean < 0 else 0.0
     return mean / math.sqrt(var / n)

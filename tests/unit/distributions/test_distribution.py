@@ -1,41 +1,14 @@
-"""Likelihood heads (torch) and distribution scores (numpy): closed forms against numeric integration."""
+"""Likelihood heads (torch) and the predictive distribution (numpy): quantiles, cdf, recalibration.
+The scoring rules are tested in tests/unit/evaluation/test_scoring_rules.py."""
 
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, stats
+from scipy import stats
 
 from closecast.distributions import likelihood as D
 from closecast.distributions import predictive as P
 from closecast.evaluation import scoring_rules as S
-from closecast.evaluation.distribution_scores import quantile_scores
-
-
-def crps_by_integration(y: float, cdf) -> float:
-    """CRPS from its definition: the integral of (F(x) − 1{x ≥ y})² over x."""
-    below = integrate.quad(lambda x: cdf(x) ** 2, -np.inf, y, limit=200)[0]
-    above = integrate.quad(lambda x: (1 - cdf(x)) ** 2, y, np.inf, limit=200)[0]
-    return below + above
-
-
-@pytest.mark.parametrize("y, loc, scale", [(0.3, 0.0, 1.0), (-2.5, 0.4, 0.7), (0.01, -0.002, 0.015)])
-def test_gaussian_crps_matches_its_definition(y, loc, scale):
-    expected = crps_by_integration(y, lambda x: stats.norm.cdf(x, loc, scale))
-    assert S.crps_gaussian(y, loc, scale) == pytest.approx(expected, rel=1e-6)
-
-
-@pytest.mark.parametrize(
-    "y, loc, scale, df",
-    [(0.3, 0.0, 1.0, 3.0), (-2.5, 0.4, 0.7, 2.2), (1.0, 0.1, 2.0, 30.0), (0.0, 0.0, 1.0, 1e4)],
-)
-def test_student_t_crps_matches_its_definition(y, loc, scale, df):
-    expected = crps_by_integration(y, lambda x: stats.t.cdf(x, df, loc, scale))
-    assert S.crps_student_t(y, loc, scale, df) == pytest.approx(expected, rel=1e-5)
-
-
-def test_student_t_crps_tends_to_gaussian_for_large_df():
-    y = np.linspace(-3, 3, 7)
-    np.testing.assert_allclose(S.crps_student_t(y, 0.0, 1.0, 1e6), S.crps_gaussian(y, 0.0, 1.0), rtol=1e-5)
 
 
 def test_quantile_and_cdf_are_inverses():
@@ -46,38 +19,12 @@ def test_quantile_and_cdf_are_inverses():
         P.quantile(1.0, loc, scale)
 
 
-def test_pinball_coverage_and_winkler_on_a_hand_example():
-    y = np.array([1.0, 5.0, -2.0])
-    assert S.pinball(y, 0.0, 0.9).tolist() == pytest.approx([0.9, 4.5, 0.2])
-    lower, upper = np.array([0.0, 0.0, 0.0]), np.array([2.0, 2.0, 2.0])
-    assert S.covered(y, lower, upper).tolist() == [1.0, 0.0, 0.0]
-    # Width 2, plus 2/alpha (= 20 at 90%) times the miss: 0, 3, 2.
-    assert S.winkler(y, lower, upper, 0.9).tolist() == pytest.approx([2.0, 62.0, 42.0])
-
-
-def test_interval_scores_reward_the_true_distribution():
-    rng = np.random.default_rng(0)
-    y = rng.standard_t(5, size=20000)
-    true = quantile_scores(y, lambda a: P.quantile(a, 0.0, 1.0, 5.0), "")
-    true["/crps"] = S.crps(y, 0.0, 1.0, 5.0).mean()
-    too_narrow = quantile_scores(y, lambda a: P.quantile(a, 0.0, 0.5, 5.0), "")
-    too_narrow["/crps"] = S.crps(y, 0.0, 0.5, 5.0).mean()
-    assert abs(true["/coverage_90"] - 0.9) < 0.01 and too_narrow["/coverage_90"] < 0.8
-    for key in ("crps", "pinball_05", "pinball_95", "winkler_90", "winkler_50"):
-        assert true[f"/{key}"] < too_narrow[f"/{key}"], key
-
-
 def test_recalibrated_levels_restore_coverage_of_a_too_narrow_forecast():
     rng = np.random.default_rng(1)
     val, test = rng.normal(0, 2, 5000), rng.normal(0, 2, 5000)
     levels = P.recalibrated_levels(P.cdf(val, 0.0, 1.0), [0.05, 0.95])  # forecast scale is half the truth
     lower, upper = P.quantile(levels, 0.0, 1.0)
     assert S.covered(test, lower, upper).mean() == pytest.approx(0.9, abs=0.015)
-
-
-def test_scores_reject_a_non_positive_scale():
-    with pytest.raises(ValueError, match="scale must be positive"):
-        S.crps_gaussian(0.0, 0.0, np.array([1.0, 0.0]))
 
 
 @pytest.mark.parametrize("likelihood", D.LIKELIHOODS)

@@ -145,25 +145,6 @@ def test_shrink_guard_falls_back_to_naive_without_evidence_and_keeps_a_real_edge
     assert choose_shrink(codec, strong, part, "auto", min_gain_z=1.645) >= 0.75
 
 
-def test_mean_gain_z_uses_a_newey_west_standard_error():
-    from closecast.evaluation.shrink import mean_gain_z
-
-    # By hand: d = (-1.5, -0.5, 0.5, 1.5), lag 1: variance 1.25 + 2 * 0.5 * 0.3125 = 1.5625,
-    # standard error sqrt(1.5625 / 4) = 0.625, z = 2.5 / 0.625.
-    assert mean_gain_z(np.array([1.0, 2.0, 3.0, 4.0]), min_lag=1) == pytest.approx(4.0)
-    # Positively autocorrelated gains carry less evidence than the i.i.d. formula claims.
-    rng = np.random.default_rng(1)
-    g = np.empty(400)
-    g[0] = 0.0
-    for t in range(1, 400):
-        g[t] = 0.8 * g[t - 1] + rng.normal()
-    naive_z = g.mean() / (g.std(ddof=1) / np.sqrt(g.size))
-    hac_z = mean_gain_z(g)
-    assert np.sign(hac_z) == np.sign(naive_z) and abs(hac_z) < 0.6 * abs(naive_z)
-    assert mean_gain_z(np.array([0.5])) == -np.inf
-    assert mean_gain_z(np.full(10, 0.3)) > 1e6 and mean_gain_z(np.full(10, 0.0)) == 0.0
-
-
 def test_shrink_guard_needs_the_edge_on_validation_data_it_was_not_chosen_on():
     n = 400
     codec, part, move, rng = _validation_part(seed=2, n=n)
