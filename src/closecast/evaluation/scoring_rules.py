@@ -66,7 +66,9 @@ def skill(score: float, reference: float) -> float:
 
 def negative_log_density(y, loc, scale, df=None) -> np.ndarray:
     """Negative log predictive density at `y` of a Gaussian (`df` None) or Student-t forecast."""
-    # The library's log score is already the negative log density; standardising adds log(scale).
+    # The library's log score is already the negative log density; standardising adds log(scale). It takes
+    # the log of the density, so an outcome so far out in a Gaussian tail that the density underflows
+    # scores inf.
     z = _standardized(y, loc, scale)
     log_score = (
         sr.logs_normal(z, 0.0, 1.0, backend=_BACKEND)
