@@ -4,8 +4,8 @@ Fold k sees only the prices before its test block. Its codec (the scaler) is fit
 part, early stopping, the shrink and the conformal residuals come from its validation part, and its test
 block is read only to score the model against the naive and drift baselines, and its predictive
 distribution against the volatility baselines (constant, EWMA, GARCH(1,1) fitted on the fold's training
-part; `closecast.evaluation.distribution_scores`). `scripts/backtest.py` is
-the Hydra entry; `scripts/results.py` runs it on every bundled ticker for docs/RESULTS.md."""
+part; `closecast.evaluation.distribution_scores`). `backtest.py` at the repository root is the Hydra
+entry; `python -m reports` (`make results`) runs it on every bundled series for docs/RESULTS.md."""
 
 from __future__ import annotations
 
@@ -90,12 +90,12 @@ def fold_config(cfg: DictConfig) -> DictConfig:
     return fold_cfg
 
 
-def _rows(fold: str, dates: list, report: dict, coverage: float, shrink: float) -> list[dict]:
+def _rows(fold: str, dates: list, scores: dict, coverage: float, shrink: float) -> list[dict]:
     rows = []
     for method in METHODS:
         row = {"fold": fold, "method": method, "test_start": str(dates[0].date())}
         row.update(test_end=str(dates[-1].date()), samples=len(dates))
-        row.update({k: report[method][k] for k in SCORES})
+        row.update({k: scores[method][k] for k in SCORES})
         row["coverage"] = coverage if method == "model" else math.nan
         row["shrink"] = shrink if method == "model" else math.nan
         rows.append(row)
@@ -151,24 +151,24 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
             upper=result.test_upper,
         )
         forecasts.append(fc)
-        report = score_forecasts({"model": fc.model, "drift": fc.drift}, fc.actual, fc.last)
-        rows += _rows(str(k), fc.dates, report, result.metrics["test/coverage"], result.metrics["shrink"])
+        scores = score_forecasts({"model": fc.model, "drift": fc.drift}, fc.actual, fc.last)
+        rows += _rows(str(k), fc.dates, scores, result.metrics["test/coverage"], result.metrics["shrink"])
         dist_rows += report.fold_rows(str(k), result.metrics, len(test))
         log.info(
             "fold %d/%d: test %s..%s, model MASE %.4f, drift MASE %.4f, shrink %.2f",
             k, len(splits), fc.dates[0].date(), fc.dates[-1].date(),
-            report["model"]["mase"], report["drift"]["mase"], result.metrics["shrink"],
+            scores["model"]["mase"], scores["drift"]["mase"], result.metrics["shrink"],
         )  # fmt: skip
         # Finished folds reach the disk at once: a crash in a later fold loses none of them.
         pd.DataFrame(rows).to_csv(output_dir / "backtest.csv", index=False)
     pooled = {
         name: np.concatenate([getattr(f, name) for f in forecasts]) for name in FoldForecasts.__annotations__
     }
-    report = score_forecasts(
+    scores = score_forecasts(
         {"model": pooled["model"], "drift": pooled["drift"]}, pooled["actual"], pooled["last"]
     )
     coverage = interval_coverage(pooled["actual"], pooled["lower"], pooled["upper"])
-    rows += _rows("all", list(pooled["dates"]), report, coverage, math.nan)
+    rows += _rows("all", list(pooled["dates"]), scores, coverage, math.nan)
     dist = pd.DataFrame(report.with_skill(dist_rows + report.pooled_rows(dist_rows)))
     return BacktestResult(pd.DataFrame(rows), forecasts, time.perf_counter() - began, dist)
 
