@@ -43,17 +43,17 @@ tensorboard: $(STAMP)
 
 # Walk-forward backtest of one series (configs/backtest.yaml), e.g. make backtest ARGS="data.ticker=MSFT"
 backtest: $(STAMP)
-	$(BIN)/python scripts/backtest.py $(ARGS)
+	$(BIN)/python backtest.py $(ARGS)
 
-# Regenerate docs/RESULTS.md: the backtest on every bundled ticker
+# Regenerate docs/RESULTS.md: the backtest on every bundled ticker (reports/, run from the repo root)
 results: $(STAMP)
-	$(BIN)/python scripts/results.py $(ARGS)
+	$(BIN)/python -m reports $(ARGS)
 
 # Regenerate docs/BENCHMARKS.md on this machine (CPU): training, serving, then the pruning benchmark.
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_train.py --update-docs
-	$(BIN)/python scripts/bench_serve.py --update-docs
-	$(BIN)/python scripts/bench_hpo.py --update-docs
+	$(BIN)/python -m benchmarks train --update-docs
+	$(BIN)/python -m benchmarks serve --update-docs
+	$(BIN)/python -m benchmarks hpo --update-docs
 
 # Serves checkpoints/ on http://$(HOST):$(PORT) (loopback unless HOST=0.0.0.0; API_KEY to require a key).
 serve: $(STAMP)

@@ -481,7 +481,7 @@ def test_bench_hpo_tiny_run_writes_json(tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "bench_hpo.py"),
+            *("-m", "benchmarks", "hpo"),  # from the repository root, as the benchmarks run
             "--trials",
             "2",
             "--epochs",
@@ -490,7 +490,7 @@ def test_bench_hpo_tiny_run_writes_json(tmp_path):
             "7",
         ]
         + ["--json", str(out), "--workdir", str(tmp_path / "work")],
-        cwd=tmp_path,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,

@@ -1,16 +1,16 @@
-"""`scripts/bench_serve.py` runs on a tiny setting and writes the figures the docs table needs (not timed)."""
+"""`python -m benchmarks serve` runs on a tiny setting and writes the figures the docs table needs
+(not timed)."""
 
 from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 from omegaconf import OmegaConf
 
 from tests.helpers.configs import ROOT
+from tests.helpers.entries import run_module
 
 pytestmark = pytest.mark.slow
 
@@ -18,12 +18,8 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("generator", [[], ["--load-generator", "python"]], ids=["auto", "python-client"])
 def test_bench_serve_tiny_writes_valid_json(tmp_path, generator: list[str]) -> None:
     out = tmp_path / "serve.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_serve.py"), "--tiny", "--json", str(out), *generator],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
+    done = run_module(
+        "benchmarks", "serve", "--tiny", "--json", str(out), *generator, cwd=tmp_path, timeout=600
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())

@@ -1,32 +1,27 @@
-"""`scripts/bench_train.py` runs on a tiny setting and writes valid JSON and its docs table (no timings)."""
+"""`python -m benchmarks train` runs on a tiny setting and writes valid JSON and its docs table (no timings);
+bad settings are refused naming the option."""
 
 from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "scripts" / "bench_train.py"
-
-
-def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=900, cwd=cwd
-    )
+from benchmarks.train import benchmark, parse_args, settings_from
+from tests.helpers.entries import run_module
 
 
 def test_tiny_run_writes_json_and_its_docs_table(tmp_path):
     out, doc = tmp_path / "train.json", tmp_path / "BENCHMARKS.md"
     doc.write_text("# Benchmarks\n\n<!-- bench:serve -->\nserving table\n<!-- /bench:serve -->\n")
 
-    proc = run_script(
-        "--tiny", "--threads", "1", "--json", str(out), "--update-docs", "--docs", str(doc), cwd=tmp_path
+    proc = run_module(
+        "benchmarks",
+        "train",
+        *("--tiny", "--threads", "1", "--json", str(out), "--update-docs", "--docs", str(doc)),
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
 
@@ -49,20 +44,18 @@ def test_tiny_run_writes_json_and_its_docs_table(tmp_path):
     assert "<!-- bench:serve -->\nserving table\n<!-- /bench:serve -->" in text  # other tables untouched
     table = text[text.index("<!-- bench:train -->") : text.index("<!-- /bench:train -->")]
     assert f"**{result['ratio']:.3f}**" in table and "≥ 0.9" in table
-    assert "`python scripts/bench_train.py --hidden 8 --layers 1 --window 10 --batch-size 32" in table
+    assert "`python -m benchmarks train --hidden 8 --layers 1 --window 10 --batch-size 32" in table
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where there is no GPU")
-def test_cuda_without_a_gpu_says_so(tmp_path):
-    proc = run_script("--device", "cuda", "--tiny", cwd=tmp_path)
-    assert proc.returncode != 0
-    assert "torch.cuda.is_available() is False" in proc.stderr
+def test_cuda_without_a_gpu_says_so():
+    settings = settings_from(parse_args(["--device", "cuda", "--tiny"]))
+    with pytest.raises(SystemExit, match=r"torch\.cuda\.is_available\(\) is False"):
+        benchmark(settings)
 
 
-def test_bad_settings_name_the_option(tmp_path):
-    proc = run_script("--tiny", "--rows", "20", cwd=tmp_path)
-    assert proc.returncode != 0
-    assert "--rows 20 must lie in" in proc.stderr
-    proc = run_script("--tiny", "--epochs", "0", cwd=tmp_path)
-    assert proc.returncode != 0
-    assert "--epochs must be at least 1, got 0" in proc.stderr
+def test_bad_settings_name_the_option():
+    with pytest.raises(SystemExit, match="--rows 20 must lie in"):
+        settings_from(parse_args(["--tiny", "--rows", "20"]))
+    with pytest.raises(SystemExit, match="--epochs must be at least 1, got 0"):
+        settings_from(parse_args(["--tiny", "--epochs", "0"]))

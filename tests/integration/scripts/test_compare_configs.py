@@ -1,22 +1,21 @@
-"""`scripts/compare_configs.py` ranks candidates on validation only, keeps finished runs, and shows test
-scores only when asked."""
+"""`python -m reports.compare_configs` ranks candidates on validation only, keeps finished runs, and shows
+test scores only when asked."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "scripts" / "compare_configs.py"
+import pytest
+
+from reports.compare_configs import main
+from tests.helpers.entries import run_module
+
 TINY = "data.start=2009-01-01 data.window=10 trainer.max_epochs=2 trainer.accelerator=cpu"
 
 
-def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600, cwd=cwd
-    )
+def run_script(*args: str, cwd: Path):
+    return run_module("reports.compare_configs", *args, cwd=cwd, timeout=600)
 
 
 def test_candidates_are_ranked_on_validation_and_rerun_only_when_new(tmp_path):
@@ -49,6 +48,6 @@ def test_candidates_are_ranked_on_validation_and_rerun_only_when_new(tmp_path):
 
 
 def test_a_candidate_without_a_name_is_refused_with_the_form_to_use(tmp_path):
-    proc = run_script("model.hidden=4", "--log", str(tmp_path / "runs.jsonl"), cwd=tmp_path)
-    assert proc.returncode != 0
-    assert "'model.hidden=4': write it as 'name: override override …'" in proc.stderr
+    with pytest.raises(SystemExit, match="'model.hidden=4': write it as 'name: override override …'"):
+        main(["model.hidden=4", "--log", str(tmp_path / "runs.jsonl")])
+    assert not (tmp_path / "runs.jsonl").exists()

@@ -134,7 +134,7 @@ def test_backtest_hydra_entry_runs_from_the_command_line(tmp_path):
     overrides = [o for o in [*TINY, *BACKTEST_TINY] if not o.startswith(("backtest.folds", "data.ticker"))]
     overrides += ["backtest.folds=2", "data.source=csv", f"data.path={csv}"]
     proc = subprocess.run(
-        [sys.executable, "scripts/backtest.py", f"hydra.run.dir={out}", *overrides],
+        [sys.executable, "backtest.py", f"hydra.run.dir={out}", *overrides],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -359,14 +359,14 @@ def test_train_py_ends_a_bad_csv_with_one_error_line_and_exit_2(tmp_path, kind):
 
 def test_backtest_py_ends_a_missing_file_with_one_error_line_and_exit_2(tmp_path):
     path = str(tmp_path / "missing.csv")
-    proc = _entry("scripts/backtest.py", ["data.source=csv", f"data.path={path}"], tmp_path)
+    proc = _entry("backtest.py", ["data.source=csv", f"data.path={path}"], tmp_path)
     _assert_one_line_error(proc, f"data.path '{path}' does not exist")
 
 
 def test_results_py_ends_an_unknown_ticker_with_one_error_line_and_exit_2(tmp_path):
     args = ["--tickers", "NOPE", "--no-train", "--jobs", "1", "--workdir", str(tmp_path)]
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "results.py"), *args, "--doc", str(tmp_path / "r.md")],
+        [sys.executable, "-m", "reports", *args, "--doc", str(tmp_path / "r.md")],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,7 +1,10 @@
 """Serving throughput and latency, side by side: closecast's server against a bare endpoint and the reference.
 
-    python scripts/bench_serve.py [--requests 2000] [--concurrency 8] [--rounds 3] [--workers 1]
-                                  [--artifact checkpoints/best.pt] [--json PATH] [--update-docs] [--tiny]
+    python -m benchmarks serve [--requests 2000] [--concurrency 8] [--rounds 3] [--workers 1]
+                               [--artifact checkpoints/best.pt] [--json PATH] [--update-docs] [--tiny]
+
+Run from the repository root (`python -m` puts it on `sys.path`); the servers it starts get the root on
+their PYTHONPATH, since they run in a temporary folder.
 
 Three servers, each started here on a free loopback port with the same number of uvicorn workers:
   bare       a FastAPI route with closecast's own pydantic request body (`PredictRequest`) that answers
@@ -9,8 +12,8 @@ Three servers, each started here on a free loopback port with the same number of
   closecast  `python -m closecast.serve`, exactly as `make serve` runs it;
   reference  the reference design: `torch.load(weights_only=False)` and a model build on every request.
 Each gets the same fixed number of requests at a fixed concurrency from a separate process (wrk when
-installed, else the asyncio client of `bench_load.py`), in alternating rounds; the figures are medians.
-The bare and reference servers are in `bench_apps.py`.
+installed, else the asyncio client of `serve_load.py`), in alternating rounds; the figures are medians.
+The bare and reference servers are in `serve_apps.py`.
 Then the in-process latency of one forecast (the default model, as configs/ sets it), and of
 the module's forward alone, to show where the time of a forecast goes.
 """
@@ -25,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_load import Server, measure_load, served_inference_ms
+from benchmarks import document
+from benchmarks.serve_load import Server, measure_load, served_inference_ms
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = Path(__file__).resolve().parent
 TARGETS = {"ratio_vs_bare": 0.5, "ratio_vs_reference": 10.0, "inproc_p50_ms": 0.3}
 SERVERS = ("bare", "closecast", "reference")
 
@@ -116,8 +119,6 @@ def measure_inproc(artifact: Path, iterations: int) -> dict:
 
 def markdown(result: dict, command: str) -> str:
     """The docs section: machine, command, one row per server, the figures beside their targets."""
-    import benchdoc
-
     load = result["servers"]
     cpu = {name: load[name]["cpu_ms_per_request"] for name in SERVERS}
     cpu_ratios = (  # a run shorter than a clock tick measures no CPU time
@@ -126,9 +127,9 @@ def markdown(result: dict, command: str) -> str:
         else "n/a (run too short)"
     )
     lines = [
-        "## Serving (`scripts/bench_serve.py`)",
+        "## Serving (`python -m benchmarks serve`)",
         "",
-        benchdoc.machine_line(result["machine"]),
+        document.machine_line(result["machine"]),
         f"Command: `{command}` — {result['requests']} requests × {result['rounds']} rounds per server at "
         f"concurrency {result['concurrency']}, {result['workers']} worker(s), "
         f"load from {load['closecast']['tool']}; "
@@ -170,9 +171,9 @@ def markdown(result: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark (or, internally, one comparison server or the fallback client)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str]) -> int:
+    """Run the benchmark: start the three servers, load them in turn, time the forecast in-process."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per server per round")
     parser.add_argument("--concurrency", type=int, default=8, help="connections kept busy at once")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians reported)")
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "--load-generator",
         choices=("auto", "wrk", "python"),
         default="auto",
-        help="wrk (apt-get install wrk), this script's asyncio client, or auto: wrk when installed",
+        help="wrk (apt-get install wrk), this benchmark's asyncio client, or auto: wrk when installed",
     )
     parser.add_argument("--artifact", type=Path, help="artifact to serve (default: one of the default shape)")
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -200,9 +201,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.load_generator == "wrk" and not shutil.which("wrk"):
         parser.error("--load-generator wrk: wrk is not installed (apt-get install -y wrk); or use python")
-    sys.path.insert(0, str(SCRIPTS))
-    import benchdoc
-
     load_before = round(os.getloadavg()[0], 2)  # others' work on a shared machine skews every figure
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         workdir = Path(tmp)
@@ -246,17 +244,15 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "workers": args.workers,
         "targets": TARGETS,
-        "machine": benchdoc.machine(),
+        "machine": document.machine(),
         "load_average_before": load_before,
     }
-    command = "python scripts/bench_serve.py" + " ".join(
-        [""] + [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--update-docs",)]
-    )
+    command = "python -m benchmarks serve" + " ".join([""] + [a for a in argv if a not in ("--update-docs",)])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     if args.update_docs:
-        print(f"updated {benchdoc.update_section('serve', markdown(result, command.split(' --json')[0]))}")
+        print(f"updated {document.update_section('serve', markdown(result, command.split(' --json')[0]))}")
     for name in SERVERS:
         s = load[name]
         print(
@@ -271,7 +267,3 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio_vs_reference {result['ratio_vs_reference']:.2f} (target >= {TARGETS['ratio_vs_reference']})"
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The predictive-distribution sections of docs/RESULTS.md (`scripts/results.py` renders them): the model's
+"""The predictive-distribution sections of docs/RESULTS.md (`python -m reports` renders them): the model's
 test CRPS beside the constant, EWMA and GARCH(1,1) spreads, for the default training runs and the
 walk-forward backtests, checked against the targets of the distribution work."""
 

@@ -1,8 +1,10 @@
 """Compare training configurations on validation only, averaged over the bundled tickers.
 
-    python scripts/compare_configs.py "default:" "hidden 32: model.hidden=32" "window 60: data.window=60"
-    python scripts/compare_configs.py "default:" "lr 3e-3: optimizer.lr=0.003" --seeds 42 0
-    python scripts/compare_configs.py "default:" --show-test     # only once the choice is made
+    python -m reports.compare_configs "default:" "hidden 32: model.hidden=32" "window 60: data.window=60"
+    python -m reports.compare_configs "default:" "lr 3e-3: optimizer.lr=0.003" --seeds 42 0
+    python -m reports.compare_configs "default:" --show-test     # only once the choice is made
+
+Run from the repository root (`python -m` puts it on `sys.path`).
 
 Each candidate is `name: override override …` (Hydra overrides of configs/train.yaml; none = the defaults).
 Every candidate is trained on every ticker and seed, one run at a time, and scored by the network's own
@@ -91,8 +93,11 @@ def table(rows: list[dict], names: list[str], tickers: list[str], show_test: boo
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Train every candidate on every ticker and seed (or read it from the log) and print the table."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m reports.compare_configs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("candidates", nargs="+", help="'name: override override …'")
     parser.add_argument("--tickers", nargs="+", default=list(TICKERS))

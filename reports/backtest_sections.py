@@ -1,4 +1,4 @@
-"""The walk-forward backtest sections of docs/RESULTS.md (`scripts/results.py` renders them): the pooled
+"""The walk-forward backtest sections of docs/RESULTS.md (`python -m reports` renders them): the pooled
 summary, the choice of the target formulation, the choice of the shrink guard and the per-fold tables, with
 the helpers that read one backtest's table. Each section maps the report to Markdown lines."""
 

@@ -1,6 +1,6 @@
 """Write the bundled sample prices (data/sample/*.csv) from bokeh-sampledata's public-domain stocks.
 
-Run once by maintainers: `pip install bokeh-sampledata && python scripts/make_sample_data.py`.
+Run once by maintainers: `pip install bokeh-sampledata && python data/make_sample.py`.
 The output is committed, so training never needs the package or the network.
 """
 
@@ -17,7 +17,7 @@ YAHOO_COLUMNS = ["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "sample")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "sample")
     args = parser.parse_args()
 
     from bokeh_sampledata.stocks import data  # a maintainer-only dependency

@@ -1,12 +1,12 @@
-"""The `train` tables of docs/BENCHMARKS.md (`scripts/bench_train.py --update-docs` writes them): each
-figure of a run beside its target, and on a GPU the issue's reference figures."""
+"""The `train` tables of docs/BENCHMARKS.md (`python -m benchmarks train --update-docs` writes them): each
+figure of a run beside its target, and on a GPU the published H200 figures of the same settings."""
 
 from __future__ import annotations
 
-from bench_train_settings import command_line
+from benchmarks.train_settings import command_line
 
 TARGET_RATIO = 0.9
-# The issue's GPU reference: a plain loop with resident tensors on an H200 at these settings.
+# Published H200 figures at the GPU defaults: a plain loop with resident tensors on an H200.
 GPU_REFERENCE_SAMPLES_PER_S = 137_874
 GPU_REFERENCE_DATALOADER = 69_664  # the same loop fed by a DataLoader
 GPU_REFERENCE_LIGHTNING = 44_954  # Lightning fed by a DataLoader
@@ -40,7 +40,7 @@ def markdown(result: dict) -> str:
     if cuda:
         rows.append(
             (
-                "The issue's H200 figures (same model settings)",
+                "Published H200 figures (same model settings)",
                 f"plain loop, resident tensors {GPU_REFERENCE_SAMPLES_PER_S:,}; plain loop through a "
                 f"DataLoader {GPU_REFERENCE_DATALOADER:,}; Lightning with a DataLoader "
                 f"{GPU_REFERENCE_LIGHTNING:,}",

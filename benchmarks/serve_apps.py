@@ -1,13 +1,11 @@
-"""The servers closecast is compared with in `bench_serve.py`: `bench_apps.py bare|reference PORT WORKERS`.
+"""The servers closecast is compared with in `python -m benchmarks serve`, each started by it as
+`python -m benchmarks.serve_apps bare|reference PORT WORKERS` (the repository root on its PYTHONPATH).
 
 bare       a FastAPI route with closecast's own pydantic request body that answers a constant;
 reference  the reference design: `torch.load(weights_only=False)` and a model build on every request.
 """
 
 import sys
-from pathlib import Path
-
-SCRIPTS = Path(__file__).resolve().parent
 
 
 def _base_app():
@@ -72,12 +70,11 @@ if __name__ == "__main__":
 
     name, port, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     uvicorn.run(
-        f"bench_apps:{name}_app",
+        f"benchmarks.serve_apps:{name}_app",
         factory=True,
         host="127.0.0.1",
         port=port,
         workers=workers,
-        app_dir=str(SCRIPTS),
         log_level="warning",
         access_log=False,
     )

@@ -1,5 +1,6 @@
-"""What one training-speed benchmark run trains (`scripts/bench_train.py`): the settings and their per-device
-defaults, the command line that repeats them, the synthetic series and the project config they compose."""
+"""What one training-speed benchmark run trains (`python -m benchmarks train`): the settings and their
+per-device defaults, the command line that repeats them, the synthetic series and the project config they
+compose."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ class Settings:
     seed: int = 0
 
 
-# Per device: the CPU runs the project's default model and data; the GPU runs the issue's reference
-# settings on a longer (synthetic) series so that an epoch is hundreds of steps rather than five.
+# Per device: the CPU runs the project's default model and data; the GPU runs the settings of the
+# published H200 figures (`train_table`) on a longer (synthetic) series so that an epoch is hundreds of
+# steps rather than five.
 DEFAULTS = {
     "cpu": dict(hidden=64, layers=2, window=30, batch_size=64, epochs=8, rounds=5, rows=None),
     "cuda": dict(hidden=64, layers=2, window=60, batch_size=512, epochs=5, rounds=3, rows=200_000),
@@ -85,7 +87,7 @@ def compose_config(s: Settings, run_dir: Path, data_csv: Path | None) -> DictCon
 
 def command_line(s: dict) -> str:
     """The command that repeats a run with these settings (output paths left out)."""
-    parts = ["python scripts/bench_train.py"]
+    parts = ["python -m benchmarks train"]
     if s["device"] != "cpu":
         parts.append(f"--device {s['device']}")
     defaults = DEFAULTS[s["device"]]

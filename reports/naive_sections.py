@@ -1,10 +1,10 @@
-"""The sections of docs/RESULTS.md that set the model's point forecast against naive (`scripts/results.py`
+"""The sections of docs/RESULTS.md that set the model's point forecast against naive (`python -m reports`
 renders them): the bottom line, the default training runs' test part, the MASE and coverage target, and a
 verdict per run. Each section maps the report to Markdown lines."""
 
 from __future__ import annotations
 
-from results_backtest import fallbacks, fmt, frame, pooled_model
+from reports.backtest_sections import fallbacks, fmt, frame, pooled_model
 
 
 def bottom_line(backtests: list[dict], trains: list[dict], default_target: str) -> list[str]:

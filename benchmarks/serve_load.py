@@ -1,6 +1,7 @@
 """Load for the serving benchmark: each server in its own process on a loopback port, a fixed number of
-requests at a fixed concurrency from another process (wrk when installed, else `python bench_load.py URL
---requests N --concurrency C --body FILE`), alternating rounds, memory sampled under load."""
+requests at a fixed concurrency from another process (wrk when installed, else `python -m
+benchmarks.serve_load URL --requests N --concurrency C --body FILE`), alternating rounds, memory sampled
+under load. Those processes run in a temporary folder, so they get the repository root on PYTHONPATH."""
 
 import argparse
 import asyncio
@@ -17,10 +18,19 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment with the repository root first on PYTHONPATH (`benchmarks.…` resolves)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
 
 
 def free_port() -> int:
+    """A loopback TCP port free at the time of asking."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -32,7 +42,7 @@ class Server:
     def __init__(self, name: str, workdir: Path, workers: int) -> None:
         self.name, self.port = name, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(SCRIPTS) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = child_env()
         if name == "closecast":
             env.update(
                 HOST="127.0.0.1",
@@ -43,7 +53,7 @@ class Server:
             )
             command = [sys.executable, "-m", "closecast.serve"]
         else:
-            command = [sys.executable, str(SCRIPTS / "bench_apps.py"), name, str(self.port), str(workers)]
+            command = [sys.executable, "-m", "benchmarks.serve_apps", name, str(self.port), str(workers)]
         self.log = (workdir / f"{name}.log").open("w+")
         self.proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -129,11 +139,11 @@ def drive(url: str, body: bytes, requests: int, concurrency: int, workdir: Path,
         tool = "wrk (1 thread)"
     else:
         (workdir / "body.json").write_bytes(body)
-        command = [sys.executable, str(Path(__file__).resolve()), f"{url}/predict"]
+        command = [sys.executable, "-m", "benchmarks.serve_load", f"{url}/predict"]
         command += ["--requests", str(requests), "--concurrency", str(concurrency)]
         command += ["--body", str(workdir / "body.json")]
         tool = "python-asyncio"
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=child_env())
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(

@@ -1,15 +1,17 @@
 """One network per series against one network on all of them (`data.tickers`): the default model's test
-scores per series, side by side, rendered with the rows and target checks of `results_quality`.
+scores per series, side by side, rendered with the rows and target checks of `distribution_sections`.
 
-    python scripts/results_pooled.py                         # 4 bundled tickers: 4 single runs + 1 pooled
-    python scripts/results_pooled.py --doc docs/FORECAST_QUALITY.md   # also rewrite its generated table
-    python scripts/results_pooled.py --set seed=1 --workdir /tmp/pooled-seed1      # another seed
-    python scripts/results_pooled.py --from-json <dir>/pooled.json /tmp/pooled-seed1/pooled.json --doc …
+    python -m reports.pooled                         # 4 bundled tickers: 4 single runs + 1 pooled
+    python -m reports.pooled --doc docs/FORECAST_QUALITY.md   # also rewrite its generated table
+    python -m reports.pooled --set seed=1 --workdir /tmp/pooled-seed1      # another seed
+    python -m reports.pooled --from-json <dir>/pooled.json /tmp/pooled-seed1/pooled.json --doc …
+
+Run from the repository root (`python -m` puts it on `sys.path`, so `reports.…` resolves).
 
 With several saved runs (`--from-json`), the first gives the tables and every one a line of the seed check.
 
-`section(trains, pooled)` returns the Markdown lines; `trains` are single runs as `scripts/results.py`'s
-`train_job` returns them ({"ticker", "metrics", "seconds"}), `pooled` is `pooled_job`'s result, so the
+`section(trains, pooled)` returns the Markdown lines; `trains` are single runs as `reports.jobs.train_job`
+returns them ({"ticker", "metrics", "seconds"}), `pooled` is `pooled_job`'s result, so the
 results page can include the section beside its own training runs.
 """
 
@@ -24,10 +26,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from reports.distribution_sections import targets, train_rows
 
-from results_quality import targets, train_rows  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
 BEGIN, END = "<!-- results_pooled: begin -->", "<!-- results_pooled: end -->"
@@ -134,7 +135,7 @@ def write_between_markers(doc: Path, lines: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the single and pooled trainings (or re-render saved ones) and print the section."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m reports.pooled", description=__doc__.splitlines()[0])
     parser.add_argument("--tickers", nargs="+", default=list(TICKERS))
     parser.add_argument("--jobs", type=int, default=2, help="processes in parallel (default %(default)s)")
     parser.add_argument("--set", nargs="*", default=[], help="Hydra overrides for every run")

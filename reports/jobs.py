@@ -1,4 +1,4 @@
-"""The runs behind docs/RESULTS.md (`scripts/results.py` starts them): one walk-forward backtest per series
+"""The runs behind docs/RESULTS.md (`python -m reports` starts them): one walk-forward backtest per series
 and target, and one default training run per series, each in a worker process, returning plain data."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from results_series import Series
+from reports.series import Series
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["trainer.enable_progress_bar=false"]

@@ -1,11 +1,11 @@
 """Where a /predict request's time goes: the app driven in-process through ASGI, with parts taken away.
 
-    python scripts/bench_serve_parts.py [--requests 3000] [--rounds 5] [--update-docs]
+    python -m benchmarks serve-parts [--requests 3000] [--rounds 5] [--update-docs]   # from the repo root
 
 No sockets and no uvicorn: each variant gets the same request through its ASGI interface, in alternating
 rounds (medians). A variant differs from the full app by one part: closecast's own middleware (timing,
 body limits), the HTTP metrics middleware (prometheus-fastapi-instrumentator), or the forecast (replaced by
-a fixed answer). The bare app is `bench_apps.py`'s: the same kind of route and request body, no forecast.
+a fixed answer). The bare app is `serve_apps.py`'s: the same kind of route and request body, no forecast.
 Only for measuring: the parts are taken away by patching, never in the server.
 """
 
@@ -14,13 +14,12 @@ import asyncio
 import contextlib
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from unittest import mock
 
-SCRIPTS = Path(__file__).resolve().parent
+from benchmarks import document, serve_apps
 
 
 async def per_request_ms(app, body: bytes, requests: int) -> float:
@@ -60,7 +59,6 @@ async def per_request_ms(app, body: bytes, requests: int) -> float:
 
 def variants(checkpoints: Path) -> dict:
     """Name → a function building that app (with its parts patched away while it is built)."""
-    import bench_apps
     from prometheus_fastapi_instrumentator import Instrumentator
 
     from closecast.serving import app as serving
@@ -83,7 +81,7 @@ def variants(checkpoints: Path) -> dict:
         return make
 
     return {
-        "bare route (no forecast)": bench_apps.bare_app,
+        "bare route (no forecast)": serve_apps.bare_app,
         "closecast": build(),
         "closecast without its own middleware": build(
             mock.patch.object(serving.FastAPI, "add_middleware", without_own_middleware)
@@ -122,13 +120,11 @@ async def measure(args: argparse.Namespace, checkpoints: Path, body: bytes) -> d
 
 
 def markdown(result: dict[str, float], command: str) -> str:
-    import benchdoc
-
     full = result["closecast"]
     lines = [
-        "### Where the time goes (`scripts/bench_serve_parts.py`)",
+        "### Where the time goes (`python -m benchmarks serve-parts`)",
         "",
-        benchdoc.machine_line(benchdoc.machine()),
+        document.machine_line(document.machine()),
         f"Command: `{command}`. The app driven in-process through ASGI (no sockets, no uvicorn); "
         "each row takes one part away; medians of alternating rounds.",
         "",
@@ -141,19 +137,20 @@ def markdown(result: dict[str, float], command: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str]) -> int:
     """Measure each variant; print the table (and rewrite its docs section with --update-docs)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks serve-parts", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--requests", type=int, default=3000, help="requests per variant per round")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (medians reported)")
     parser.add_argument(
         "--update-docs", action="store_true", help="rewrite its section of docs/BENCHMARKS.md"
     )
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(SCRIPTS))
-    import benchdoc
     import torch
-    from bench_serve import default_artifact
+
+    from benchmarks.serve import default_artifact
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="bench-serve-parts-") as tmp:
@@ -163,15 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         values = [round(100.0 + 5.0 * ((i * 7919) % 97) / 97, 4) for i in range(60)]
         body = json.dumps({"values": values, "checkpoint_path": "best.pt", "device": "cpu"}).encode()
         result = asyncio.run(measure(args, checkpoints, body))
-    command = "python scripts/bench_serve_parts.py" + "".join(
-        f" {a}" for a in (argv if argv is not None else sys.argv[1:]) if a != "--update-docs"
-    )
+    command = "python -m benchmarks serve-parts" + "".join(f" {a}" for a in argv if a != "--update-docs")
     text = markdown(result, command)
     if args.update_docs:
-        print(f"updated {benchdoc.update_section('serve-parts', text)}")
+        print(f"updated {document.update_section('serve-parts', text)}")
     print(text)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

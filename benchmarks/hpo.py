@@ -5,9 +5,11 @@ the configured pruner and once with `hpo.pruner=null`, and compares the total ep
 reported validation value per epoch) and the best validation loss; the medians over seeds are the
 result. Targets: epochs ratio ≤ 0.6, best validation loss within 5%.
 
-    python scripts/bench_hpo.py                       # 20 trials per arm, seeds 42 1 2, prints the figures
-    python scripts/bench_hpo.py --json out.json --update-docs
-    python scripts/bench_hpo.py --trials 2 --epochs 1 --seeds 42   # a smoke run
+    python -m benchmarks hpo                       # 20 trials per arm, seeds 42 1 2, prints the figures
+    python -m benchmarks hpo --json out.json --update-docs
+    python -m benchmarks hpo --trials 2 --epochs 1 --seeds 42   # a smoke run
+
+Run from the repository root (`python -m` puts it on `sys.path`, so `benchmarks.…` resolves).
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from benchmarks.document import machine, machine_line, update_section
 
-from benchdoc import machine, machine_line, update_section  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 EPOCHS_TARGET = 0.6
 LOSS_TOLERANCE = 0.05
@@ -105,7 +106,7 @@ def markdown(report: dict) -> str:
         [
             "## Hyperparameter search: pruning",
             "",
-            f"`python scripts/bench_hpo.py --trials {report['trials']} --epochs {report['epochs']} "
+            f"`python -m benchmarks hpo --trials {report['trials']} --epochs {report['epochs']} "
             f"--seeds {' '.join(str(r['seed']) for r in report['runs'])}`: for each seed, the same seeded "
             f"{report['trials']}-trial TPE sweep (`hparams_search=optuna`) with its configured pruner "
             "(`hpo/pruner=hyperband`: min 1 epoch, reduction factor 3) and with `hpo.pruner=null`, "
@@ -125,9 +126,12 @@ def markdown(report: dict) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str]) -> int:
+    """Run both arms for every seed, print the figures, optionally write JSON and the docs section."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m benchmarks hpo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--trials", type=int, default=20, help="trials per arm")
     parser.add_argument("--epochs", type=int, default=15, help="max epochs per trial")
@@ -207,7 +211,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_docs:
         print(f"updated {update_section('hpo', markdown(report))}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""The two timed sides of the training-speed benchmark (`scripts/bench_train.py`): one fit through the
+"""The two timed sides of the training-speed benchmark (`python -m benchmarks train`): one fit through the
 project's Trainer with a callback that times its loop, and the hand-written PyTorch loop it is set against."""
 
 from __future__ import annotations

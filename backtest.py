@@ -1,4 +1,4 @@
-"""Hydra entry: `python scripts/backtest.py [overrides]` runs the walk-forward backtest of one series.
+"""Hydra entry: `python backtest.py [overrides]` (`make backtest`) runs the walk-forward backtest of a series.
 
 Writes backtest.csv (fold × method), backtest_distribution.csv (fold × method: CRPS, NLL, coverage, …),
 backtest.md and backtest.png into the run dir and prints the tables with a verdict against naive and one
@@ -21,7 +21,7 @@ from closecast.evaluation.report import (
 from closecast.training.backtest import run_backtest, save_outputs
 
 
-@hydra.main(config_path="../configs", config_name="backtest")
+@hydra.main(config_path="configs", config_name="backtest")
 def main(cfg: DictConfig) -> float:
     output_dir = Path(cfg.paths.output_dir)
     with exit_on_data_error():  # a problem with the input the user can fix: one line, no traceback

@@ -1,9 +1,11 @@
 """Training speed: the project's training path against a plain PyTorch loop, side by side in one run.
 
-    python scripts/bench_train.py                      # CPU, the project's default model and data
-    python scripts/bench_train.py --device cuda --json bench_train_gpu.json
-    python scripts/bench_train.py --update-docs        # also rewrite the `train` table of docs/BENCHMARKS.md
-    python scripts/bench_train.py --tiny --json x.json # seconds-long check that it runs (the test uses it)
+    python -m benchmarks train                      # CPU, the project's default model and data
+    python -m benchmarks train --device cuda --json bench_train_gpu.json
+    python -m benchmarks train --update-docs        # also rewrite the `train` table of docs/BENCHMARKS.md
+    python -m benchmarks train --tiny --json x.json # seconds-long check that it runs (the test uses it)
+
+Run from the repository root (`python -m` puts it on `sys.path`, so `benchmarks.…` and `configs/` resolve).
 
 Project side: the config composed from `configs/` (Hydra compose API), `PriceDataModule` with its resident
 `Batches`, `ForecastModule` stepped by Lightning's own loop (one batch per step), and a
@@ -27,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -36,14 +37,12 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import open_dict
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchdoc  # noqa: E402  (sibling script modules, not part of the package)
-from bench_train_doc import TARGET_RATIO, markdown  # noqa: E402
-from bench_train_loops import run_plain, run_project  # noqa: E402
-from bench_train_settings import Settings, compose_config, settings_from, synthetic_csv  # noqa: E402
-
-from closecast.data.datamodule import PriceDataModule  # noqa: E402
-from closecast.training.trainer import build  # noqa: E402
+from benchmarks import document
+from benchmarks.train_loops import run_plain, run_project
+from benchmarks.train_settings import Settings, compose_config, settings_from, synthetic_csv
+from benchmarks.train_table import TARGET_RATIO, markdown
+from closecast.data.datamodule import PriceDataModule
+from closecast.training.trainer import build
 
 
 def benchmark(s: Settings) -> dict:
@@ -111,7 +110,7 @@ def benchmark(s: Settings) -> dict:
         "train_samples": n_train,
         "settings": asdict(s),
         "rounds": rounds,
-        "machine": benchdoc.machine(),
+        "machine": document.machine(),
         "torch": torch.__version__,
         "lightning": pl.__version__,
         "threads": torch.get_num_threads(),
@@ -120,7 +119,7 @@ def benchmark(s: Settings) -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; unset model/data/epoch options take the per-device defaults."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks train", description=__doc__.split("\n", 1)[0])
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--tiny", action="store_true", help="a seconds-long run on a tiny model (for tests)")
     p.add_argument("--hidden", type=int)
@@ -140,11 +139,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--json", type=Path, help="write the result as JSON here")
     p.add_argument("--update-docs", action="store_true", help="rewrite this benchmark's table in the docs")
-    p.add_argument("--docs", type=Path, default=benchdoc.DOC, help="the benchmarks document to update")
+    p.add_argument("--docs", type=Path, default=document.DOC, help="the benchmarks document to update")
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str]) -> int:
     """Run the benchmark, print one line per figure (last), optionally write JSON and the docs table."""
     args = parse_args(argv)
     settings = settings_from(args)
@@ -156,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     if args.update_docs:
-        benchdoc.update_section(
+        document.update_section(
             "train-gpu" if settings.device == "cuda" else "train",
             markdown(result),
             args.docs,
@@ -169,7 +168,3 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "ok" if result["ratio"] >= TARGET_RATIO else "BELOW TARGET"
     print(f"ratio: {result['ratio']:.3f} (target >= {TARGET_RATIO}: {verdict})")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

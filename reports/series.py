@@ -61,7 +61,7 @@ def source_section(notes: list[str]) -> list[str]:
         "Series not bundled with the repository, scored beside the bundled tickers: "
         + "; ".join(notes)
         + ". Real daily prices the `arch` package (installed with the `train` extra) ships offline; "
-        "`scripts/results.py` writes each to a CSV in its temporary run folder and trains on it with "
+        "`python -m reports` writes each to a CSV in its temporary run folder and trains on it with "
         "`data.source=csv data.path=<file>` (`--extra-series none` leaves them out). "
         "Nothing was tuned on them.",
         "",
