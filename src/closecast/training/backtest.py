@@ -166,24 +166,24 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
             upper=result.test_upper,
         )
         forecasts.append(fc)
-        report = score_forecasts({"model": fc.model, "drift": fc.drift}, fc.actual, fc.last)
-        rows += _rows(str(k), fc.dates, report, result.metrics["test/coverage"], result.metrics["shrink"])
+        scores = score_forecasts({"model": fc.model, "drift": fc.drift}, fc.actual, fc.last)
+        rows += _rows(str(k), fc.dates, scores, result.metrics["test/coverage"], result.metrics["shrink"])
         dist_rows += report.fold_rows(str(k), result.metrics, len(test))
         log.info(
             "fold %d/%d: test %s..%s, model MASE %.4f, drift MASE %.4f, shrink %.2f",
             k, len(splits), fc.dates[0].date(), fc.dates[-1].date(),
-            report["model"]["mase"], report["drift"]["mase"], result.metrics["shrink"],
+            scores["model"]["mase"], scores["drift"]["mase"], result.metrics["shrink"],
         )  # fmt: skip
         # Finished folds reach the disk at once: a crash in a later fold loses none of them.
         pd.DataFrame(rows).to_csv(output_dir / "backtest.csv", index=False)
     pooled = {
         name: np.concatenate([getattr(f, name) for f in forecasts]) for name in FoldForecasts.__annotations__
     }
-    report = score_forecasts(
+    scores = score_forecasts(
         {"model": pooled["model"], "drift": pooled["drift"]}, pooled["actual"], pooled["last"]
     )
     coverage = interval_coverage(pooled["actual"], pooled["lower"], pooled["upper"])
-    rows += _rows("all", list(pooled["dates"]), report, coverage, math.nan)
+    rows += _rows("all", list(pooled["dates"]), scores, coverage, math.nan)
     dist = pd.DataFrame(report.with_skill(dist_rows + report.pooled_rows(dist_rows)))
     return BacktestResult(pd.DataFrame(rows), forecasts, time.perf_counter() - began, dist)
 
