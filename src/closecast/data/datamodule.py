@@ -1,34 +1,54 @@
-"""The LightningDataModule of one series: read, clean, split by date, fit the codec on the training part,
-window every part (the test part is scored after fitting, by `closecast.evaluation.assessment`,
-never through the Trainer)."""
+"""The LightningDataModule of a run: one or several price series (`data.ticker=X` is a universe of one,
+`data.tickers=[...]` one of several). Each series is read, cleaned, split by date and normalized on its
+own training part by its own codec (`closecast.data.series`); the Trainer sees their training samples
+shuffled together and their validation samples as one part (one validation loss for checkpointing and
+early stopping). Each series' test part is scored after fitting, on its own, never through the Trainer."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytorch_lightning as pl
 import torch
 
 from closecast.data.batches import Batches
-from closecast.data.cleaning import clean_series
 from closecast.data.codec import Codec
-from closecast.data.high_low import high_low_tensor, with_high_low
-from closecast.data.sources import SOURCES, pick_feature, read_source
-from closecast.data.splits import Split, min_length, sample_counts, split_sizes
-from closecast.data.windows import WindowSet, make_windows
+from closecast.data.series import SeriesData
+from closecast.data.sources import SOURCES
+from closecast.data.windows import WindowSet, concat_windows
 from closecast.errors import DataError
 
 log = logging.getLogger(__name__)
 
 
 EVAL_BATCH_SIZE = 4096  # smallest batch for validation (see `PriceDataModule._batches`)
+FIT_PARTS = ("train", "val")  # what the Trainer reads; each series' test part is scored on its own
+
+
+def ticker_list(ticker: str, tickers: list[str] | tuple[str, ...] | None, source: str) -> list[str]:
+    """The series a run holds: `tickers` when given (checked), else `ticker` alone."""
+    if tickers is None:
+        return [str(ticker)]
+    names = [str(t) for t in tickers]
+    if not names:
+        raise DataError(
+            "data.tickers is an empty list; name the series, e.g. data.tickers=[AAPL,MSFT], "
+            "or set data.tickers=null to train on data.ticker alone"
+        )
+    repeated = sorted({t for t in names if names.count(t) > 1})
+    if repeated:
+        raise DataError(f"data.tickers={names} lists {repeated} more than once; list each series once")
+    if source == "csv":
+        raise DataError(
+            f"data.tickers={names} with data.source=csv: a CSV file is one series (data.path); "
+            "pool series from data.source=sample or data.source=yahoo, or set data.tickers=null"
+        )
+    return names
 
 
 class PriceDataModule(pl.LightningDataModule):
-    """One price series → chronological train/val/test windows, normalization fitted on train only."""
+    """1..N price series → each series' chronological train/val/test windows (`members`, by ticker), and
+    their pooled train and validation samples for the Trainer (`parts`)."""
 
     def __init__(
         self,
@@ -54,120 +74,68 @@ class PriceDataModule(pl.LightningDataModule):
         tickers: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         super().__init__()
-        if tickers:  # several series: `closecast.data.pooled.PooledDataModule` holds one of these per series
-            raise DataError(
-                f"data.tickers={list(tickers)} pools several series into one network, which only training "
-                "(python train.py) does; for one series here set data.ticker=<TICKER> data.tickers=null"
-            )
         if source not in SOURCES:
             raise DataError(f"data.source {source!r} is not one of {SOURCES}")
         if batch_size < 1:
             raise DataError(f"data.batch_size must be positive, got {batch_size}")
-        if source == "csv" and path:
-            ticker = Path(str(path)).stem  # a CSV series is named by its file, never the default ticker
-        self.source, self.ticker, self.path = source, ticker, path
-        self.name = str(path) if source == "csv" and path else ticker  # what error messages call it
-        self.date_format, self.max_dropped_frac = date_format, float(max_dropped_frac)
-        self.start = str(start) if start else None
-        self.end = str(end) if end else None
-        self.feature, self.data_dir = feature, data_dir
-        self.window, self.horizon, self.target = int(window), int(horizon), target
-        self.features, self.ma_window = [str(f) for f in features], int(ma_window)
-        self.train_frac, self.val_frac = float(train_frac), float(val_frac)
+        self.source, self.window, self.horizon = source, int(window), int(horizon)
         self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
-        self.series: pd.Series | None = None
-        self.codec: Codec | None = None
-        self.high_low: pd.DataFrame | None = None  # each day's High and Low, read for range inputs only
+        members = [
+            SeriesData(
+                source=source,
+                ticker=name,
+                path=path,
+                start=str(start) if start else None,
+                end=str(end) if end else None,
+                feature=feature,
+                data_dir=data_dir,
+                window=self.window,
+                horizon=self.horizon,
+                target=target,
+                features=[str(f) for f in features],
+                ma_window=int(ma_window),
+                train_frac=float(train_frac),
+                val_frac=float(val_frac),
+                date_format=date_format,
+                max_dropped_frac=float(max_dropped_frac),
+            )
+            for name in ticker_list(ticker, tickers, source)
+        ]
+        self.members: dict[str, SeriesData] = {m.ticker: m for m in members}
         self.parts: dict[str, WindowSet] = {}
 
-    def prepare_data(self) -> None:
-        """Download (yahoo) into the cache once, before any process reads it."""
-        if self.source == "yahoo":
-            read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+    @property
+    def codec(self) -> Codec | None:
+        """The first series' codec: it fixes the network's shape (window, horizon, inputs, target), which
+        every series shares; each series decodes by its own (`members[ticker].codec`)."""
+        return next(iter(self.members.values())).codec
 
-    def load_series(self) -> pd.Series:
-        """Read and clean the configured series (no split, no statistics)."""
-        frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
-        self.feature = pick_feature(frame, self.feature, self.name)
-        series = clean_series(
-            frame, self.feature, self.start, self.end, self.name, self.date_format, self.max_dropped_frac
-        )
-        series, self.high_low = with_high_low(
-            frame, series, self.features, self.name, self.date_format, self.max_dropped_frac
-        )
-        return series
+    @property
+    def price_codec(self) -> Codec | None:
+        """The codec that turns the validation part's outputs into prices: one series' own; several series
+        have no single one (each decodes by its own), so None."""
+        return self.codec if len(self.members) == 1 else None
+
+    def prepare_data(self) -> None:
+        """Download (yahoo) every series into the cache once, before any process reads it."""
+        for member in self.members.values():
+            member.prepare_data()
 
     def setup(self, stage: str | None = None) -> None:
-        """Load, clean, split and window the series (idempotent)."""
+        """Set up every series on its own (those not set up yet), then pool their train and validation
+        samples (idempotent)."""
         if self.parts:
             return
-        series = self.load_series()
-        need = min_length(self.window, self.horizon, self.train_frac, self.val_frac)
-        if len(series) < need:
-            raise DataError(
-                f"series {self.name!r} has {len(series)} rows after cleaning, but window={self.window}, "
-                f"horizon={self.horizon} and split {self.train_frac}/{self.val_frac}/rest need at least "
-                f"{need}; use a longer date range or a smaller data.window"
+        for member in self.members.values():
+            member.setup()
+        self.parts = {p: concat_windows([m.parts[p] for m in self.members.values()]) for p in FIT_PARTS}
+        if len(self.members) > 1:
+            log.info(
+                "pooled %d series %s: samples train=%d val=%d",
+                len(self.members),
+                ",".join(self.members),
+                *(len(self.parts[p]) for p in FIT_PARTS),
             )
-        self.use_series(series, split_sizes(len(series), self.train_frac, self.val_frac))
-
-    def use_series(self, series: pd.Series, split: Split) -> None:
-        """Window `series` by an explicit split (the backtest's folds); the codec sees train prices only."""
-        if split.n_train + split.n_val + split.n_test != len(series):
-            raise DataError(f"split {split} does not cover the {len(series)} prices of the series")
-        counts = sample_counts(split, self.window, self.horizon)
-        if min(counts) < 1:
-            raise DataError(
-                f"split {split} with window={self.window}, horizon={self.horizon} leaves a part without "
-                f"samples (train/val/test samples: {counts}); use fewer folds or a smaller data.window"
-            )
-        self.series = series
-        prices = torch.tensor(series.to_numpy(dtype=np.float64))
-        self.split = split
-        hl, n = high_low_tensor(self.high_low, series.index, self.features, self.name), split.n_train
-        try:
-            self.codec = Codec.fit(
-                prices[:n], self.target, self.window, self.horizon, self.features, self.ma_window, hl
-            )
-        except ValueError as exc:  # constant prices (or returns) leave no scale to normalize by
-            first, last = series.index[0].date(), series.index[split.n_train - 1].date()
-            raise DataError(
-                f"series {self.name!r}, training part {first}..{last}: {exc}; its prices do not move "
-                f"(data.target={self.target}, data.features={self.features}); use a series that varies, "
-                "a longer date range or valid data.features"
-            ) from exc
-        w, h = self.window, self.horizon
-        bounds = {
-            "train": slice(w - 1, split.n_train - h),
-            "val": slice(split.n_train - 1, split.n_train + split.n_val - h),
-            "test": slice(split.n_train + split.n_val - 1, len(series) - h),
-        }
-        self.parts = {k: make_windows(prices, self.codec, s, series.index, hl) for k, s in bounds.items()}
-        log.info(
-            "%s %s: %d prices %s..%s; samples train=%d val=%d test=%d",
-            self.ticker,
-            self.feature,
-            len(series),
-            series.index[0].date(),
-            series.index[-1].date(),
-            *(len(self.parts[k]) for k in ("train", "val", "test")),
-        )
-
-    def describe(self) -> dict:
-        """Plain metadata of the data this module serves (for the artifact and metrics)."""
-        s = self.series
-        idx = s.index
-        return {
-            "source": self.source,
-            "ticker": self.ticker,
-            "feature": self.feature,
-            "start": str(idx[0].date()),
-            "end": str(idx[-1].date()),
-            "train_end": str(idx[self.split.n_train - 1].date()),
-            "val_end": str(idx[self.split.n_train + self.split.n_val - 1].date()),
-            "rows": int(len(s)),
-            "samples": {k: len(v) for k, v in self.parts.items()},
-        }
 
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)

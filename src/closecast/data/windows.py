@@ -62,3 +62,17 @@ def make_windows(
         window_prices=windows[:, : codec.window],  # a view of `prices`: no copy
         anchors=anchors,
     )
+
+
+def concat_windows(sets: list[WindowSet]) -> WindowSet:
+    """The samples of several series' parts as one part (inputs and targets are already normalized, each
+    by its own series' codec); one part is itself, uncopied."""
+    if len(sets) == 1:
+        return sets[0]
+    return WindowSet(
+        x=torch.cat([s.x for s in sets]),
+        y=torch.cat([s.y for s in sets]),
+        last=torch.cat([s.last for s in sets]),
+        future=torch.cat([s.future for s in sets]),
+        anchor_dates=[d for s in sets for d in s.anchor_dates],
+    )

@@ -25,8 +25,10 @@ from omegaconf import DictConfig, open_dict
 
 from closecast.data.codec import Codec
 from closecast.data.datamodule import PriceDataModule
+from closecast.data.series import SeriesData
 from closecast.data.splits import Split, walk_forward_splits
 from closecast.distributions.likelihood import location
+from closecast.errors import DataError
 from closecast.evaluation import report
 from closecast.evaluation.assessment import assess, predict_normalized
 from closecast.evaluation.point import interval_coverage, score_forecasts
@@ -65,16 +67,28 @@ class BacktestResult:
     distribution: pd.DataFrame | None = None  # fold × method distribution scores (`report.fold_rows`)
 
 
+def only_series(datamodule: PriceDataModule) -> SeriesData:
+    """The one series a backtest walks forward on; a list of several fails with the way out."""
+    if len(datamodule.members) != 1:
+        raise DataError(
+            f"data.tickers={list(datamodule.members)} pools several series into one network, which only "
+            "training (python train.py) does; for one series here set data.ticker=<TICKER> data.tickers=null"
+        )
+    return next(iter(datamodule.members.values()))
+
+
 def fold_datamodule(
     cfg: DictConfig, series: pd.Series, split: Split, high_low: pd.DataFrame | None = None
 ) -> PriceDataModule:
-    """A datamodule over the prefix of `series` that `split` covers; statistics from its train part only
-    (`high_low`: the series' daily High and Low, for range inputs)."""
+    """A datamodule of one series over the prefix of `series` that `split` covers; statistics from its
+    train part only (`high_low`: the series' daily High and Low, for range inputs)."""
     datamodule: PriceDataModule = build(cfg.data)
-    datamodule.feature = str(series.name)  # the column `load_series` resolved `auto` to
-    datamodule.high_low = high_low
+    member = only_series(datamodule)
+    member.feature = str(series.name)  # the column `load_series` resolved `auto` to
+    member.high_low = high_low
     total = split.n_train + split.n_val + split.n_test
-    datamodule.use_series(series.iloc[:total], split)
+    member.use_series(series.iloc[:total], split)
+    datamodule.setup("fit")  # pools the set-up series' train and validation parts for the Trainer
     return datamodule
 
 
@@ -112,7 +126,7 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
     began = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
     data = cfg.data
-    loader: PriceDataModule = build(data)
+    loader = only_series(build(data))
     series = loader.load_series()
     splits = walk_forward_splits(
         len(series), int(cfg.backtest.folds), float(cfg.backtest.test_frac), data.train_frac, data.val_frac
@@ -125,9 +139,10 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = fold_datamodule(fold_cfg, series, split, loader.high_low)
         fitted = fit_network(fold_cfg, datamodule, output_dir / f"fold{k}")
-        prices = datamodule.series.to_numpy(dtype=np.float64)
-        result = assess(fold_cfg, datamodule.codec, fitted.net, datamodule.parts, prices, split.n_train)
-        val, test = datamodule.parts["val"], datamodule.parts["test"]
+        fold = only_series(datamodule)
+        prices = fold.series.to_numpy(dtype=np.float64)
+        result = assess(fold_cfg, fold.codec, fitted.net, fold.parts, prices, split.n_train)
+        val, test = fold.parts["val"], fold.parts["test"]
         likelihood = str(getattr(fitted.net, "likelihood", "none"))
         # Network outputs (the point forecast: a likelihood head's location) and prices of the fold,
         # kept so calibration rules can be studied offline.
@@ -139,7 +154,7 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
             y_test=location(predict_normalized(fitted.net, test), likelihood).numpy(),
             test_last=test.last.numpy(),
             test_future=test.future.numpy(),
-            codec=json.dumps(datamodule.codec.to_dict()),
+            codec=json.dumps(fold.codec.to_dict()),
         )
         fc = FoldForecasts(
             dates=test.anchor_dates,

@@ -1,5 +1,5 @@
 """The end of a run for one series, after fitting: its calibrated scores, test plots, serving artifact and
-end-of-run tables. A single-series run does this once; a pooled run (`data.tickers`) once per series."""
+end-of-run tables. A run does this once per series: once for `data.ticker`, once each for `data.tickers`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from closecast.artifacts.publish import save_artifact
 from closecast.artifacts.schema import build_artifact
 from closecast.data.codec import Codec
-from closecast.data.datamodule import PriceDataModule
+from closecast.data.series import SeriesData
 from closecast.evaluation.assessment import assess
 from closecast.evaluation.plots import save_forecast_plots
 from closecast.evaluation.report import distribution_table, summary_table
@@ -25,14 +25,14 @@ class SeriesResult:
     """One series' final scores and files, from `finish_series`."""
 
     metrics: dict[str, float]
-    data: dict[str, Any]  # `PriceDataModule.describe()`
+    data: dict[str, Any]  # `SeriesData.describe()`
     artifact: Path
     plots: list[Path]
 
 
 def finish_series(
     cfg: DictConfig,
-    datamodule: PriceDataModule,
+    member: SeriesData,
     net: torch.nn.Module,
     output_dir: Path,
     run_metrics: dict[str, float],
@@ -44,14 +44,14 @@ def finish_series(
     """Calibrate the fitted `net` on one series' validation part and score its validation and test parts
     (`closecast.evaluation.assessment`), plot its test forecasts and save its serving artifact (that
     series' codec)."""
-    prices = datamodule.series.to_numpy(dtype=np.float64)
-    result = assess(cfg, datamodule.codec, net, datamodule.parts, prices, datamodule.split.n_train)
+    prices = member.series.to_numpy(dtype=np.float64)
+    result = assess(cfg, member.codec, net, member.parts, prices, member.split.n_train)
     metrics = result.metrics
-    # The reference's top-level naive keys (test part), kept for scripts that read them.
+    # The top-level naive keys (test part), kept for scripts that read them.
     metrics.update({f"naive/{k}": metrics[f"test/naive/{k}"] for k in ("mae", "rmse", "mape", "smape")})
     metrics.update(run_metrics)
-    data_meta = datamodule.describe()
-    test = datamodule.parts["test"]
+    data_meta = member.describe()
+    test = member.parts["test"]
     plot_files = save_forecast_plots(
         plot_dir or output_dir,
         test.anchor_dates,
@@ -66,7 +66,7 @@ def finish_series(
     )
     artifact = build_artifact(
         net,
-        datamodule.codec,
+        member.codec,
         data_meta,
         metrics,
         result.residuals,

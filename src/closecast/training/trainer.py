@@ -18,7 +18,6 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 import closecast.training.warning_filters  # noqa: F401
 from closecast.data.batches import Batches
 from closecast.data.datamodule import PriceDataModule
-from closecast.data.pooled import PooledDataModule
 from closecast.models.module import ForecastModule
 from closecast.training.hparams import run_hparams
 
@@ -89,8 +88,8 @@ def build_module_and_trainer(
         net=build(cfg.model, input_size=datamodule.codec.n_features, horizon=datamodule.codec.horizon),
         optimizer=build(cfg.optimizer),
         scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
-        # Pooled series decode to prices by their own codecs: no per-epoch price scores of the mix.
-        codec=None if isinstance(datamodule, PooledDataModule) else datamodule.codec,
+        # Several series decode to prices by their own codecs: no per-epoch price scores of the mix.
+        codec=datamodule.price_codec,
     )
     return module, trainer
 

@@ -32,7 +32,8 @@ def test_arch_series_are_read_through_the_csv_source_under_their_own_names(tmp_p
         assert overrides[1].startswith(f"data.path={tmp_path}")  # written at run time, never in the repo
         datamodule = build(compose_train(tmp_path, overrides).data)
         datamodule.setup("fit")
-        meta = datamodule.describe()
+        (series,) = datamodule.members.values()
+        meta = series.describe()
         assert (meta["source"], meta["ticker"], meta["feature"]) == ("csv", name, "Adj Close")
         assert (meta["start"], meta["end"]) == ("2009-01-02", "2018-12-31")  # compose_train starts in 2009
         assert f"{name} = " in note and "arch.data." in note

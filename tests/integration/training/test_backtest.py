@@ -13,7 +13,14 @@ from closecast.data.splits import walk_forward_splits
 from closecast.errors import DataError
 from closecast.evaluation.assessment import assess
 from closecast.evaluation.report import backtest_point_markdown
-from closecast.training.backtest import fold_config, fold_datamodule, guard_study, run_backtest, save_outputs
+from closecast.training.backtest import (
+    fold_config,
+    fold_datamodule,
+    guard_study,
+    only_series,
+    run_backtest,
+    save_outputs,
+)
 from closecast.training.trainer import build, fit_network
 from tests.helpers.configs import ROOT, TINY, compose_train
 
@@ -52,12 +59,12 @@ def _shifted(series: pd.Series, start: int) -> pd.Series:
 
 def test_a_shifted_test_block_moves_neither_scaler_nor_train_or_val_windows(tmp_path):
     cfg = fold_config(compose_backtest(tmp_path, ["backtest.folds=3"]))
-    series = build(cfg.data).load_series()
+    series = only_series(build(cfg.data)).load_series()
     splits = walk_forward_splits(len(series), 3, 0.3, cfg.data.train_frac, cfg.data.val_frac)
     for split in splits:
         test_start = split.n_train + split.n_val
-        clean = fold_datamodule(cfg, series, split)
-        moved = fold_datamodule(cfg, _shifted(series, test_start), split)
+        clean = only_series(fold_datamodule(cfg, series, split))
+        moved = only_series(fold_datamodule(cfg, _shifted(series, test_start), split))
         assert clean.codec.to_dict() == moved.codec.to_dict()
         for part in ("train", "val"):
             for name in ("x", "y", "last", "future"):
@@ -65,20 +72,20 @@ def test_a_shifted_test_block_moves_neither_scaler_nor_train_or_val_windows(tmp_
         # The shift really is in the fold's test block (so the test above could fail).
         assert float(moved.parts["test"].future.min()) > SHIFT
         # A shift reaching back into the training part does move the scaler: the check can fail.
-        leaky = fold_datamodule(cfg, _shifted(series, split.n_train - 1), split)
+        leaky = only_series(fold_datamodule(cfg, _shifted(series, split.n_train - 1), split))
         assert leaky.codec.to_dict() != clean.codec.to_dict()
 
 
 def test_a_shifted_test_block_changes_nothing_the_fold_learns(tmp_path):
     cfg = fold_config(compose_backtest(tmp_path, ["backtest.folds=2", "backtest.epochs=2"]))
-    series = build(cfg.data).load_series()
+    series = only_series(build(cfg.data)).load_series()
     split = walk_forward_splits(len(series), 2, 0.3, cfg.data.train_frac, cfg.data.val_frac)[0]
     outcomes = []
     for k, s in enumerate((series, _shifted(series, split.n_train + split.n_val))):
         torch.manual_seed(cfg.seed)
         datamodule = fold_datamodule(cfg, s, split)
         fitted = fit_network(cfg, datamodule, tmp_path / f"fold{k}")
-        result = assess(cfg, datamodule.codec, fitted.net, datamodule.parts)
+        result = assess(cfg, datamodule.codec, fitted.net, only_series(datamodule).parts)
         outcomes.append((fitted, result))
     (a, ra), (b, rb) = outcomes
     assert a.trainer.current_epoch == b.trainer.current_epoch  # early stopping saw the same validation

@@ -31,7 +31,7 @@ def pooled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 def test_each_series_is_normalized_on_its_own_training_part(tmp_path):
     cfg = compose_train(tmp_path, [PAIR])
-    pooled = build(cfg.data, _target_="closecast.data.pooled.PooledDataModule")
+    pooled = build(cfg.data)
     pooled.setup("fit")
     for ticker, member in pooled.members.items():
         alone = build(cfg.data, ticker=ticker, tickers=None)
@@ -143,9 +143,26 @@ def test_a_bad_ticker_list_is_one_clear_line_and_exit_code_2(tmp_path, capsys, t
     assert not (tmp_path / "run" / "model.pt").exists()
 
 
-def test_a_one_series_module_refuses_a_ticker_list():
+def test_a_single_ticker_is_a_universe_of_one(tmp_path):
+    alone = build(compose_train(tmp_path, ["data.ticker=IBM"]).data)
+    listed = build(compose_train(tmp_path, ["data.tickers=[IBM]"]).data)
+    pair = build(compose_train(tmp_path, [PAIR]).data)
+    for dm in (alone, listed, pair):
+        dm.setup("fit")
+    assert list(alone.members) == list(listed.members) == ["IBM"] and list(pair.members) == ["AAPL", "IBM"]
+    assert alone.codec.to_dict() == listed.codec.to_dict() == pair.members["IBM"].codec.to_dict()
+    for part in ("train", "val"):
+        assert torch.equal(alone.parts[part].x, listed.parts[part].x)
+        assert torch.equal(alone.parts[part].y, pair.members["IBM"].parts[part].y)
+    # Per-epoch price scores decode by one codec: one series has it, several do not.
+    assert alone.price_codec is alone.codec and pair.price_codec is None
+
+
+def test_a_backtest_refuses_a_ticker_list():
+    from closecast.training.backtest import only_series
+
     with pytest.raises(DataError, match=r"data.tickers=\['AAPL', 'IBM'\] pools several series"):
-        PriceDataModule(tickers=["AAPL", "IBM"])
+        only_series(PriceDataModule(tickers=["AAPL", "IBM"]))
 
 
 def test_a_pooled_run_resumes_from_last_checkpoint(tmp_path):

@@ -38,9 +38,9 @@ def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
 
 def test_naive_baseline_scores_match_a_direct_computation(tmp_path):
     metrics = train(compose_train(tmp_path))
-    from closecast.data.datamodule import PriceDataModule
+    from tests.helpers.series import one_series
 
-    dm = PriceDataModule(source="sample", ticker="AAPL", start="2009-01-01", window=10)
+    dm = one_series(source="sample", ticker="AAPL", start="2009-01-01", window=10)
     dm.setup()
     test = dm.parts["test"]
     err = (test.future[:, 0] - test.last).abs()

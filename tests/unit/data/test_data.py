@@ -7,13 +7,13 @@ import torch
 
 from closecast.data import batches as data_mod
 from closecast.data.codec import Codec
-from closecast.data.datamodule import PriceDataModule
 from closecast.data.windows import make_windows
 from closecast.errors import DataError
+from tests.helpers.series import one_series
 
 
 def test_sample_source_reads_bundled_ticker(tmp_path):
-    dm = PriceDataModule(source="sample", ticker="MSFT", data_dir="data", window=20)
+    dm = one_series(source="sample", ticker="MSFT", data_dir="data", window=20)
     dm.setup()
     assert dm.feature == "Adj Close"
     assert dm.describe()["start"] == "2000-03-01"
@@ -25,14 +25,14 @@ def test_too_short_series_is_refused_with_both_numbers(tmp_path):
     pd.DataFrame({"Date": pd.bdate_range("2020-01-01", periods=40), "Close": np.linspace(10, 20, 40)}).to_csv(
         path, index=False
     )
-    dm = PriceDataModule(source="csv", path=str(path), window=30)
+    dm = one_series(source="csv", path=str(path), window=30)
     with pytest.raises(DataError, match=r"has 40 rows after cleaning.*need at least \d+"):
         dm.setup()
 
 
 @pytest.mark.parametrize("target", ["return", "level"])
 def test_scaler_is_fitted_on_the_training_part_only(target):
-    dm = PriceDataModule(source="sample", ticker="IBM", window=20, target=target)
+    dm = one_series(source="sample", ticker="IBM", window=20, target=target)
     dm.setup()
     train_prices = dm.series.to_numpy()[: dm.split.n_train]
     if target == "level":
@@ -70,7 +70,7 @@ def test_return_codec_inputs_and_targets_are_scaled_log_returns():
 
 
 def test_splits_are_chronological_and_disjoint():
-    dm = PriceDataModule(source="sample", ticker="GOOG", window=15, horizon=3)
+    dm = one_series(source="sample", ticker="GOOG", window=15, horizon=3)
     dm.setup()
     train, val, test = (dm.parts[k] for k in ("train", "val", "test"))
     assert max(train.anchor_dates) < min(val.anchor_dates) < min(test.anchor_dates)

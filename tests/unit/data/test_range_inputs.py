@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from closecast.data.codec import Codec
-from closecast.data.datamodule import PriceDataModule
+from closecast.data.series import SeriesData
 from closecast.errors import DataError
 from tests.helpers.configs import ROOT
+from tests.helpers.series import one_series
 
 RANGE = ["return", "abs_return", "ma_dev", "range"]
 LOG_RANGE = ["return", "ma_dev", "log_range"]
@@ -55,7 +56,7 @@ def test_range_inputs_use_no_future_day_and_train_statistics_only(tmp_path: Path
     path = tmp_path / "aapl.csv"
     frame.to_csv(path, index=False)
     window = 10
-    dm = PriceDataModule(source="csv", path=str(path), window=window, features=RANGE)
+    dm = one_series(source="csv", path=str(path), window=window, features=RANGE)
     dm.setup()
     test = dm.parts["test"]
     anchor = test.anchors.start  # position of the first test sample's last observed day
@@ -65,7 +66,7 @@ def test_range_inputs_use_no_future_day_and_train_statistics_only(tmp_path: Path
     later.loc[anchor + 1, "High"] *= 1.3
     later.loc[len(frame) - 2, "High"] *= 1.3
     later.to_csv(path, index=False)
-    moved = PriceDataModule(source="csv", path=str(path), window=window, features=RANGE)
+    moved = one_series(source="csv", path=str(path), window=window, features=RANGE)
     moved.setup()
     assert moved.codec.feature_std == dm.codec.feature_std
     torch.testing.assert_close(moved.parts["test"].x[0], test.x[0], rtol=0, atol=0)
@@ -74,7 +75,7 @@ def test_range_inputs_use_no_future_day_and_train_statistics_only(tmp_path: Path
     same_day = frame.copy()
     same_day.loc[anchor, "High"] *= 1.3
     same_day.to_csv(path, index=False)
-    own = PriceDataModule(source="csv", path=str(path), window=window, features=RANGE)
+    own = one_series(source="csv", path=str(path), window=window, features=RANGE)
     own.setup()
     assert not torch.equal(own.parts["test"].x[0, -1], test.x[0, -1])
     torch.testing.assert_close(own.parts["test"].x[0, :-1], test.x[0, :-1], rtol=0, atol=0)
@@ -96,7 +97,7 @@ def test_a_codec_with_a_range_input_needs_high_and_low() -> None:
 def test_the_default_inputs_read_no_high_low(tmp_path: Path) -> None:
     path = tmp_path / "closes.csv"
     sample_frame()[["Date", "Close"]].to_csv(path, index=False)
-    dm = PriceDataModule(source="csv", path=str(path), window=10)
+    dm = one_series(source="csv", path=str(path), window=10)
     dm.setup()
     assert dm.high_low is None and not dm.codec.needs_high_low
 
@@ -104,7 +105,7 @@ def test_the_default_inputs_read_no_high_low(tmp_path: Path) -> None:
 def test_a_range_input_on_a_source_without_high_low_names_the_file_and_the_way_out(tmp_path: Path) -> None:
     path = tmp_path / "closes.csv"
     sample_frame()[["Date", "Close"]].to_csv(path, index=False)
-    dm = PriceDataModule(source="csv", path=str(path), window=10, features=RANGE)
+    dm = one_series(source="csv", path=str(path), window=10, features=RANGE)
     with pytest.raises(DataError) as exc:
         dm.setup()
     message = str(exc.value)
@@ -116,9 +117,9 @@ def test_high_low_are_checked_day_by_day(tmp_path: Path, caplog: pytest.LogCaptu
     frame = sample_frame().tail(500).reset_index(drop=True)
     path = tmp_path / "hl.csv"
 
-    def load(f: pd.DataFrame, **kw: float) -> PriceDataModule:
+    def load(f: pd.DataFrame, **kw: float) -> SeriesData:
         f.to_csv(path, index=False)
-        dm = PriceDataModule(source="csv", path=str(path), window=10, features=RANGE, **kw)
+        dm = one_series(source="csv", path=str(path), window=10, features=RANGE, **kw)
         dm.series = dm.load_series()
         return dm
 
@@ -146,15 +147,15 @@ def test_high_low_are_checked_day_by_day(tmp_path: Path, caplog: pytest.LogCaptu
 
 def test_backtest_folds_read_the_series_high_low(tmp_path: Path) -> None:
     from closecast.data.splits import walk_forward_splits
-    from closecast.training.backtest import fold_config, fold_datamodule
+    from closecast.training.backtest import fold_config, fold_datamodule, only_series
     from closecast.training.trainer import build
     from tests.helpers.configs import compose_train
 
     cfg = fold_config(compose_train(tmp_path, [f"data.features=[{','.join(RANGE)}]"], "backtest"))
-    loader = build(cfg.data)
+    loader = only_series(build(cfg.data))
     series = loader.load_series()
     split = walk_forward_splits(len(series), 2, 0.3, cfg.data.train_frac, cfg.data.val_frac)[0]
-    fold = fold_datamodule(cfg, series, split, loader.high_low)
+    fold = only_series(fold_datamodule(cfg, series, split, loader.high_low))
     test = fold.parts["test"]
     day = test.anchors.start  # the first test sample's last input day
     expected = np.log(loader.high_low["high"].iloc[day] / loader.high_low["low"].iloc[day])
@@ -171,7 +172,7 @@ def test_a_yahoo_download_keeps_high_low_for_range_inputs(
 
     frame = recorded_frame()
     monkeypatch.setattr(sources, "yf_download", lambda *args: frame)
-    dm = PriceDataModule(source="yahoo", ticker="TEST", data_dir=str(tmp_path), window=10, features=RANGE)
+    dm = one_series(source="yahoo", ticker="TEST", data_dir=str(tmp_path), window=10, features=RANGE)
     dm.prepare_data()
     dm.setup()  # reads the cached CSV, as every later run does
     np.testing.assert_allclose(dm.high_low["high"].to_numpy(), frame[("High", "TEST")].to_numpy())

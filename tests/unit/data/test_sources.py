@@ -16,10 +16,10 @@ from hydra.types import RunMode
 from closecast.config import CONFIG_DIR, compose_config
 from closecast.data import sources
 from closecast.data.cleaning import clean_series
-from closecast.data.datamodule import PriceDataModule
 from closecast.data.sources import read_source
 from closecast.errors import DataError, exit_on_data_error
 from tests.helpers.configs import ROOT
+from tests.helpers.series import one_series
 from tests.helpers.yahoo import recorded_frame
 
 
@@ -36,15 +36,13 @@ def test_yahoo_source_downloads_once_then_uses_cache(tmp_path, monkeypatch):
         return recorded_frame()
 
     monkeypatch.setattr(sources, "yf_download", fake_download)
-    dm = PriceDataModule(source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10)
+    dm = one_series(source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10)
     dm.prepare_data()
     dm.setup()
     assert calls == [("TEST", "2020-01-01", None)]
     assert (tmp_path / "cache" / "TEST_2020-01-01_last.csv").exists()
     np.testing.assert_allclose(dm.series.to_numpy(), recorded_frame()[("Adj Close", "TEST")].to_numpy())
-    again = PriceDataModule(
-        source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10
-    )
+    again = one_series(source="yahoo", ticker="TEST", start="2020-01-01", data_dir=str(tmp_path), window=10)
     again.setup()
     assert len(calls) == 1, "a cached download must be reused"
     assert len(again.series) == len(dm.series)
@@ -71,7 +69,7 @@ def test_csv_source_and_its_errors(tmp_path):
     path = tmp_path / "prices.csv"
     frame = recorded_frame().droplevel(1, axis=1).reset_index()[["Date", "Close"]]
     frame.to_csv(path, index=False)
-    dm = PriceDataModule(source="csv", path=str(path), window=10)
+    dm = one_series(source="csv", path=str(path), window=10)
     dm.setup()
     assert dm.feature == "Close" and len(dm.series) == 300
     with pytest.raises(DataError, match="needs data.path"):
@@ -79,7 +77,7 @@ def test_csv_source_and_its_errors(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_source("csv", path=str(tmp_path / "nope.csv"))
     with pytest.raises(DataError, match="not one of"):
-        PriceDataModule(source="ftp")
+        one_series(source="ftp")
 
 
 def test_cleaning_removes_each_kind_of_bad_row_and_logs_it(caplog):
@@ -164,7 +162,7 @@ def test_a_spreadsheet_export_with_a_byte_order_mark_reads_its_date_column(tmp_p
 def test_a_csv_with_a_header_and_no_rows_names_the_file(tmp_path):
     path = tmp_path / "header.csv"
     path.write_text("Date,Close\n")
-    dm = PriceDataModule(source="csv", path=str(path))
+    dm = one_series(source="csv", path=str(path))
     with pytest.raises(DataError, match=f"{path}: a header but no rows"):
         dm.setup()
 
@@ -172,7 +170,7 @@ def test_a_csv_with_a_header_and_no_rows_names_the_file(tmp_path):
 @pytest.mark.parametrize("target", ["return", "level"])
 def test_constant_prices_are_a_data_error_naming_the_file(tmp_path, target):
     path = write_prices(tmp_path / "flat.csv", business_days(200), np.full(200, 5.0))
-    dm = PriceDataModule(source="csv", path=path, window=10, target=target)
+    dm = one_series(source="csv", path=path, window=10, target=target)
     with pytest.raises(
         DataError, match=f"series '{path}', training part 2000-01-03..2000-07-14: .*do not move"
     ):
@@ -191,7 +189,7 @@ def test_a_corrupt_cached_download_says_to_delete_it(tmp_path):
 
 def test_day_first_dates_are_read_day_first_when_only_that_reading_fits(tmp_path):
     path = write_prices(tmp_path / "eu.csv", business_days(60, "%d/%m/%Y"), np.linspace(10, 20, 60))
-    dm = PriceDataModule(source="csv", path=path, window=10)
+    dm = one_series(source="csv", path=path, window=10)
     series = dm.load_series()
     assert list(series.index) == list(pd.bdate_range("2000-01-03", periods=60))
     assert series.iloc[0] == 10.0 and series.iloc[-1] == 20.0
@@ -201,8 +199,8 @@ def test_the_bundled_sample_written_day_first_loads_as_the_same_series(tmp_path)
     frame = pd.read_csv(ROOT / "data" / "sample" / "MSFT.csv")
     frame["Date"] = pd.to_datetime(frame["Date"]).dt.strftime("%d/%m/%Y")  # 01/03/2000 is 1 March
     frame.to_csv(tmp_path / "msft_eu.csv", index=False)
-    day_first = PriceDataModule(source="csv", path=str(tmp_path / "msft_eu.csv")).load_series()
-    pd.testing.assert_series_equal(day_first, PriceDataModule(ticker="MSFT").load_series())
+    day_first = one_series(source="csv", path=str(tmp_path / "msft_eu.csv")).load_series()
+    pd.testing.assert_series_equal(day_first, one_series(ticker="MSFT").load_series())
 
 
 def test_dates_that_read_both_ways_stop_and_ask_for_the_format(tmp_path):
@@ -240,7 +238,7 @@ def test_a_date_format_with_an_unknown_directive_is_a_data_error():
 
 def test_the_date_format_the_errors_suggest_is_a_valid_override(tmp_path):
     cfg = compose_config("train", ["data.date_format=%d/%m/%Y", "data.max_dropped_frac=0.05"], tmp_path)
-    dm = PriceDataModule(**{k: v for k, v in cfg.data.items() if k not in ("_target_", "data_dir")})
+    dm = one_series(**{k: v for k, v in cfg.data.items() if k not in ("_target_", "data_dir")})
     assert (dm.date_format, dm.max_dropped_frac) == ("%d/%m/%Y", 0.05)
 
 
@@ -250,7 +248,7 @@ def test_the_date_format_the_errors_suggest_is_a_valid_override(tmp_path):
 def test_thousands_separators_are_read_as_such(tmp_path):
     values = np.linspace(900, 1500, 100)
     path = write_prices(tmp_path / "k.csv", business_days(100), [f"{v:,.2f}" for v in values])
-    series = PriceDataModule(source="csv", path=path).load_series()
+    series = one_series(source="csv", path=path).load_series()
     assert len(series) == 100
     np.testing.assert_allclose(series.to_numpy(), np.round(values, 2))
 
@@ -282,7 +280,7 @@ def test_dropping_more_than_the_allowed_share_is_refused_with_counts_per_rule(ca
 @pytest.mark.parametrize("ticker", ["AAPL", "GOOG", "IBM", "MSFT"])
 def test_the_bundled_sample_loads_with_nothing_dropped(ticker, caplog):
     with caplog.at_level(logging.WARNING, logger="closecast.data.cleaning"):
-        series = PriceDataModule(source="sample", ticker=ticker).load_series()
+        series = one_series(source="sample", ticker=ticker).load_series()
     assert len(series) == len(pd.read_csv(ROOT / "data" / "sample" / f"{ticker}.csv"))
     assert "removed" not in caplog.text
 
@@ -292,14 +290,14 @@ def test_the_bundled_sample_loads_with_nothing_dropped(ticker, caplog):
 
 def test_errors_and_metadata_name_the_csv_file_not_the_default_ticker(tmp_path):
     path = write_prices(tmp_path / "acme.csv", business_days(20), np.linspace(10, 20, 20))
-    dm = PriceDataModule(source="csv", path=path, window=30)
+    dm = one_series(source="csv", path=path, window=30)
     with pytest.raises(DataError, match=f"series '{path}' has 20 rows") as err:
         dm.setup()
     assert "AAPL" not in str(err.value)
     assert dm.ticker == "acme"
     pd.DataFrame({"Date": business_days(20), "Price": np.linspace(10, 20, 20)}).to_csv(path, index=False)
     with pytest.raises(DataError, match=f"{path}: no 'Adj Close' or 'Close' column.*data.feature=<column>"):
-        PriceDataModule(source="csv", path=path).load_series()
+        one_series(source="csv", path=path).load_series()
 
 
 # ----------------------------------------------------------------------------------- entry points

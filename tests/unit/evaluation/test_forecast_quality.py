@@ -10,7 +10,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from closecast.artifacts.schema import load_artifact
 from closecast.data.codec import Codec
-from closecast.data.datamodule import PriceDataModule
 from closecast.distributions.conformal import conformal_quantile
 from closecast.errors import InputError
 from closecast.evaluation.shrink import SHRINK_GRID, choose_shrink
@@ -18,6 +17,7 @@ from closecast.inference.forecaster import Forecaster
 from closecast.inference.predict import load_forecaster, predict_next_from_values
 from closecast.training.run import train
 from tests.helpers.configs import compose_train
+from tests.helpers.series import one_series
 
 HORIZON = 3
 
@@ -56,7 +56,7 @@ def test_artifact_and_predict_carry_the_horizon(horizon_run):
     assert tuple(artifact["residuals"].shape)[1] == HORIZON
 
     # The artifact answers exactly what the training run computed for the last test sample.
-    datamodule = PriceDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
+    datamodule = one_series(**{k: v for k, v in cfg.data.items() if k != "_target_"})
     datamodule.setup()
     series = datamodule.series.to_numpy()
     values = series[-HORIZON - cfg.data.window : -HORIZON]

@@ -1,0 +1,150 @@
+"""One price series of a run: read, cleaned, split by date, its codec fitted on its own training part and
+every part windowed. A run holds one or several of these (`closecast.data.datamodule.PriceDataModule`);
+each series' test part is scored after fitting, by `closecast.evaluation.assessment`, never through the
+Trainer."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from closecast.data.cleaning import clean_series
+from closecast.data.codec import Codec
+from closecast.data.high_low import high_low_tensor, with_high_low
+from closecast.data.sources import pick_feature, read_source
+from closecast.data.splits import Split, min_length, sample_counts, split_sizes
+from closecast.data.windows import WindowSet, make_windows
+from closecast.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+class SeriesData:
+    """One series: where it is read from and, once set up, its prices, split, codec, high/low and parts."""
+
+    def __init__(
+        self,
+        source: str,
+        ticker: str,
+        path: str | None,
+        start: str | None,
+        end: str | None,
+        feature: str,
+        data_dir: str,
+        window: int,
+        horizon: int,
+        target: str,
+        features: list[str],
+        ma_window: int,
+        train_frac: float,
+        val_frac: float,
+        date_format: str | None,
+        max_dropped_frac: float,
+    ) -> None:
+        if source == "csv" and path:
+            ticker = Path(str(path)).stem  # a CSV series is named by its file, never the default ticker
+        self.source, self.ticker, self.path = source, ticker, path
+        self.name = str(path) if source == "csv" and path else ticker  # what error messages call it
+        self.start, self.end, self.feature, self.data_dir = start, end, feature, data_dir
+        self.window, self.horizon, self.target = window, horizon, target
+        self.features, self.ma_window = features, ma_window
+        self.train_frac, self.val_frac = train_frac, val_frac
+        self.date_format, self.max_dropped_frac = date_format, max_dropped_frac
+        self.series: pd.Series | None = None
+        self.split: Split | None = None
+        self.codec: Codec | None = None
+        self.high_low: pd.DataFrame | None = None  # each day's High and Low, read for range inputs only
+        self.parts: dict[str, WindowSet] = {}
+
+    def prepare_data(self) -> None:
+        """Download (yahoo) into the cache once, before any process reads it."""
+        if self.source == "yahoo":
+            read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+
+    def load_series(self) -> pd.Series:
+        """Read and clean the configured series (no split, no statistics)."""
+        frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+        self.feature = pick_feature(frame, self.feature, self.name)
+        series = clean_series(
+            frame, self.feature, self.start, self.end, self.name, self.date_format, self.max_dropped_frac
+        )
+        series, self.high_low = with_high_low(
+            frame, series, self.features, self.name, self.date_format, self.max_dropped_frac
+        )
+        return series
+
+    def setup(self) -> None:
+        """Load, clean, split by the configured fractions and window the series (idempotent)."""
+        if self.parts:
+            return
+        series = self.load_series()
+        need = min_length(self.window, self.horizon, self.train_frac, self.val_frac)
+        if len(series) < need:
+            raise DataError(
+                f"series {self.name!r} has {len(series)} rows after cleaning, but window={self.window}, "
+                f"horizon={self.horizon} and split {self.train_frac}/{self.val_frac}/rest need at least "
+                f"{need}; use a longer date range or a smaller data.window"
+            )
+        self.use_series(series, split_sizes(len(series), self.train_frac, self.val_frac))
+
+    def use_series(self, series: pd.Series, split: Split) -> None:
+        """Window `series` by an explicit split (the backtest's folds); the codec sees train prices only."""
+        if split.n_train + split.n_val + split.n_test != len(series):
+            raise DataError(f"split {split} does not cover the {len(series)} prices of the series")
+        counts = sample_counts(split, self.window, self.horizon)
+        if min(counts) < 1:
+            raise DataError(
+                f"split {split} with window={self.window}, horizon={self.horizon} leaves a part without "
+                f"samples (train/val/test samples: {counts}); use fewer folds or a smaller data.window"
+            )
+        self.series = series
+        prices = torch.tensor(series.to_numpy(dtype=np.float64))
+        self.split = split
+        hl, n = high_low_tensor(self.high_low, series.index, self.features, self.name), split.n_train
+        try:
+            self.codec = Codec.fit(
+                prices[:n], self.target, self.window, self.horizon, self.features, self.ma_window, hl
+            )
+        except ValueError as exc:  # constant prices (or returns) leave no scale to normalize by
+            first, last = series.index[0].date(), series.index[split.n_train - 1].date()
+            raise DataError(
+                f"series {self.name!r}, training part {first}..{last}: {exc}; its prices do not move "
+                f"(data.target={self.target}, data.features={self.features}); use a series that varies, "
+                "a longer date range or valid data.features"
+            ) from exc
+        w, h = self.window, self.horizon
+        bounds = {
+            "train": slice(w - 1, split.n_train - h),
+            "val": slice(split.n_train - 1, split.n_train + split.n_val - h),
+            "test": slice(split.n_train + split.n_val - 1, len(series) - h),
+        }
+        self.parts = {k: make_windows(prices, self.codec, s, series.index, hl) for k, s in bounds.items()}
+        log.info(
+            "%s %s: %d prices %s..%s; samples train=%d val=%d test=%d",
+            self.ticker,
+            self.feature,
+            len(series),
+            series.index[0].date(),
+            series.index[-1].date(),
+            *(len(self.parts[k]) for k in ("train", "val", "test")),
+        )
+
+    def describe(self) -> dict:
+        """Plain metadata of this series and its split (for the artifact and metrics)."""
+        s = self.series
+        idx = s.index
+        return {
+            "source": self.source,
+            "ticker": self.ticker,
+            "feature": self.feature,
+            "start": str(idx[0].date()),
+            "end": str(idx[-1].date()),
+            "train_end": str(idx[self.split.n_train - 1].date()),
+            "val_end": str(idx[self.split.n_train + self.split.n_val - 1].date()),
+            "rows": int(len(s)),
+            "samples": {k: len(v) for k, v in self.parts.items()},
+        }
