@@ -65,6 +65,7 @@ def test_debug_preset_runs_quickly_and_publishes_nothing(name, tmp_path):
     cfg = compose_train(tmp_path, overrides)
     metrics = train(cfg)
     assert metrics["test/mae"] >= 0
+    objective(metrics, cfg.optimized_metric)  # what train.py returns: a missing name would fail the run
     artifact = load_artifact(tmp_path / "run" / "model.pt")
     _assert_reached(artifact["config"], _preset_keys("debug", name, [*TINY, *overrides]))
     assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").glob("*.pt"))
