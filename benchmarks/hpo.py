@@ -109,7 +109,8 @@ def markdown(report: dict) -> str:
             f"`python -m benchmarks hpo --trials {report['trials']} --epochs {report['epochs']} "
             f"--seeds {' '.join(str(r['seed']) for r in report['runs'])}`: for each seed, the same seeded "
             f"{report['trials']}-trial TPE sweep (`hparams_search=optuna`) with its configured pruner "
-            "(`hpo/pruner=hyperband`: min 1 epoch, reduction factor 3) and with `hpo.pruner=null`, "
+            "(`hparams_search/pruner=hyperband`: min 1 epoch, reduction factor 3) and with "
+            "`hpo.pruner=null`, "
             f"side by side. Settings: `{' '.join(SETTINGS)}`, max {report['epochs']} epochs, "
             "early stopping patience 8.",
             "",

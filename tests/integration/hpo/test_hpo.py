@@ -137,7 +137,7 @@ def test_pruner_stops_trials_and_they_end_pruned(tmp_path):
             tmp_path,
             "hydra.sweeper.n_trials=2",
             "trainer.max_epochs=5",
-            "hpo/pruner=median",
+            "hparams_search/pruner=median",
             "hpo.pruner._target_=optuna.pruners.ThresholdPruner",
             "~hpo.pruner.n_startup_trials",
             "+hpo.pruner.upper=0.000001",

@@ -1,0 +1,97 @@
+"""Every `experiment=` and `debug=` preset runs as a tiny training run, reaches the run's artifact with the
+keys it sets, and publishes nothing; the DDP preset runs through `train.py`, since DDP starts processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+from closecast.artifacts.schema import load_artifact
+from closecast.training.run import objective, train
+from tests.helpers.configs import ROOT, TINY, compose_train
+
+CONFIGS = ROOT / "configs"
+EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
+DEBUG = sorted(p.stem for p in (CONFIGS / "debug").glob("*.yaml"))
+SPAWNS = {"ddp_cpu"}  # DDP starts one process per device: only from a script, not inside pytest
+
+
+def _leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    """`{dotted.key: value}` of a nested mapping; lists stay whole."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _preset_keys(group: str, name: str, overrides: list[str]) -> dict[str, Any]:
+    """What `configs/<group>/<name>.yaml` sets, less the defaults list and the keys `overrides` set."""
+    conf = OmegaConf.to_container(OmegaConf.load(CONFIGS / group / f"{name}.yaml"))
+    conf.pop("defaults", None)
+    overridden = {o.lstrip("+").split("=")[0] for o in overrides}
+    return {k: v for k, v in _leaves(conf).items() if k not in overridden}
+
+
+def _assert_reached(config: dict, keys: dict[str, Any]) -> None:
+    resolved = _leaves(config)
+    assert keys, "a preset that sets nothing the run can show"
+    for key, value in keys.items():
+        assert key in resolved and resolved[key] == value, (key, resolved.get(key, "<absent>"), value)
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_runs_with_what_it_sets(name, tmp_path):
+    sets_publish = "publish" in OmegaConf.load(CONFIGS / "experiment" / f"{name}.yaml")
+    overrides = [f"experiment={name}", "trainer.max_epochs=1", *([] if sets_publish else ["publish=false"])]
+    cfg = compose_train(tmp_path, overrides)
+    metrics = train(cfg)
+    assert objective(metrics, cfg.optimized_metric) is not None  # the run's objective is among its metrics
+    artifact = load_artifact(tmp_path / "run" / "model.pt")
+    _assert_reached(artifact["config"], _preset_keys("experiment", name, [*TINY, *overrides]))
+    assert not list((tmp_path / "checkpoints").glob("*.pt"))
+
+
+@pytest.mark.parametrize("name", [n for n in DEBUG if n not in SPAWNS])
+def test_debug_preset_runs_quickly_and_publishes_nothing(name, tmp_path):
+    overrides = [f"debug={name}"]
+    cfg = compose_train(tmp_path, overrides)
+    metrics = train(cfg)
+    assert metrics["test/mae"] >= 0
+    objective(metrics, cfg.optimized_metric)  # what train.py returns: a missing name would fail the run
+    artifact = load_artifact(tmp_path / "run" / "model.pt")
+    _assert_reached(artifact["config"], _preset_keys("debug", name, [*TINY, *overrides]))
+    assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").glob("*.pt"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SPAWNS & set(DEBUG)))
+def test_spawning_debug_preset_runs_from_the_entry_point_and_publishes_nothing(name, tmp_path: Path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *TINY,
+            f"debug={name}",
+            f"paths.log_dir={tmp_path / 'outputs'}",
+            f"paths.checkpoints_dir={tmp_path / 'ckpts'}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp_path / "outputs" / "debug" / "runs").iterdir()
+    artifact = load_artifact(run / "model.pt")
+    _assert_reached(artifact["config"], _preset_keys("debug", name, TINY))
+    assert artifact["config"]["trainer"]["strategy"] == "ddp"
+    assert not (tmp_path / "ckpts").exists() or not list((tmp_path / "ckpts").glob("*.pt"))
