@@ -143,20 +143,23 @@ class PriceDataModule(pl.LightningDataModule):
             return trainer.strategy.root_device
         return torch.device("cpu")
 
-    def _batches(self, part: str, shuffle: bool, full: bool) -> Batches:
+    def _batches(self, part: str, train: bool, full: bool) -> Batches:
         ws = self.parts[part].to(self._device())
         tensors = (ws.x, ws.y) if not full else (ws.x, ws.y, ws.last, ws.future)
-        rank, world = 0, 1
+        rank, world, shuffle = 0, 1, train
         trainer = getattr(self, "trainer", None)
-        if shuffle and trainer is not None:
+        if train and trainer is not None:
             rank, world = trainer.global_rank, trainer.world_size
+            # `trainer.overfit_batches` means the same few batches every epoch: Lightning turns shuffling
+            # off only for torch DataLoaders, so this loader does it itself.
+            shuffle = not trainer.overfit_batches
         # Evaluation has no gradients to average, so it takes big batches: the same predictions in
         # fewer steps, each of which costs a fixed amount of framework overhead.
-        size = self.batch_size if shuffle else max(self.batch_size, EVAL_BATCH_SIZE)
+        size = self.batch_size if train else max(self.batch_size, EVAL_BATCH_SIZE)
         return Batches(tensors, size, shuffle, seed=self.seed, rank=rank, world=world)
 
     def train_dataloader(self) -> Batches:
-        return self._batches("train", shuffle=True, full=False)
+        return self._batches("train", train=True, full=False)
 
     def val_dataloader(self) -> Batches:
-        return self._batches("val", shuffle=False, full=True)
+        return self._batches("val", train=False, full=True)

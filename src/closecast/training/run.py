@@ -45,6 +45,9 @@ def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
     ckpt = best_checkpoint(trainer)
     if ckpt is not None and ckpt.best_model_score is not None:
         metrics[ckpt.monitor] = float(ckpt.best_model_score)
+    elif trainer.fast_dev_run and "val/loss" in trainer.callback_metrics:
+        # A smoke run keeps no checkpoint: its one validation pass is the only one there is.
+        metrics["val/loss"] = float(trainer.callback_metrics["val/loss"])
     return metrics
 
 

@@ -95,3 +95,10 @@ def test_spawning_debug_preset_runs_from_the_entry_point_and_publishes_nothing(n
     _assert_reached(artifact["config"], _preset_keys("debug", name, TINY))
     assert artifact["config"]["trainer"]["strategy"] == "ddp"
     assert not (tmp_path / "ckpts").exists() or not list((tmp_path / "ckpts").glob("*.pt"))
+
+
+def test_a_smoke_run_by_override_still_reports_its_objective(tmp_path):
+    # `+trainer.fast_dev_run=true` keeps no checkpoint: its single validation pass is the objective.
+    metrics = train(compose_train(tmp_path, ["+trainer.fast_dev_run=true"]))
+    assert objective(metrics, "val/loss") == pytest.approx(metrics["val/loss"])
+    assert not (tmp_path / "checkpoints" / "best.pt").exists()

@@ -92,3 +92,20 @@ def test_batches_cover_every_sample_once_per_epoch_and_shard_across_ranks():
     shards = [torch.cat([b[0] for b in r]).tolist() for r in ranks]
     assert len(shards[0]) == len(shards[1]) == 5
     assert sorted(shards[0] + shards[1]) == list(range(10))
+
+
+def test_overfit_batches_draw_the_same_training_batches_every_epoch(tmp_path):
+    from types import SimpleNamespace
+
+    from closecast.data.datamodule import PriceDataModule
+
+    dm = PriceDataModule(ticker="AAPL", start="2012-01-01", window=10, batch_size=16, on_device=False)
+    dm.setup("fit")
+    dm.trainer = SimpleNamespace(global_rank=0, world_size=1, overfit_batches=0)
+    loader = dm.train_dataloader()  # Lightning iterates one loader once per epoch
+    shuffled = [next(iter(loader))[0] for _ in range(2)]
+    assert not torch.equal(*shuffled)  # an ordinary epoch reshuffles
+    dm.trainer.overfit_batches = 2
+    loader = dm.train_dataloader()
+    fixed = [next(iter(loader))[0] for _ in range(2)]
+    assert torch.equal(*fixed)
