@@ -1,0 +1,72 @@
+"""What the routes ask FastAPI for: the API-key check, the registry, and what a `/predict` body names.
+
+All are `async def`, so FastAPI runs them on the event loop, as the routes, with no thread hand-off.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from closecast.inference.forecaster import Forecaster
+from closecast.serving.registry import Entry, Registry
+from closecast.serving.schemas import PredictRequest
+
+
+class NoModelLoaded(LookupError):
+    """The checkpoints directory holds no loadable artifact."""
+
+
+# Module-level, so FastAPI can resolve the dependencies' (postponed) annotations.
+Credentials = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Depends(HTTPBearer(auto_error=False, description="The server's API_KEY.")),
+]
+
+
+async def require_api_key(request: Request, credentials: Credentials) -> None:
+    """Refuse a request without `Authorization: Bearer <API_KEY>` (401); added only when API_KEY is set."""
+    expected = (request.app.state.settings.api_key or "").encode()
+    given = credentials.credentials.encode() if credentials else b""
+    if not expected or not hmac.compare_digest(given, expected):
+        raise HTTPException(
+            401,
+            "missing or wrong API key: send the header `Authorization: Bearer <API_KEY>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+async def get_registry(request: Request) -> Registry:
+    """The app's registry of loaded artifacts (filled in `lifespan`, swapped on reload)."""
+    return request.app.state.registry
+
+
+LoadedRegistry = Annotated[Registry, Depends(get_registry)]
+
+
+@dataclass(frozen=True)
+class PredictTarget:
+    """One `/predict` body, the loaded checkpoint it names and that checkpoint's forecaster on its device."""
+
+    body: PredictRequest
+    entry: Entry
+    forecaster: Forecaster
+
+
+async def get_predict_target(body: PredictRequest, request: Request) -> PredictTarget:
+    """The entry `body.checkpoint_path` names (503, 404) and its forecaster on `body.device` (422)."""
+    # The body is declared here only: FastAPI validates a body, and reports its errors, once for every
+    # dependency declaring it, so the route takes it from here. The registry is read directly rather
+    # than as a sub-dependency, which would be one more solving step on every request.
+    registry = await get_registry(request)
+    if not registry.entries:
+        raise NoModelLoaded(f"no checkpoint is loaded from {str(registry.directory)!r}; train one")
+    entry = registry.resolve(body.checkpoint_path)
+    return PredictTarget(body, entry, entry.forecaster(body.device))
+
+
+Target = Annotated[PredictTarget, Depends(get_predict_target)]
