@@ -73,6 +73,10 @@ def suggest(trial: optuna.Trial, name: str, distribution: optuna.distributions.B
     return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
 
 
+class TrialFailed(RuntimeError):
+    """A trial's job raised: the trial is FAIL and the sweep goes on (anything else stops the sweep)."""
+
+
 class SweepAborted(RuntimeError):
     """More trials failed than the sweep's `max_failure_rate` allows."""
 
@@ -196,9 +200,10 @@ class ClosecastSweeperImpl:
             # JobReturn.return_value would raise this too, but first prints "Error executing job" to
             # stderr, wrong for a pruned trial; the job's own traceback is already printed by Hydra.
             error = ret._return_value
-            if not isinstance(error, optuna.TrialPruned):
-                self.errors[trial.number] = error
-            raise error
+            if isinstance(error, optuna.TrialPruned):
+                raise error
+            self.errors[trial.number] = error
+            raise TrialFailed(f"trial {trial.number}'s job failed: {error!r}") from error
         if run_dir and (Path(run_dir) / "model.pt").exists():
             trial.set_user_attr("artifact", str(Path(run_dir) / "model.pt"))
         return ret.return_value
@@ -248,7 +253,7 @@ class ClosecastSweeperImpl:
             functools.partial(self._objective, space=(distributions, fixed, deletes)),
             n_trials=n_trials,  # at most the study's size from this process; the callback stops it sooner
             n_jobs=1 if in_process else max(1, self.n_jobs),
-            catch=(Exception,),  # a failed trial is FAIL and the sweep goes on (the budget below)
+            catch=(TrialFailed,),  # FAIL, and the sweep goes on (within the budget below)
             callbacks=[
                 MaxTrialsCallback(n_trials, states=FINISHED),
                 FailureBudget(self.max_failure_rate * n_trials, self.max_failure_rate, n_trials, self.errors),
