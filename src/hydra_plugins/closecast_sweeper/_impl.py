@@ -39,11 +39,13 @@ from hydra.utils import instantiate
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
 from omegaconf import DictConfig, OmegaConf
 from optuna.study import MaxTrialsCallback
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from closecast.hpo.sampling import TrialSeededSampler
 from closecast.hpo.storage import claim, fail_orphaned_trials, open_storage, redact
 
+from ._ddp import started_for_trial, trial_environment
+from ._failures import FailureBudget, TrialFailed
 from ._results import publish_best, write_results
 from ._study import open_study
 
@@ -71,34 +73,6 @@ def suggest(trial: optuna.Trial, name: str, distribution: optuna.distributions.B
         return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
     d = distribution
     return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
-
-
-class TrialFailed(RuntimeError):
-    """A trial's job raised: the trial is FAIL and the sweep goes on (anything else stops the sweep)."""
-
-
-class SweepAborted(RuntimeError):
-    """More trials failed than the sweep's `max_failure_rate` allows."""
-
-
-class FailureBudget:
-    """Optuna callback: abort the sweep once more than `allowed` of its trials have failed."""
-
-    def __init__(self, allowed: float, rate: float, n_trials: int, errors: dict[int, BaseException]) -> None:
-        self.allowed, self.rate, self.n_trials, self.errors = allowed, rate, n_trials, errors
-        self.failed: list[int] = []
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.state != TrialState.FAIL:
-            return
-        self.failed.append(trial.number)
-        if len(self.failed) > self.allowed:
-            error = self.errors.get(trial.number)
-            raise SweepAborted(
-                f"{len(self.failed)} trials failed, more than hydra.sweeper.max_failure_rate={self.rate} "
-                f"of n_trials={self.n_trials}; last: trial {trial.number}: {error!r}. See the trials' "
-                "run dirs, or raise the rate"
-            ) from error
 
 
 class ClosecastSweeperImpl:
@@ -144,6 +118,7 @@ class ClosecastSweeperImpl:
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
+        self.in_process = OmegaConf.select(config, "hydra.launcher._target_") == IN_PROCESS_LAUNCHER
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function
         )
@@ -177,12 +152,22 @@ class ClosecastSweeperImpl:
         overlap = sorted(set(trial.params) & set(fixed))
         if overlap:
             raise ValueError(f"hydra.sweeper.params {overlap} are both fixed and searched; keep one")
+        return self._overrides(trial.number, params, fixed)
+
+    def _overrides(self, number: int, params: dict[str, Any], fixed: dict[str, Any]) -> list[str]:
         return [
             *(f"{name}={value}" for name, value in {**params, **fixed}.items()),
-            f"++hpo.trial={trial.number}",
+            f"++hpo.trial={number}",
             f"++hpo.storage={hydra_quoted(str(self.storage))}",
             f"++hpo.study_name={hydra_quoted(str(self.study_name))}",
         ]
+
+    def _run_rank(self, number: int, sweep_dir: str, fixed: dict[str, Any], deletes: list[str]) -> None:
+        """As a DDP rank > 0 of trial `number`: run its job here too; rank 0 tells the study."""
+        storage = open_storage(str(self.storage))
+        frozen = optuna.load_study(study_name=str(self.study_name), storage=storage).trials[number]
+        overrides = [*self._overrides(number, frozen.params, fixed), *deletes]
+        self.launcher.launch([[*overrides, f"hydra.sweep.dir={hydra_quoted(sweep_dir)}"]], initial_job_idx=0)
 
     def _objective(self, trial: optuna.Trial, space: tuple[dict, dict, list[str]]) -> Any:
         """Run one trial as a job; its value(s), or the job's error raised (`TrialPruned`: PRUNED)."""
@@ -192,7 +177,11 @@ class ClosecastSweeperImpl:
         with self._lock:
             idx, self.job_idx = self.job_idx, self.job_idx + 1
             self.launched += 1
-        (ret,) = self.launcher.launch([overrides], initial_job_idx=idx)
+        if self.in_process:
+            with trial_environment(trial.number, str(self.config.hydra.sweep.dir)):
+                (ret,) = self.launcher.launch([overrides], initial_job_idx=idx)
+        else:
+            (ret,) = self.launcher.launch([overrides], initial_job_idx=idx)
         run_dir = ret.hydra_cfg.hydra.runtime.output_dir if ret.hydra_cfg is not None else None
         if run_dir:
             trial.set_user_attr("run_dir", str(run_dir))
@@ -222,6 +211,10 @@ class ClosecastSweeperImpl:
         distributions, fixed, deletes = create_params_from_overrides(params)
         for name in fixed:
             distributions.pop(name, None)
+        rank_of = started_for_trial()
+        if rank_of is not None:
+            self._run_rank(rank_of[0], rank_of[1], fixed, deletes)
+            return
         grid = self._grid(distributions)
         n_trials = min(self.n_trials, math.prod(len(v) for v in grid.values())) if grid else self.n_trials
         storage = open_storage(
@@ -248,11 +241,10 @@ class ClosecastSweeperImpl:
         if finished >= n_trials:
             self._complete(study, finished)
             return
-        in_process = OmegaConf.select(self.config, "hydra.launcher._target_") == IN_PROCESS_LAUNCHER
         study.optimize(
             functools.partial(self._objective, space=(distributions, fixed, deletes)),
             n_trials=n_trials,  # at most the study's size from this process; the callback stops it sooner
-            n_jobs=1 if in_process else max(1, self.n_jobs),
+            n_jobs=1 if self.in_process else max(1, self.n_jobs),
             catch=(TrialFailed,),  # FAIL, and the sweep goes on (within the budget below)
             callbacks=[
                 MaxTrialsCallback(n_trials, states=FINISHED),
