@@ -2,19 +2,17 @@
 
 A study lives in an RDB storage (SQLite on one machine, PostgreSQL across machines). Every process
 opens it through `open_storage`, so an unreachable database fails the same clear way everywhere.
-A sweep's trials carry heartbeats and the host and pid of the sweep that runs them, so the next sweep can
-tell a trial in flight from one whose sweep was killed."""
+A sweep's trials carry Optuna's heartbeats (`RDBStorage(heartbeat_interval=, grace_period=)`, beaten and
+checked by `Study.optimize`) and the host and pid of the sweep that runs them: a trial whose sweep was
+killed is failed by the next sweep at once on the same host, elsewhere once its heartbeat is stale."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 
 import optuna
 from optuna.trial import TrialState
@@ -89,44 +87,9 @@ def load_trial(storage: optuna.storages.BaseStorage, study_name: str, number: in
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError as exc:
         raise KeyError(f"study {study_name!r} not found in the storage; was it created by a sweep?") from exc
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, int(number))
+    study_id = storage.get_study_id_from_name(study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, int(number))
     return optuna.trial.Trial(study, trial_id)
-
-
-class Heartbeat:
-    """Record a heartbeat for trials in flight, so a killed sweep's trials can be failed later."""
-
-    def __init__(self, storage: optuna.storages.RDBStorage, trial_ids: Iterable[int]) -> None:
-        self.storage = storage
-        self.trial_ids = list(trial_ids)
-        self.interval = storage.heartbeat_interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _beat(self) -> None:
-        for trial_id in self.trial_ids:
-            try:
-                self.storage.record_heartbeat(trial_id)
-            except Exception as exc:  # a missed beat only risks a later stale mark, never the trial
-                log.warning("heartbeat for trial id %s failed: %s", trial_id, exc)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._beat()
-
-    def __enter__(self) -> Heartbeat:
-        if self.interval:
-            self._beat()
-            self._thread = threading.Thread(target=self._run, name="optuna-heartbeat", daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
 
 
 def claim(trial: optuna.trial.Trial) -> None:
@@ -150,7 +113,8 @@ def fail_orphaned_trials(study: optuna.Study) -> list[int]:
     """Mark FAIL the RUNNING trials whose sweep is gone; return their numbers.
 
     Gone means: its sweep process ran on this host and its pid is dead (known at once, e.g. a rerun right
-    after a kill), or its heartbeat is older than the storage's grace period (any host).
+    after a SIGKILL, long before the heartbeat goes stale), or its heartbeat is older than the storage's
+    grace period (any host; Optuna's `fail_stale_trials`).
     """
     host, me = socket.gethostname(), os.getpid()
     before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}

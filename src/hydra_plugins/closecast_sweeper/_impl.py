@@ -1,15 +1,16 @@
-"""The trial loop: hydra-optuna-sweeper's search space and launcher, plus what its loop lacks.
+"""The sweep: Optuna's `Study.optimize` runs the trials, each one a job of Hydra's launcher.
 
 - Each job gets its trial number, the study's storage and its name (`hpo.trial`, `hpo.storage`,
   `hpo.study_name`), whichever keys the user set, so a callback in the job reports per-epoch values and
-  raises `optuna.TrialPruned`; such a job is told PRUNED, not FAIL, and never aborts the sweep.
-- `n_trials` is the study's size: a rerun runs only the missing trials (resume), and several processes
-  on one storage share that budget. The sampler is seeded with `seed` + the trial's number, so a resumed
-  sweep continues the search instead of drawing its first configurations again.
-- Trials in flight carry heartbeats and their sweep's host and pid; the next sweep marks FAIL those whose
-  sweep is gone (dead pid on this host at once, or a stale heartbeat on any host).
+  raises `optuna.TrialPruned`; such a trial is PRUNED, not FAIL, and never aborts the sweep.
+- `n_trials` is the study's size: Optuna's `MaxTrialsCallback` over COMPLETE and PRUNED trials stops the
+  sweep, so a rerun runs only the missing trials (resume) and several processes on one storage share it.
+  The sampler is seeded with `seed` + the trial's number (`TrialSeededSampler`), so a resumed sweep
+  continues the search instead of drawing its first configurations again.
+- Trials in flight carry Optuna's heartbeats and their sweep's host and pid; the next sweep marks FAIL
+  those whose sweep is gone (dead pid on this host at once, a stale heartbeat on any host).
 - A job that raises (or returns a non-finite value) is FAIL; the sweep stops only when failures exceed
-  `max_failure_rate` × `n_trials`.
+  `max_failure_rate` × `n_trials`. An interrupted trial is FAIL, never left RUNNING.
 - The storage is opened before any job starts, so a bad URL stops the sweep with a clear error.
 - A sweep that ran trials publishes the study's best (or Pareto pick) once, at its end; a complete study
   trains and publishes nothing unless `export.publish_on_complete` asks for it.
@@ -21,22 +22,38 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Callable
+import threading
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobStatus
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import instantiate
+
+# The plugin's translation of Hydra's sweep syntax (choice, range, interval, tag(log, …)) into Optuna
+# distributions: it defines what `hydra.sweeper.params` means for every user of the plugin, and the plugin
+# exposes it nowhere else (no public module), so it is imported from there rather than written twice.
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
+from omegaconf import DictConfig, OmegaConf
+from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
-from closecast.hpo.storage import Heartbeat, claim, fail_orphaned_trials, open_storage, redact
+from closecast.hpo.sampling import TrialSeededSampler
+from closecast.hpo.storage import claim, fail_orphaned_trials, open_storage, redact
 
+from ._ddp import started_for_trial, trial_environment
+from ._failures import FailureBudget, TrialFailed
 from ._results import publish_best, write_results
+from ._study import open_study
 
 log = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+# Hydra's own launcher runs jobs in this process (it changes directory and Hydra's globals): one at a time.
+IN_PROCESS_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
 def hydra_quoted(value: str) -> str:
@@ -47,132 +64,138 @@ def hydra_quoted(value: str) -> str:
     return f"'{escaped}'"
 
 
-class SweepAborted(RuntimeError):
-    """More trials failed than the sweep's `max_failure_rate` allows."""
+def suggest(trial: optuna.Trial, name: str, distribution: optuna.distributions.BaseDistribution) -> Any:
+    """Draw `name` from `distribution` through the trial's public suggest API."""
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    if isinstance(distribution, optuna.distributions.IntDistribution):
+        d = distribution
+        return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+    d = distribution
+    return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
 
 
-class ClosecastSweeperImpl(OptunaSweeperImpl):
+class ClosecastSweeperImpl:
     """Optuna sweep loop with pruning, resume, heartbeats, failure budget and exports."""
 
     def __init__(
         self,
-        *args: Any,
+        sampler: Any,
+        direction: Any,
+        storage: Any | None,
+        study_name: str | None,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+        custom_search_space: str | None,
+        params: DictConfig | None,
         pruner: optuna.pruners.BasePruner | None = None,
         heartbeat_interval: int | None = 30,
         grace_period: int | None = None,
         export: Any = None,
-        make_sampler: Callable[[int], Any] | None = None,
-        seed: int | None = None,
     ) -> None:
-        super().__init__(*args)
+        if not 0.0 <= float(max_failure_rate) <= 1.0:
+            raise ValueError(f"hydra.sweeper.max_failure_rate={max_failure_rate} must be within [0, 1]")
+        self.sampler_config = sampler  # seed -> sampler: made for each trial (see TrialSeededSampler)
+        self.seed = sampler.get("seed") if isinstance(sampler, DictConfig) else None
+        listed = [direction] if isinstance(direction, (str, Enum)) else list(direction)
+        self.directions = [d.name if isinstance(d, Enum) else str(d) for d in listed]
+        self.storage, self.study_name = storage, study_name
+        self.n_trials, self.n_jobs, self.max_failure_rate = int(n_trials), int(n_jobs), max_failure_rate
+        # custom_search_space: a callable (config, trial) that suggests more parameters for each trial.
+        self.extend = (
+            instantiate({"_target_": custom_search_space, "_partial_": True}) if custom_search_space else None
+        )
+        self.params = params
         self.pruner = pruner
         self.heartbeat_interval = heartbeat_interval or None
         self.grace_period = grace_period or None
         self.export = export
-        # seed -> sampler as configured (a partial for the grid sampler); None: unseeded, nothing to vary.
-        self.make_sampler = make_sampler if seed is not None else None
-        self.seed = seed
-        self.grid_space: dict[str, Any] | None = None
+        self.errors: dict[int, BaseException] = {}
+        self._lock = threading.Lock()
+        self.job_idx = 0
+        self.launched = 0
 
-    def _export_setting(self, key: str, default: Any = None) -> Any:
-        value = (self.export or {}).get(key)
-        return default if value is None else value
-
-    def _open_study(self, directions: list[str]) -> tuple[optuna.Study, optuna.storages.RDBStorage]:
-        if not self.storage or not self.study_name:
-            raise ValueError(
-                "the closecast_optuna sweeper needs a storage and a study name so trials can find "
-                f"their study; got storage={self.storage!r}, study_name={self.study_name!r}"
-            )
-        storage = open_storage(
-            str(self.storage), heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.in_process = OmegaConf.select(config, "hydra.launcher._target_") == IN_PROCESS_LAUNCHER
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function
         )
-        pruner = self.pruner
-        if len(directions) > 1 and pruner is not None and not isinstance(pruner, optuna.pruners.NopPruner):
-            log.warning("Optuna cannot prune multi-objective studies: running every trial to the end")
-            pruner = None
-        study = optuna.create_study(
-            study_name=self.study_name,
-            storage=storage,
-            sampler=self.sampler,
-            pruner=pruner or optuna.pruners.NopPruner(),
-            directions=directions,
-            load_if_exists=True,
+
+    def _make_sampler(self, space: dict[str, Any], seed: int | None = None) -> optuna.samplers.BaseSampler:
+        """The configured sampler (seeded with `seed` when given); a grid sampler gets the grid of `space`."""
+        extra = {} if seed is None else {"seed": seed}
+        made = instantiate(
+            self.sampler_config,
+            **extra,
+            _execution_whitelist_=("hydra_plugins.hydra_optuna_sweeper.*", "optuna.samplers.*"),
         )
-        found = [d.name.lower() for d in study.directions]
-        if found != [d.lower() for d in directions]:
-            raise ValueError(
-                f"study {self.study_name!r} in {redact(str(self.storage))} optimizes {found}, not "
-                f"{directions}; pick another hpo.study_name for a different objective"
-            )
-        objectives = self._export_setting("objectives")
-        if objectives is not None:
-            names = [objectives] if isinstance(objectives, str) else [str(o) for o in objectives]
-            # Studies made before objective names were Optuna's own kept them as a user attribute.
-            recorded = study.metric_names or study.user_attrs.get("objectives")
-            if recorded is not None and list(recorded) != names:
-                raise ValueError(
-                    f"study {self.study_name!r} optimizes {list(recorded)}, not {names}; "
-                    "pick another hpo.study_name for a different objective"
-                )
-            if study.metric_names is None:
-                study.set_metric_names(names)  # shown by optuna-dashboard and study.trials_dataframe()
-        return study, storage
+        if isinstance(made, functools.partial):  # the grid sampler: its grid is the search space
+            made = made(space)
+        return made
 
-    def _reseed(self, study: optuna.Study, offset: int) -> None:
-        """Give the study a fresh sampler seeded with seed + offset (a trial number)."""
-        if self.make_sampler is None:
-            return
-        sampler = self.make_sampler(int(self.seed) + offset)
-        study.sampler = sampler(self.grid_space) if self.grid_space is not None else sampler
+    def _grid(self, distributions: dict[str, Any]) -> dict[str, Any] | None:
+        if self.sampler_config.get("_target_") != "optuna.samplers.GridSampler":
+            return None
+        # The plugin's static helper is what its grid sampler always used: one meaning of a grid.
+        return {name: OptunaSweeperImpl._to_grid_sampler_choices(d) for name, d in distributions.items()}
 
-    def _ask(self, study: optuna.Study) -> optuna.trial.Trial:
-        """A new trial whose sampling is seeded by its number: never the draws of an earlier trial."""
-        expected = len(study.get_trials(deepcopy=False))  # the number the next trial gets
-        self._reseed(study, expected)  # for what the sampler draws in ask (relative sampling)
-        trial = study.ask()
-        if trial.number != expected:  # another process took that number meanwhile
-            self._reseed(study, trial.number)
-        claim(trial)
-        return trial
+    def _job(self, trial: optuna.Trial, distributions: dict[str, Any], fixed: dict[str, Any]) -> list[str]:
+        """The Hydra overrides of the job that runs `trial`."""
+        params = {name: suggest(trial, name, d) for name, d in distributions.items()}
+        for name, value in fixed.items():
+            trial.set_user_attr(name, value)
+        if self.extend is not None:
+            self.extend(self.config, trial)
+            params = dict(trial.params)
+        overlap = sorted(set(trial.params) & set(fixed))
+        if overlap:
+            raise ValueError(f"hydra.sweeper.params {overlap} are both fixed and searched; keep one")
+        return self._overrides(trial.number, params, fixed)
 
-    def _job_overrides(self, trial: optuna.trial.Trial) -> tuple[str, ...]:
-        """What a job needs to find its trial, from the sweeper's own settings (one source of truth)."""
-        return (
-            f"++hpo.trial={trial.number}",
+    def _overrides(self, number: int, params: dict[str, Any], fixed: dict[str, Any]) -> list[str]:
+        return [
+            *(f"{name}={value}" for name, value in {**params, **fixed}.items()),
+            f"++hpo.trial={number}",
             f"++hpo.storage={hydra_quoted(str(self.storage))}",
             f"++hpo.study_name={hydra_quoted(str(self.study_name))}",
-        )
+        ]
 
-    def _outcome(self, ret: JobReturn, n_objectives: int) -> tuple[TrialState, list[float] | None, Any]:
-        """State, values and error of one finished job."""
+    def _run_rank(self, number: int, sweep_dir: str, fixed: dict[str, Any], deletes: list[str]) -> None:
+        """As a DDP rank > 0 of trial `number`: run its job here too; rank 0 tells the study."""
+        storage = open_storage(str(self.storage))
+        frozen = optuna.load_study(study_name=str(self.study_name), storage=storage).trials[number]
+        overrides = [*self._overrides(number, frozen.params, fixed), *deletes]
+        self.launcher.launch([[*overrides, f"hydra.sweep.dir={hydra_quoted(sweep_dir)}"]], initial_job_idx=0)
+
+    def _objective(self, trial: optuna.Trial, space: tuple[dict, dict, list[str]]) -> Any:
+        """Run one trial as a job; its value(s), or the job's error raised (`TrialPruned`: PRUNED)."""
+        distributions, fixed, deletes = space
+        claim(trial)
+        overrides = [*self._job(trial, distributions, fixed), *deletes]
+        with self._lock:
+            idx, self.job_idx = self.job_idx, self.job_idx + 1
+            self.launched += 1
+        if self.in_process:
+            with trial_environment(trial.number, str(self.config.hydra.sweep.dir)):
+                (ret,) = self.launcher.launch([overrides], initial_job_idx=idx)
+        else:
+            (ret,) = self.launcher.launch([overrides], initial_job_idx=idx)
+        run_dir = ret.hydra_cfg.hydra.runtime.output_dir if ret.hydra_cfg is not None else None
+        if run_dir:
+            trial.set_user_attr("run_dir", str(run_dir))
         if ret.status == JobStatus.FAILED:
+            # JobReturn.return_value would raise this too, but first prints "Error executing job" to
+            # stderr, wrong for a pruned trial; the job's own traceback is already printed by Hydra.
             error = ret._return_value
             if isinstance(error, optuna.TrialPruned):
-                return TrialState.PRUNED, None, error
-            return TrialState.FAIL, None, error
-        raw = ret._return_value
-        try:
-            values = [float(raw)] if n_objectives == 1 else [float(v) for v in raw]
-        except (TypeError, ValueError):
-            return TrialState.FAIL, None, ValueError(f"job returned {raw!r}, not {n_objectives} number(s)")
-        if len(values) != n_objectives:
-            return TrialState.FAIL, None, ValueError(f"job returned {len(values)} values for {n_objectives}")
-        if not all(math.isfinite(v) for v in values):
-            return TrialState.FAIL, None, ValueError(f"job returned non-finite values {values}")
-        return TrialState.COMPLETE, values, None
-
-    @staticmethod
-    def _run_dir(ret: JobReturn) -> str | None:
-        try:
-            return str(ret.hydra_cfg.hydra.runtime.output_dir)  # type: ignore[union-attr]
-        except Exception:
-            return None
-
-    def _grid_size(self, distributions: dict[str, Any]) -> int:
-        self.grid_space = {name: self._to_grid_sampler_choices(d) for name, d in distributions.items()}
-        self.sampler = self.sampler(self.grid_space)
-        return math.prod(len(v) for v in self.grid_space.values())
+                raise error
+            self.errors[trial.number] = error
+            raise TrialFailed(f"trial {trial.number}'s job failed: {error!r}") from error
+        if run_dir and (Path(run_dir) / "model.pt").exists():
+            trial.set_user_attr("artifact", str(Path(run_dir) / "model.pt"))
+        return ret.return_value
 
     def _fail_orphans(self, study: optuna.Study) -> None:
         failed = fail_orphaned_trials(study)
@@ -183,17 +206,26 @@ class ClosecastSweeperImpl(OptunaSweeperImpl):
             )
 
     def sweep(self, arguments: list[str]) -> None:
-        assert self.config is not None and self.launcher is not None
-        self._process_searchspace_config()
-        params_conf = self._parse_sweeper_params_config() + list(arguments)
-        distributions, fixed_params, fixed_overrides = create_params_from_overrides(params_conf)
-        for name in fixed_params:
+        """Run the study up to `n_trials` finished trials, then publish its best (or Pareto pick)."""
+        params = [f"{k!s}={v}" for k, v in (self.params or {}).items()] + list(arguments)
+        distributions, fixed, deletes = create_params_from_overrides(params)
+        for name in fixed:
             distributions.pop(name, None)
-        n_trials = int(self.n_trials)
-        if isinstance(self.sampler, functools.partial) and self.sampler.func is optuna.samplers.GridSampler:
-            n_trials = min(n_trials, self._grid_size(distributions))
-        directions = self._get_directions()
-        study, storage = self._open_study(directions)
+        rank_of = started_for_trial()
+        if rank_of is not None:
+            self._run_rank(rank_of[0], rank_of[1], fixed, deletes)
+            return
+        grid = self._grid(distributions)
+        n_trials = min(self.n_trials, math.prod(len(v) for v in grid.values())) if grid else self.n_trials
+        storage = open_storage(
+            str(self.storage), heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period
+        )
+        sampler = (
+            self._make_sampler(grid or {})
+            if self.seed is None
+            else TrialSeededSampler(functools.partial(self._make_sampler, grid or {}), int(self.seed))
+        )
+        study = open_study(self, storage, sampler)
         self._fail_orphans(study)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         log.info(
@@ -202,93 +234,37 @@ class ClosecastSweeperImpl(OptunaSweeperImpl):
             redact(str(self.storage)),
             finished,
             n_trials,
-            type(self.sampler).__name__,
+            type(sampler).__name__,
             "unseeded" if self.seed is None else f"seed {self.seed} + trial number",
             type(study.pruner).__name__,
         )
         if finished >= n_trials:
-            self._complete(study, directions, finished)
+            self._complete(study, finished)
             return
-
-        launched = 0
-        failures: list[tuple[int, Any]] = []
-        while launched < n_trials:
-            self._fail_orphans(study)
-            # Running trials of other live processes count too: they share the study's budget.
-            taken = len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)))
-            batch = min(n_trials - taken, self.n_jobs, n_trials - launched)
-            if batch <= 0:
-                running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-                if running:
-                    log.info(
-                        "the last %d of n_trials=%d are running in other sweep processes", running, n_trials
-                    )
-                break
-            trials: list[optuna.trial.Trial] = []
-            try:
-                overrides = []
-                for _ in range(batch):
-                    trials.append(self._ask(study))
-                    (job,) = self._configure_trials(trials[-1:], distributions, fixed_params, fixed_overrides)
-                    overrides.append((*job, *self._job_overrides(trials[-1])))
-                with Heartbeat(storage, [t._trial_id for t in trials]):
-                    returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
-            except BaseException:
-                # Interrupted or broken before the jobs returned: no trial of ours may stay RUNNING.
-                for t in trials:
-                    try:
-                        study.tell(t, state=TrialState.FAIL)
-                    except Exception:
-                        pass
-                raise
-            self.job_idx += len(returns)
-            launched += len(returns)
-            for trial, ret in zip(trials, returns, strict=True):
-                state, values, error = self._outcome(ret, len(directions))
-                run_dir = self._run_dir(ret)
-                if run_dir:
-                    trial.set_user_attr("run_dir", run_dir)
-                    if state == TrialState.COMPLETE and (Path(run_dir) / "model.pt").exists():
-                        trial.set_user_attr("artifact", str(Path(run_dir) / "model.pt"))
-                try:
-                    study.tell(trial, state=state, values=values)
-                except optuna.exceptions.UpdateFinishedTrialError:
-                    # Another sweep took this trial for dead (missed heartbeats) and already failed it.
-                    log.warning("trial %d was already marked finished elsewhere; kept as is", trial.number)
-                    continue
-                except RuntimeError as exc:
-                    # GridSampler stops the study from inside tell once the grid is exhausted.
-                    if "Study.stop" not in str(exc):
-                        raise
-                if state == TrialState.FAIL:
-                    failures.append((trial.number, error))
-                    log.warning("trial %d failed (the sweep goes on): %r", trial.number, error)
-                elif state == TrialState.PRUNED:
-                    log.info("trial %d pruned: %s", trial.number, error)
-                else:
-                    log.info("trial %d: %s", trial.number, values)
-            if len(failures) > self.max_failure_rate * n_trials:
-                number, error = failures[-1]
-                raise SweepAborted(
-                    f"{len(failures)} of {launched} trials failed, more than "
-                    f"hydra.sweeper.max_failure_rate={self.max_failure_rate} of n_trials={n_trials}; "
-                    f"last: trial {number}: {error!r}. See the trials' run dirs, or raise the rate"
-                ) from (error if isinstance(error, BaseException) else None)
-        self._fail_orphans(study)
-        if launched:
-            pareto_csv = write_results(study, directions, Path(self.config.hydra.sweep.dir))
+        study.optimize(
+            functools.partial(self._objective, space=(distributions, fixed, deletes)),
+            n_trials=n_trials,  # at most the study's size from this process; the callback stops it sooner
+            n_jobs=1 if self.in_process else max(1, self.n_jobs),
+            catch=(TrialFailed,),  # FAIL, and the sweep goes on (within the budget below)
+            callbacks=[
+                MaxTrialsCallback(n_trials, states=FINISHED),
+                FailureBudget(self.max_failure_rate * n_trials, self.max_failure_rate, n_trials, self.errors),
+            ],
+        )
+        if self.launched:
+            pareto_csv = write_results(study, self.directions, Path(self.config.hydra.sweep.dir))
             publish_best(study, self.export, pareto_csv)
 
-    def _complete(self, study: optuna.Study, directions: list[str], finished: int) -> None:
+    def _complete(self, study: optuna.Study, finished: int) -> None:
         """A rerun of a complete study: nothing to train, and nothing published unless asked."""
         log.info(
             "Study %s complete (%d of n_trials=%d finished), nothing to run; raise hydra.sweeper.n_trials "
             "to grow it",
             study.study_name,
             finished,
-            int(self.n_trials),
+            self.n_trials,
         )
-        if self._export_setting("publish_on_complete", False):
+        if (self.export or {}).get("publish_on_complete"):
             publish_best(study, self.export, None)
         elif self.export is not None:
             log.info(

@@ -13,15 +13,17 @@ from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
 class ClosecastOptunaSweeperConf(OptunaSweeperConf):
     _target_: str = "hydra_plugins.closecast_sweeper.closecast_sweeper.ClosecastOptunaSweeper"
 
-    # n_trials (inherited) is the study's size: finished (complete or pruned) trials it should hold.
-    # A rerun of the same command runs only what is missing, so a killed sweep resumes.
+    # n_trials (inherited) is the study's size: finished (complete or pruned) trials it should hold
+    # (Optuna's MaxTrialsCallback). A rerun of the same command runs only what is missing, so a killed
+    # sweep resumes. n_jobs (inherited): trials at once, with a launcher that runs jobs in other processes.
     # storage and study_name (inherited) are passed on to every job as hpo.storage and hpo.study_name.
 
     # An optuna.pruners.* config (MedianPruner, HyperbandPruner, …); null runs every trial to the end.
     pruner: Any = None
 
-    # Seconds between heartbeats of trials in flight; a RUNNING trial silent for grace_period seconds
-    # (default 2 × interval) belongs to a dead sweep and is marked FAIL by the next sweep.
+    # Optuna's storage heartbeats: seconds between beats of trials in flight; a RUNNING trial silent for
+    # grace_period seconds (Optuna's default when null) belongs to a dead sweep and is marked FAIL by the
+    # next sweep. On the same host a dead sweep's trials are marked FAIL at once (its pid is gone).
     heartbeat_interval: int | None = 30
     grace_period: int | None = None
 

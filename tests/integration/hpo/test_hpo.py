@@ -19,13 +19,12 @@ import pytest
 import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
-from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from closecast.hpo.export import ExportError, select_pareto
+from closecast.hpo.sampling import TrialSeededSampler
 from closecast.hpo.storage import fail_orphaned_trials, open_storage
-from hydra_plugins.closecast_sweeper._impl import hydra_quoted
-from hydra_plugins.closecast_sweeper.closecast_sweeper import ClosecastOptunaSweeper
+from hydra_plugins.closecast_sweeper._impl import hydra_quoted, suggest
 from tests.helpers.configs import ROOT
 from tests.helpers.sweeps import TINY_SWEEP, ok, storage_url, study_of, sweep
 
@@ -152,6 +151,36 @@ def test_pruner_stops_trials_and_they_end_pruned(tmp_path):
         assert not (run / "model.pt").exists()  # stopped mid-training, nothing evaluated
     assert not (tmp_path / "checkpoints" / "best.pt").exists()
     assert "nothing to export" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_pruned_trial_stops_every_ddp_rank(tmp_path):
+    # Two CPU ranks; rank 0 asks the pruner, and its answer must reach rank 1, which stops by itself
+    # (and says so in its own log) at the same epoch, instead of being left waiting in a collective.
+    ok(
+        sweep(
+            tmp_path,
+            "hydra.sweeper.n_trials=1",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.max_epochs=5",
+            "hpo/pruner=median",
+            "hpo.pruner._target_=optuna.pruners.ThresholdPruner",
+            "~hpo.pruner.n_startup_trials",
+            "+hpo.pruner.upper=0.000001",
+            pruning=True,
+        )
+    )
+    (trial,) = study_of(storage_url(tmp_path)).trials
+    assert trial.state == TrialState.PRUNED
+    assert sorted(trial.intermediate_values) == [0, 1, 2, 3]  # reported once per epoch, by rank 0 alone
+    run = Path(trial.user_attrs["run_dir"])
+    logs = {p.name: p.read_text() for p in run.glob("*.log")}
+    for rank in (0, 1):
+        said = f"rank {rank} stops: trial {trial.number} pruned after epoch 3"
+        assert any(said in text for text in logs.values()), {k: v[-2000:] for k, v in logs.items()}
+    assert not (run / "model.pt").exists()
 
 
 @pytest.mark.slow
@@ -344,34 +373,36 @@ def test_two_processes_share_one_postgresql_study(tmp_path):
 
 def test_rerun_seeds_the_sampler_by_trial_number(tmp_path):
     """A second process on a study (a resumed sweep) never draws an earlier trial's configuration."""
-    url = storage_url(tmp_path)
     space = create_params_from_overrides(["x=interval(0.0,1.0)", "k=choice(1,2,3,4,5,6,7,8)"])[0]
 
-    def process(n: int) -> None:
-        # A fresh sweeper as each sweep process makes it, from the same config (same seed).
-        sweeper = ClosecastOptunaSweeper(
-            sampler=OmegaConf.create({"_target_": "optuna.samplers.TPESampler", "seed": 42}),
-            direction="minimize",
-            storage=url,
-            study_name="resumed",
-            n_trials=10,
-            n_jobs=1,
-            max_failure_rate=0.0,
-            custom_search_space=None,
-            params=None,
-        ).sweeper
-        study, _ = sweeper._open_study(["minimize"])
-        for _ in range(n):
-            trial = sweeper._ask(study)
-            sweeper._configure_trials([trial], space, {}, [])
-            study.tell(trial, trial.params["x"])
+    def objective(trial: optuna.Trial) -> float:
+        return suggest(trial, "x", space["x"]) + suggest(trial, "k", space["k"])
 
-    process(3)
-    process(1)  # the rerun
-    process(1)
-    trials = study_of(url, "resumed").trials
-    assert [t.number for t in trials] == [0, 1, 2, 3, 4]
-    assert distinct_params(trials), [t.params for t in trials]
+    def study_after(url: str, runs: list[int], sampler) -> list[optuna.trial.FrozenTrial]:
+        for n in runs:  # each run a fresh process with the same config (same seed), as a rerun makes it
+            study = optuna.create_study(
+                study_name="resumed", storage=open_storage(url), sampler=sampler(), load_if_exists=True
+            )
+            study.optimize(objective, n_trials=n)
+        return study_of(url, "resumed").trials
+
+    seeded = study_after(
+        storage_url(tmp_path / "a"),
+        [3, 1, 1],
+        lambda: TrialSeededSampler(lambda seed: optuna.samplers.TPESampler(seed=seed), 42),
+    )
+    assert [t.number for t in seeded] == [0, 1, 2, 3, 4]
+    assert distinct_params(seeded), [t.params for t in seeded]
+    # Reproducible: trial n draws the same wherever and whenever it runs.
+    again = study_after(
+        storage_url(tmp_path / "b"),
+        [5],
+        lambda: TrialSeededSampler(lambda seed: optuna.samplers.TPESampler(seed=seed), 42),
+    )
+    assert [t.params for t in again] == [t.params for t in seeded]
+    # What it prevents: a plain seeded sampler draws a rerun's first configuration again.
+    plain = study_after(storage_url(tmp_path / "c"), [3, 1], lambda: optuna.samplers.TPESampler(seed=42))
+    assert plain[3].params == plain[0].params
 
 
 @pytest.mark.parametrize(
