@@ -165,7 +165,7 @@ def test_pruned_trial_stops_every_ddp_rank(tmp_path):
             "trainer.accelerator=cpu",
             "trainer.devices=2",
             "trainer.max_epochs=5",
-            "hpo/pruner=median",
+            "hparams_search/pruner=median",
             "hpo.pruner._target_=optuna.pruners.ThresholdPruner",
             "~hpo.pruner.n_startup_trials",
             "+hpo.pruner.upper=0.000001",
