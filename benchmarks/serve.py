@@ -1,4 +1,4 @@
-"""Serving throughput and latency, side by side: closecast's server against a bare endpoint and the reference.
+"""Serving throughput and latency, side by side: closecast's server against a bare endpoint and the capstone.
 
     python -m benchmarks serve [--requests 2000] [--concurrency 8] [--rounds 3] [--workers 1]
                                [--artifact checkpoints/best.pt] [--json PATH] [--update-docs] [--tiny]
@@ -10,10 +10,10 @@ Three servers, each started here on a free loopback port with the same number of
   bare       a FastAPI route with closecast's own pydantic request body (`PredictRequest`) that answers
              a constant: the same kind of route, without the forecast;
   closecast  `python -m closecast.serve`, exactly as `make serve` runs it;
-  reference  the reference design: `torch.load(weights_only=False)` and a model build on every request.
+  capstone   the course capstone closecast replaces: `torch.load(weights_only=False)`, a build per request.
 Each gets the same fixed number of requests at a fixed concurrency from a separate process (wrk when
 installed, else the asyncio client of `serve_load.py`), in alternating rounds; the figures are medians.
-The bare and reference servers are in `serve_apps.py`.
+The bare and capstone servers are in `serve_apps.py`.
 Then the in-process latency of one forecast (the default model, as configs/ sets it), and of
 the module's forward alone, to show where the time of a forecast goes.
 """
@@ -32,8 +32,8 @@ from benchmarks import document
 from benchmarks.serve_load import Server, measure_load, served_inference_ms
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"ratio_vs_bare": 0.5, "ratio_vs_reference": 10.0, "inproc_p50_ms": 0.3}
-SERVERS = ("bare", "closecast", "reference")
+TARGETS = {"ratio_vs_bare": 0.5, "ratio_vs_capstone": 10.0, "inproc_p50_ms": 0.3}
+SERVERS = ("bare", "closecast", "capstone")
 
 
 def default_artifact(path: Path, seed: int = 0) -> Path:
@@ -122,7 +122,7 @@ def markdown(result: dict, command: str) -> str:
     load = result["servers"]
     cpu = {name: load[name]["cpu_ms_per_request"] for name in SERVERS}
     cpu_ratios = (  # a run shorter than a clock tick measures no CPU time
-        f"{cpu['bare'] / cpu['closecast']:.2f} and {cpu['reference'] / cpu['closecast']:.1f}"
+        f"{cpu['bare'] / cpu['closecast']:.2f} and {cpu['capstone'] / cpu['closecast']:.1f}"
         if cpu["closecast"] > 0
         else "n/a (run too short)"
     )
@@ -152,8 +152,8 @@ def markdown(result: dict, command: str) -> str:
         "| figure | measured | target |",
         "|---|---:|---:|",
         f"| closecast / bare throughput | {result['ratio_vs_bare']:.2f} | ≥ {TARGETS['ratio_vs_bare']} |",
-        f"| closecast / reference throughput | {result['ratio_vs_reference']:.1f} | "
-        f"≥ {TARGETS['ratio_vs_reference']:.0f} |",
+        f"| closecast / capstone throughput | {result['ratio_vs_capstone']:.1f} | "
+        f"≥ {TARGETS['ratio_vs_capstone']:.0f} |",
         f"| the same two by server CPU per request (steadier on a shared machine) | {cpu_ratios} | |",
         f"| in-process forecast p50 (ms) | {result['inproc_p50_ms']:.3f} | ≤ {TARGETS['inproc_p50_ms']} |",
         f"| in-process forecast p99 (ms) | {result['inproc_p99_ms']:.3f} | |",
@@ -215,7 +215,7 @@ def main(argv: list[str]) -> int:
         inproc = measure_inproc(artifact, args.inproc_iterations)
         window = inproc["window"]
         values = [round(100.0 + 5.0 * ((i * 7919) % 97) / 97, 4) for i in range(max(60, window))]
-        # The reference body, unchanged; the reference server resolves the path against its cwd.
+        # The capstone body, unchanged; the capstone server resolves the path against its cwd.
         body = json.dumps(
             {"values": values, "checkpoint_path": "checkpoints/best.pt", "device": "cpu"}
         ).encode()
@@ -235,7 +235,7 @@ def main(argv: list[str]) -> int:
         return 1
     result = {
         "ratio_vs_bare": load["closecast"]["req_per_s"] / load["bare"]["req_per_s"],
-        "ratio_vs_reference": load["closecast"]["req_per_s"] / load["reference"]["req_per_s"],
+        "ratio_vs_capstone": load["closecast"]["req_per_s"] / load["capstone"]["req_per_s"],
         **{k: v for k, v in inproc.items() if k != "window"},
         "served_inference_ms": served_ms,
         "servers": load,
@@ -264,6 +264,6 @@ def main(argv: list[str]) -> int:
     print(f"inproc_forward_p50_ms {result['inproc_forward_p50_ms']:.3f}")
     print(f"ratio_vs_bare {result['ratio_vs_bare']:.3f} (target >= {TARGETS['ratio_vs_bare']})")
     print(
-        f"ratio_vs_reference {result['ratio_vs_reference']:.2f} (target >= {TARGETS['ratio_vs_reference']})"
+        f"ratio_vs_capstone {result['ratio_vs_capstone']:.2f} (target >= {TARGETS['ratio_vs_capstone']})"
     )
     return 0

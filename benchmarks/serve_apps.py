@@ -1,15 +1,15 @@
 """The servers closecast is compared with in `python -m benchmarks serve`, each started by it as
-`python -m benchmarks.serve_apps bare|reference PORT WORKERS` (the repository root on its PYTHONPATH).
+`python -m benchmarks.serve_apps bare|capstone PORT WORKERS` (the repository root on its PYTHONPATH).
 
 bare       a FastAPI route with closecast's own pydantic request body that answers a constant;
-reference  the reference design: `torch.load(weights_only=False)` and a model build on every request.
+capstone   the course capstone closecast replaces: `torch.load(weights_only=False)`, a build per request.
 """
 
 import sys
 
 
 def _base_app():
-    """A FastAPI app with `/health`, and the reference's /predict body model, shared by both apps."""
+    """A FastAPI app with `/health`, and the capstone's /predict body model, shared by both apps."""
     from fastapi import FastAPI
     from pydantic import BaseModel
 
@@ -40,8 +40,8 @@ def bare_app():
     return app
 
 
-def reference_app():
-    """The reference design: the request names a file, which is unpickled and rebuilt for every call."""
+def capstone_app():
+    """The capstone design closecast replaces: the request names a file, unpickled and rebuilt per call."""
     import torch
 
     from closecast.data.codec import Codec

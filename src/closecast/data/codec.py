@@ -48,7 +48,7 @@ class Codec:
       targets are the log returns from the last observed price to each of the next `horizon` prices,
       divided by the training return scale. A prediction of zero is the naive forecast, and `shrink`
       (chosen on the validation set) pulls the model toward it.
-    - `level`: the reference's formulation: prices standardized by the training mean and std, and the
+    - `level`: the original capstone's formulation: prices standardized by the training mean and std, and the
       model predicts the standardized future prices.
 
     `features` adds input channels beside that first one (`FEATURES`), each divided by its training std.

@@ -16,7 +16,7 @@ MAX_QUANTILES = 99  # levels per request
 Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
 Level = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 # fmt: off
-EXAMPLE = {  # the reference body: 60 recent closes (any window the default search picks), oldest first
+EXAMPLE = {  # the capstone's body: 60 recent closes (any window the default search picks), oldest first
     "values": [
         74.673, 69.8682, 70.9642, 69.1495, 68.7048, 70.2048, 69.8951, 68.6878, 66.1078, 67.2795,
         69.2338, 68.2495, 67.6556, 67.3444, 67.4531, 66.5235, 66.7907, 66.0812, 69.0098, 71.1957,
@@ -32,7 +32,7 @@ EXAMPLE = {  # the reference body: 60 recent closes (any window the default sear
 
 
 class PredictRequest(BaseModel):
-    """The body of `POST /predict`: the reference's body, plus optional `horizon`, `interval`,
+    """The body of `POST /predict`: the original capstone's body, plus optional `horizon`, `interval`,
     `quantiles`, and `high`/`low` (needed by a model with range inputs)."""
 
     model_config = ConfigDict(

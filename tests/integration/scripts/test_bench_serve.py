@@ -23,9 +23,9 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path, generator: list[str]) -> N
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
-    for key in ("ratio_vs_bare", "ratio_vs_reference", "inproc_p50_ms", "inproc_p99_ms"):
+    for key in ("ratio_vs_bare", "ratio_vs_capstone", "inproc_p50_ms", "inproc_p99_ms"):
         assert math.isfinite(result[key]) and result[key] > 0, key
-    for name in ("bare", "closecast", "reference"):
+    for name in ("bare", "closecast", "capstone"):
         server = result["servers"][name]
         assert server["errors"] == 0 and server["requests"] >= 40 and server["req_per_s"] > 0
         # CPU time counts in clock ticks: a tiny run may not last one.
@@ -37,4 +37,4 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path, generator: list[str]) -> N
     default = OmegaConf.load(ROOT / "configs" / "model" / "lstm.yaml")
     assert (result["model"]["hidden"], result["model"]["layers"]) == (default.hidden, default.layers)
     # The last lines are the figures, one per line.
-    assert done.stdout.strip().splitlines()[-1].startswith("ratio_vs_reference ")
+    assert done.stdout.strip().splitlines()[-1].startswith("ratio_vs_capstone ")
