@@ -59,7 +59,8 @@ def capstone_app():
         prices = torch.tensor(body.values[-codec.window :], dtype=torch.float64)
         with torch.no_grad():
             y = net(codec.encode(prices).unsqueeze(0))
-        prediction = float(codec.decode(y, prices[-1:])[0, 0])
+        shrink = checkpoint["calibration"]["shrink"]
+        prediction = float(codec.decode(y, prices[-1:], shrink)[0, 0])
         return {"prediction": prediction, "checkpoint_path": body.checkpoint_path, "device": body.device}
 
     return app

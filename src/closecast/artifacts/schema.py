@@ -1,9 +1,11 @@
 """The serving artifact: a `.pt` file of tensors and plain data that loads with `weights_only=True`.
 
-It holds everything needed to answer a forecast — weights, network shape, codec (window, horizon,
-normalization, shrink, input features), conformal residuals, the quantile recalibration of a
-likelihood head — plus metadata (ticker, data range, metrics, versions).
-No pickled classes: loading one can never run code from the file."""
+It holds everything needed to answer a forecast — weights, network shape, the codec fitted on the
+training part (window, horizon, normalization, input features) and, apart from it, the calibration chosen
+on validation (shrink, interval scaling, conformal residuals, the quantile recalibration of a likelihood
+head) — plus metadata (ticker, data range, metrics, versions).
+No pickled classes: loading one can never run code from the file. Format 1 files (their codec carried
+the shrink and interval scaling, the residuals and PIT values sat at the top level) load as format 2."""
 
 from __future__ import annotations
 
@@ -13,14 +15,22 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from torch import nn
 
 from closecast.data.codec import Codec
+from closecast.distributions.calibration import Calibration
+from closecast.distributions.likelihood import likelihood_of
 
-FORMAT = "closecast.artifact/1"
+FORMAT = "closecast.artifact/2"
+
+
+FORMAT_1 = "closecast.artifact/1"
+
+
+# Validation choices a format-1 codec dict carried beside its training statistics.
+FORMAT_1_CODEC_CHOICES = {"shrink": 1.0, "interval_scale": "none"}
 
 
 class ArtifactError(ValueError):
@@ -32,16 +42,14 @@ class ArtifactSchema(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="allow", strict=True)
 
-    format: Literal["closecast.artifact/1"]
+    format: Literal["closecast.artifact/2"]
     state_dict: dict[str, torch.Tensor]
     model: dict[str, int | float | str | bool | None]
     codec: dict[str, Any]
+    # `Calibration.to_dict()`: what was chosen on validation (`closecast.distributions.calibration`).
+    calibration: dict[str, Any]
     window: int
     horizon: int
-    residuals: torch.Tensor
-    # Sorted validation PIT values `(n, horizon)` that recalibrate a likelihood head's quantiles
-    # (`closecast.distributions.predictive`); absent for a point network.
-    quantile_pit: torch.Tensor | None = None
     data: dict[str, Any]
     ticker: str | None = None
     feature: str | None = None
@@ -58,6 +66,15 @@ class ArtifactSchema(BaseModel):
             raise ValueError(f"not a codec ({exc})") from exc
         return value
 
+    @field_validator("calibration")
+    @classmethod
+    def _calibration(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            Calibration.from_dict(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a calibration record ({exc})") from exc
+        return value
+
     @model_validator(mode="after")
     def _shapes(self) -> ArtifactSchema:
         codec = Codec.from_dict(self.codec)
@@ -66,26 +83,33 @@ class ArtifactSchema(BaseModel):
                 f"window/horizon {self.window}/{self.horizon} differ from the codec's "
                 f"{codec.window}/{codec.horizon}"
             )
-        r = self.residuals
-        if r.ndim != 2 or r.shape[1] != self.horizon or not r.is_floating_point():
-            raise ValueError(f"residuals must be a float tensor (n, {self.horizon}), got {tuple(r.shape)}")
-        likelihood = self.model.get("likelihood", "none")
-        pit = self.quantile_pit
-        if likelihood != "none" and pit is None:
-            raise ValueError(f"a model with likelihood={likelihood!r} needs its quantile_pit calibration")
-        if pit is not None:
-            if (
-                pit.ndim != 2
-                or pit.shape[0] < 2
-                or pit.shape[1] != self.horizon
-                or not pit.is_floating_point()
-            ):
-                raise ValueError(
-                    f"quantile_pit must be a float tensor (n >= 2, {self.horizon}), got {tuple(pit.shape)}"
-                )
-            if not bool(((pit >= 0) & (pit <= 1)).all()):
-                raise ValueError("quantile_pit holds values outside [0, 1]; they are probabilities")
+        calibration = Calibration.from_dict(self.calibration)
+        if calibration.horizon != self.horizon:
+            raise ValueError(
+                f"calibration residuals cover {calibration.horizon} horizon steps, the model {self.horizon}"
+            )
+        likelihood = likelihood_of(self.model.get("likelihood", "none"))
+        if likelihood.has_distribution and calibration.pit is None:
+            raise ValueError(f"a model with likelihood={likelihood.name!r} needs its calibration pit values")
         return self
+
+
+def codec_fields(codec: dict[str, Any]) -> dict[str, Any]:
+    """A codec dict without the validation choices a format-1 codec carried (`FORMAT_1_CODEC_CHOICES`)."""
+    return {k: v for k, v in codec.items() if k not in FORMAT_1_CODEC_CHOICES}
+
+
+def from_format_1(artifact: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 artifact as format 2: the codec's shrink and interval scaling and the top-level
+    `residuals` and `quantile_pit` moved into its `calibration` record; everything else as it was."""
+    codec = artifact.get("codec")
+    choices = dict(FORMAT_1_CODEC_CHOICES)
+    if isinstance(codec, dict):
+        choices.update({k: codec[k] for k in choices if k in codec})
+        codec = codec_fields(codec)
+    calibration = {**choices, "residuals": artifact.get("residuals"), "pit": artifact.get("quantile_pit")}
+    rest = {k: v for k, v in artifact.items() if k not in ("residuals", "quantile_pit")}
+    return {**rest, "format": FORMAT, "codec": codec, "calibration": calibration}
 
 
 def check_artifact(artifact: Any, source: str = "artifact") -> dict[str, Any]:
@@ -119,28 +143,22 @@ def package_versions() -> dict[str, str]:
 def build_artifact(
     net: nn.Module,
     codec: Codec,
+    calibration: Calibration,
     data: dict[str, Any],
     metrics: dict[str, float],
-    residuals: np.ndarray,
-    quantile_pit: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the artifact dict; `residuals` are sorted absolute log residuals `(n, horizon)`,
-    `quantile_pit` the sorted validation PIT values of a likelihood head (None for a point network)."""
+    """Assemble the artifact dict of a network (`LSTMForecaster`, its `hparams` rebuild it), the codec
+    fitted on training and the calibration chosen on validation."""
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     return {
         "format": FORMAT,
         "state_dict": state,
-        "model": dict(getattr(net, "hparams", {})),
+        "model": dict(net.hparams),
         "codec": codec.to_dict(),
+        "calibration": calibration.to_dict(),
         "window": codec.window,
         "horizon": codec.horizon,
-        "residuals": torch.as_tensor(np.asarray(residuals, dtype=np.float32)),
-        **(
-            {}
-            if quantile_pit is None
-            else {"quantile_pit": torch.as_tensor(np.asarray(quantile_pit, np.float32))}
-        ),
         "data": dict(data),
         "ticker": data.get("ticker"),
         "feature": data.get("feature"),
@@ -152,7 +170,8 @@ def build_artifact(
 
 
 def load_artifact(path: str | Path) -> dict[str, Any]:
-    """Load an artifact with `torch.load(weights_only=True)` and check it against `ArtifactSchema`."""
+    """Load an artifact with `torch.load(weights_only=True)` and check it against `ArtifactSchema`
+    (a format-1 file converted to format 2 first, `from_format_1`)."""
     path = Path(path)
     try:
         artifact = torch.load(path, map_location="cpu", weights_only=True)
@@ -160,4 +179,6 @@ def load_artifact(path: str | Path) -> dict[str, Any]:
         raise
     except Exception as exc:
         raise ArtifactError(f"{path}: not a weights-only closecast artifact ({exc})") from exc
+    if isinstance(artifact, dict) and artifact.get("format") == FORMAT_1:
+        artifact = from_format_1(artifact)
     return check_artifact(artifact, str(path))

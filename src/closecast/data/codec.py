@@ -15,9 +15,6 @@ import torch.nn.functional as F
 TARGETS = ("return", "level")
 
 
-INTERVAL_SCALES = ("none", "window")
-
-
 # Network inputs computed from closes only, one channel each: the daily log return, its magnitude, and the
 # deviation of the log price from its trailing mean over `ma_window` prices (inside the input window, so a
 # request still needs only `window` closes). Volatility clusters, and the magnitude carries it.
@@ -42,11 +39,12 @@ def needs_high_low(features: list[str] | tuple[str, ...]) -> bool:
 
 @dataclass
 class Codec:
-    """Normalization statistics (fitted on the training part only) and the target formulation.
+    """Normalization statistics (fitted on the training part only) and the target formulation. What is
+    chosen on validation (the shrink, the intervals) is not here: `closecast.distributions.calibration`.
 
     - `return` (default): the first input is the standardized daily log return of the window; the
       targets are the log returns from the last observed price to each of the next `horizon` prices,
-      divided by the training return scale. A prediction of zero is the naive forecast, and `shrink`
+      divided by the training return scale. A prediction of zero is the naive forecast, and a shrink
       (chosen on the validation set) pulls the model toward it.
     - `level`: the original capstone's formulation: prices standardized by the training mean and std, and the
       model predicts the standardized future prices.
@@ -59,11 +57,7 @@ class Codec:
     horizon: int
     mean: float
     std: float
-    shrink: float = 1.0
     drift: float = 0.0  # mean daily log return of the training part, for the drift baseline
-    # How conformal residuals are scaled: `none` (plain log residuals) or `window` (divided by the
-    # volatility of the input window, so intervals widen in turbulent periods and narrow in calm ones).
-    interval_scale: str = "none"
     # Input channels (`FEATURES`) and each one's training std; `return` keeps the scaling above, so a
     # codec without these keys (an older artifact) encodes exactly as before.
     features: list[str] = field(default_factory=lambda: ["return"])
@@ -81,8 +75,6 @@ class Codec:
             raise ValueError(f"horizon must be at least 1, got {self.horizon}")
         if not (math.isfinite(self.std) and self.std > 0):
             raise ValueError(f"normalization std must be finite and positive, got {self.std}")
-        if self.interval_scale not in INTERVAL_SCALES:
-            raise ValueError(f"interval_scale {self.interval_scale!r} is not one of {INTERVAL_SCALES}")
         self.features = [str(f) for f in self.features]
         bad = [f for f in self.features if f not in FEATURES]
         if bad or not self.features or len(set(self.features)) != len(self.features):
@@ -206,24 +198,15 @@ class Codec:
             y = (future - self.mean) / self.std
         return y.float()
 
-    def decode(self, y: torch.Tensor, last: torch.Tensor, shrink: float | None = None) -> torch.Tensor:
-        """Network output `(..., horizon)` and last observed prices `(...)` → predicted prices (float64)."""
-        shrink = self.shrink if shrink is None else shrink
+    def decode(self, y: torch.Tensor, last: torch.Tensor, shrink: float) -> torch.Tensor:
+        """Network output `(..., horizon)` and last observed prices `(...)` → predicted prices (float64),
+        the move shrunk toward naive by `shrink` (0 is naive, 1 the network's own)."""
         y = y.double()
         last = last.double().unsqueeze(-1)
         if self.target == "return":
             return last * torch.exp(shrink * y * self.std)
         level = y * self.std + self.mean
         return last + shrink * (level - last)
-
-    def residual_scale(self, windows: torch.Tensor) -> torch.Tensor:
-        """Prices `(..., window)` → the factor `(...)` (float64) that conformal residuals are divided by:
-        1 with `interval_scale=none`, else the standard deviation of the window's daily log returns."""
-        prices = windows.double()[..., -self.window :]
-        if self.interval_scale == "none":
-            return torch.ones(prices.shape[:-1], dtype=torch.float64)
-        # A window of identical prices has no volatility; a tiny floor keeps the division finite.
-        return torch.diff(prices.log(), dim=-1).std(dim=-1).clamp_min(1e-8)
 
     def drift_forecast(self, last: torch.Tensor) -> torch.Tensor:
         """Random walk with drift (drift fitted on the training part): `(...)` → `(..., horizon)`."""

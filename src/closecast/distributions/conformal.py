@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from closecast.data.codec import Codec
 from closecast.data.windows import WindowSet
+from closecast.distributions.calibration import Calibration, residual_scale
 
 
 def conformal_quantile(sorted_abs_residuals: np.ndarray, level: float) -> np.ndarray:
@@ -38,16 +38,18 @@ def log_residuals(pred: np.ndarray, actual: np.ndarray, scale: np.ndarray | None
     return np.sort(residuals, axis=0)
 
 
-def part_scale(codec: Codec, part: WindowSet) -> np.ndarray:
-    """Per-sample residual scale of a part (ones unless `codec.interval_scale` says otherwise)."""
+def part_scale(interval_scale: str, part: WindowSet) -> np.ndarray:
+    """Per-sample residual scale `(n,)` of a part under an `interval_scale` mode (ones for `none`)."""
     if part.window_prices is None:
         return np.ones(len(part))
-    return codec.residual_scale(part.window_prices.cpu()).numpy()
+    return residual_scale(part.window_prices.cpu(), interval_scale).numpy()
 
 
 def interval_bounds(
-    codec: Codec, pred: np.ndarray, part: WindowSet, residuals: np.ndarray, level: float
+    calibration: Calibration, pred: np.ndarray, part: WindowSet, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper `(n, horizon)` prices of the conformal `level` interval around `pred`."""
-    radius = conformal_quantile(residuals, level)[None, :] * part_scale(codec, part)[:, None]
+    """Lower and upper `(n, horizon)` prices of the conformal `level` interval around `pred`, from the
+    calibration's residuals."""
+    scale = part_scale(calibration.interval_scale, part)
+    radius = conformal_quantile(calibration.residuals.numpy(), level)[None, :] * scale[:, None]
     return pred * np.exp(-radius), pred * np.exp(radius)

@@ -1,9 +1,15 @@
 """Likelihood heads for training: raw network outputs → distribution parameters → negative log-likelihood.
 
-The network predicts, per horizon step, a location and a scale (and, for Student-t, degrees of freedom) of
-the normalized log return from the last observed price. The scale is made positive with softplus and the
-degrees of freedom are kept above 2, so the predictive distribution always has a finite variance (and a
-finite CRPS). Scoring the forecasts (CRPS, pinball, intervals) is numpy work and lives in
+A `Likelihood` object owns everything that depends on the head: its config name, the raw outputs it
+needs per horizon step, the map from raw outputs to parameters (`Predictive`), the training loss, the
+location (point forecast) of a raw output and the combination of an ensemble's members. The network,
+the training step, scoring and serving hold one and never branch on the name; `likelihood_of` is the
+one map from a config name (`model.likelihood`) to an object.
+
+A distribution head predicts, per horizon step, a location and a scale (and, for Student-t, degrees of
+freedom) of the normalized log return from the last observed price. The scale is made positive with
+softplus and the degrees of freedom are kept above 2, so the predictive distribution always has a finite
+variance (and a finite CRPS). Scoring the forecasts (CRPS, pinball, intervals) is numpy work and lives in
 `closecast.evaluation.scoring_rules`; this module is what the training step calls, so it stays in torch."""
 
 from __future__ import annotations
@@ -12,10 +18,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch.distributions import Normal, StudentT
-
-LIKELIHOODS = ("gaussian", "student_t")
-
+from torch import distributions as td
 
 # A floor on the scale keeps the log-likelihood finite when a network pushes its scale output to -inf.
 MIN_SCALE = 1e-4
@@ -36,23 +39,11 @@ class Predictive:
     scale: torch.Tensor
     df: torch.Tensor | None = None
 
-    def distribution(self) -> torch.distributions.Distribution:
+    def distribution(self) -> td.Distribution:
         """The torch distribution these parameters describe."""
         if self.df is None:
-            return Normal(self.loc, self.scale, validate_args=False)
-        return StudentT(self.df, self.loc, self.scale, validate_args=False)
-
-
-def n_params(likelihood: str) -> int:
-    """Raw outputs the network needs per horizon step for `likelihood`."""
-    check_likelihood(likelihood)
-    return 2 if likelihood == "gaussian" else 3
-
-
-def check_likelihood(likelihood: str) -> None:
-    """Fail with the allowed names when `likelihood` is not one of them."""
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"model.likelihood={likelihood!r} is not one of {LIKELIHOODS}; pick one of them")
+            return td.Normal(self.loc, self.scale, validate_args=False)
+        return td.StudentT(self.df, self.loc, self.scale, validate_args=False)
 
 
 def positive_scale(raw: torch.Tensor) -> torch.Tensor:
@@ -65,52 +56,133 @@ def degrees_of_freedom(raw: torch.Tensor) -> torch.Tensor:
     return F.softplus(raw) + DF_FLOOR
 
 
-def predictive(raw: torch.Tensor, likelihood: str) -> Predictive:
-    """Network output `(..., horizon, n_params)` → `Predictive` with parameters `(..., horizon)`."""
-    k = n_params(likelihood)
-    if raw.shape[-1] != k:
-        raise ValueError(
-            f"a {likelihood} head needs {k} outputs per horizon step, got {raw.shape[-1]}; "
-            "size the network's output layer with closecast.distributions.likelihood.n_params"
-        )
-    loc, scale = raw[..., 0], positive_scale(raw[..., 1])
-    df = degrees_of_freedom(raw[..., 2]) if likelihood == "student_t" else None
-    return Predictive(loc, scale, df)
-
-
 def inverse_softplus(value: torch.Tensor) -> torch.Tensor:
     """The raw output whose softplus is `value` (> 0), written to stay finite for small and large values."""
     value = value.clamp_min(torch.finfo(value.dtype).tiny)
     return value + torch.log(-torch.expm1(-value))
 
 
-def combine_members(raws: torch.Tensor, likelihood: str) -> torch.Tensor:
-    """Members' raw outputs `(members, ..., horizon, n_params)` → one raw output `(..., horizon, n_params)`.
+class Likelihood:
+    """What a network head is: its config `name`, `n_params` raw outputs per horizon step, and whether
+    it describes a distribution (`has_distribution`) or only a point forecast."""
 
-    Quantile averaging (Vincentization): the combined distribution's quantiles are the mean of the members'
-    quantiles. Within one location-scale family that is the mean location and the mean scale (and, for
-    Student-t, the mean degrees of freedom, which matches the quantile average where the members' tails
-    agree and stays close where they differ). Unlike a mixture of the members, it keeps their sharpness
-    rather than widening the forecast by their disagreement about the location.
-    The means are mapped back through the inverses of `positive_scale` and `degrees_of_freedom`, so
-    `predictive` reads the result like any single network's output. For `none`, the point forecasts'
-    mean.
-    """
-    if likelihood == "none":
+    name: str = ""
+    n_params: int = 1
+    has_distribution: bool = False
+
+    def predictive(self, raw: torch.Tensor) -> Predictive:
+        """Network output `(..., horizon, n_params)` → `Predictive` with parameters `(..., horizon)`."""
+        raise ValueError(
+            f"model.likelihood={self.name} is a point forecast with no predictive distribution; "
+            "use model.likelihood=student_t or gaussian for one"
+        )
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training loss of network outputs `out` against normalized targets `y` `(..., horizon)`."""
+        raise NotImplementedError
+
+    def location(self, raw: torch.Tensor) -> torch.Tensor:
+        """The point forecast `(..., horizon)` in a network's output."""
+        raise NotImplementedError
+
+    def combine(self, raws: torch.Tensor) -> torch.Tensor:
+        """Members' raw outputs `(members, ...)` → one raw output `(...)`, read like a single network's."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Point(Likelihood):
+    """No distribution: one normalized target per step `(..., horizon)`, trained by MSE."""
+
+    name, n_params, has_distribution = "none", 1, False
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean squared error of the point forecasts `out` `(..., horizon)`."""
+        return F.mse_loss(out, y)
+
+    def location(self, raw: torch.Tensor) -> torch.Tensor:
+        """The output itself: `(..., horizon)`."""
+        return raw
+
+    def combine(self, raws: torch.Tensor) -> torch.Tensor:
+        """The members' mean point forecast `(..., horizon)`."""
         return raws.mean(dim=0)
-    pred = predictive(raws, likelihood)
-    parts = [pred.loc.mean(dim=0), inverse_softplus(pred.scale.mean(dim=0) - MIN_SCALE)]
-    if pred.df is not None:
-        parts.append(inverse_softplus(pred.df.mean(dim=0) - DF_FLOOR))
-    return torch.stack(parts, dim=-1)
+
+
+class _LocationScale(Likelihood):
+    """A location-scale family: raw outputs `(..., horizon, n_params)`, location first, then scale."""
+
+    has_distribution = True
+
+    def _df(self, raw: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def predictive(self, raw: torch.Tensor) -> Predictive:
+        """Network output `(..., horizon, n_params)` → `Predictive` with parameters `(..., horizon)`."""
+        if raw.shape[-1] != self.n_params:
+            raise ValueError(
+                f"a {self.name} head needs {self.n_params} outputs per horizon step, got {raw.shape[-1]}; "
+                "size the network's output layer with the likelihood's n_params"
+            )
+        return Predictive(raw[..., 0], positive_scale(raw[..., 1]), self._df(raw))
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood of `y` `(..., horizon)` under the outputs `out`."""
+        if not torch.isfinite(out).all():
+            # Weights that went non-finite: say so plainly (torch's distributions would refuse the NaN
+            # parameters with a constraint error that does not name the cause).
+            raise FloatingPointError("network outputs became non-finite")
+        return nll(self.predictive(out), y)
+
+    def location(self, raw: torch.Tensor) -> torch.Tensor:
+        """The distribution's location `(..., horizon)`."""
+        return raw[..., 0]
+
+    def combine(self, raws: torch.Tensor) -> torch.Tensor:
+        """Members' raw outputs `(members, ..., horizon, n_params)` → one `(..., horizon, n_params)`.
+
+        Quantile averaging (Vincentization): the combined distribution's quantiles are the mean of the
+        members' quantiles. Within one location-scale family that is the mean location and the mean scale
+        (and, for Student-t, the mean degrees of freedom, which matches the quantile average where the
+        members' tails agree and stays close where they differ). Unlike a mixture of the members, it keeps
+        their sharpness rather than widening the forecast by their disagreement about the location.
+        The means are mapped back through the inverses of `positive_scale` and `degrees_of_freedom`, so
+        `predictive` reads the result like any single network's output.
+        """
+        pred = self.predictive(raws)
+        parts = [pred.loc.mean(dim=0), inverse_softplus(pred.scale.mean(dim=0) - MIN_SCALE)]
+        if pred.df is not None:
+            parts.append(inverse_softplus(pred.df.mean(dim=0) - DF_FLOOR))
+        return torch.stack(parts, dim=-1)
+
+
+class Gaussian(_LocationScale):
+    """A Normal distribution per step: location and scale."""
+
+    name, n_params = "gaussian", 2
+
+
+class StudentT(_LocationScale):
+    """A Student-t distribution per step: location, scale and degrees of freedom (> 2)."""
+
+    name, n_params = "student_t", 3
+
+    def _df(self, raw: torch.Tensor) -> torch.Tensor | None:
+        return degrees_of_freedom(raw[..., 2])
+
+
+LIKELIHOODS = {cls.name: cls for cls in (Point, Gaussian, StudentT)}
+
+
+def likelihood_of(name: str) -> Likelihood:
+    """The head a config name (`model.likelihood`: none, gaussian, student_t) stands for."""
+    if name not in LIKELIHOODS:
+        raise ValueError(f"model.likelihood={name!r} is not one of {tuple(LIKELIHOODS)}; pick one of them")
+    return LIKELIHOODS[name]()
 
 
 def nll(pred: Predictive, target: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of `target` `(..., horizon)` under `pred`."""
     return -pred.distribution().log_prob(target).mean()
-
-
-def location(raw: torch.Tensor, likelihood: str) -> torch.Tensor:
-    """The point forecast `(..., horizon)` in a network's output: the output itself for `none`, else the
-    distribution's location."""
-    return raw if likelihood == "none" else raw[..., 0]

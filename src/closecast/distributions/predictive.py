@@ -2,7 +2,7 @@
 the last observed price → quantiles, recalibrated on the validation part.
 
 Evaluation and serving both call this module, so the quantiles that are scored are the ones served. The
-location is the network's, shrunk toward naive by the codec's `shrink` exactly like the point forecast;
+location is the network's, shrunk toward naive by the calibration's shrink exactly like the point forecast;
 the scale (and degrees of freedom) are the network's. Recalibration is conformal on the probability
 integral transform (PIT): the validation outcomes' values of the forecast CDF, sorted per horizon step,
 are kept as a plain tensor; a nominal level `a` is served as the empirical `a`-quantile of those PIT
@@ -18,7 +18,7 @@ import torch
 from scipy import stats
 
 from closecast.data.codec import Codec
-from closecast.distributions.likelihood import predictive
+from closecast.distributions.likelihood import Likelihood
 
 
 def _standardized(y, loc, scale) -> np.ndarray:
@@ -72,15 +72,18 @@ class LogReturnForecast:
         return cdf(y, self.loc, self.scale, self.df)
 
 
-def log_return_forecast(codec: Codec, raw: torch.Tensor, likelihood: str) -> LogReturnForecast:
-    """Network outputs `(n, horizon, n_params)` → the served log-return distribution (shrink applied)."""
+def log_return_forecast(
+    codec: Codec, likelihood: Likelihood, raw: torch.Tensor, shrink: float
+) -> LogReturnForecast:
+    """Network outputs `(n, horizon, n_params)` of a distribution head → the served log-return
+    distribution, its location shrunk toward naive by `shrink`."""
     if codec.target != "return":
         raise ValueError(
-            f"model.likelihood={likelihood} needs data.target=return (got {codec.target!r}); "
+            f"model.likelihood={likelihood.name} needs data.target=return (got {codec.target!r}); "
             "use model.likelihood=none with data.target=level"
         )
-    pred = predictive(torch.as_tensor(raw).double(), likelihood)
-    loc = pred.loc.cpu().numpy() * codec.shrink * codec.std
+    pred = likelihood.predictive(torch.as_tensor(raw).double())
+    loc = pred.loc.cpu().numpy() * shrink * codec.std
     scale = pred.scale.cpu().numpy() * codec.std
     df = None if pred.df is None else pred.df.cpu().numpy()
     return LogReturnForecast(loc, scale, df)

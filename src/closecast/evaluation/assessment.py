@@ -5,6 +5,7 @@ the naive and drift baselines, and its predictive distribution beside the volati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,17 +13,18 @@ from omegaconf import DictConfig
 
 from closecast.data.codec import Codec
 from closecast.data.windows import WindowSet
-from closecast.distributions.conformal import interval_bounds
-from closecast.distributions.likelihood import location
+from closecast.distributions.calibration import Calibration
+from closecast.distributions.conformal import interval_bounds, log_residuals, part_scale
+from closecast.distributions.likelihood import Likelihood
 from closecast.distributions.predictive import (
     LogReturnForecast,
     log_return_forecast,
     log_return_quantiles,
     sorted_pit,
 )
-from closecast.evaluation.calibration import calibrate
 from closecast.evaluation.distribution_scores import baseline_forecasts, outcome, part_scores
 from closecast.evaluation.point import interval_coverage, score_forecasts
+from closecast.evaluation.shrink import choose_shrink
 
 # Scores the module logs every epoch during fit (see `ForecastModule`); in metrics.json they are the kept
 # (best) epoch's values. Every other metric of a run is computed once, at the end, by `assess`.
@@ -41,36 +43,54 @@ def predict_normalized(net: torch.nn.Module, part: WindowSet, batch_size: int = 
     return torch.cat(outs)
 
 
-@dataclass
-class Served:
-    """What the artifact serves besides the point forecast: conformal residuals (for a point network) or
-    the predictive distribution and its PIT recalibration (for a likelihood head)."""
+def calibrate(
+    codec: Codec,
+    likelihood: Likelihood,
+    raw_val: torch.Tensor,
+    val: WindowSet,
+    calibration: Any,
+) -> tuple[Calibration, LogReturnForecast | None]:
+    """The validation choices (`Calibration`) from the `calibration` settings and the network's raw
+    validation outputs `raw_val`: the shrink, the interval scaling, the conformal residuals of the shrunk
+    forecast and, for a distribution head, its sorted validation PIT values; with the validation
+    forecast distribution it was read from (None for a point network). Nothing here reads the test part."""
+    y_val = likelihood.location(raw_val)
+    min_gain_z = float(calibration.get("min_gain_z", 0.0))
+    shrink = choose_shrink(codec, y_val, val, calibration.shrink, min_gain_z)
+    interval_scale = str(calibration.get("interval_scale", "none"))
+    pred = codec.decode(y_val, val.last, shrink).numpy()
+    residuals = log_residuals(pred, val.future.numpy(), part_scale(interval_scale, val))
+    fc, pit = None, None
+    if likelihood.has_distribution:
+        fc = log_return_forecast(codec, likelihood, raw_val, shrink)
+        pit = torch.from_numpy(sorted_pit(fc, outcome(val.last.numpy(), val.future.numpy())))
+    return Calibration(torch.from_numpy(residuals), shrink, interval_scale, pit), fc
 
-    residuals: np.ndarray
-    pit: np.ndarray | None = None
 
-    def bounds(
-        self, codec: Codec, pred: np.ndarray, part: WindowSet, level: float, fc: LogReturnForecast | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper prices `(n, horizon)` of the central `level` interval."""
-        if fc is None:
-            return interval_bounds(codec, pred, part, self.residuals, level)
-        q = log_return_quantiles(fc, self.pit, [(1 - level) / 2, (1 + level) / 2])
-        last = part.last.numpy()[:, None]
-        return last * np.exp(q[..., 0]), last * np.exp(q[..., 1])
+def bounds(
+    calibration: Calibration, pred: np.ndarray, part: WindowSet, level: float, fc: LogReturnForecast | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper prices `(n, horizon)` of the central `level` interval: the recalibrated quantiles
+    of the forecast distribution `fc`, or the conformal interval around `pred` for a point network."""
+    if fc is None:
+        return interval_bounds(calibration, pred, part, level)
+    pit = None if calibration.pit is None else calibration.pit.numpy()
+    q = log_return_quantiles(fc, pit, [(1 - level) / 2, (1 + level) / 2])
+    last = part.last.numpy()[:, None]
+    return last * np.exp(q[..., 0]), last * np.exp(q[..., 1])
 
 
 def score_part(
     codec: Codec,
     y_hat: torch.Tensor,
     part: WindowSet,
-    served: Served,
+    calibration: Calibration,
     level: float,
     prefix: str,
     fc: LogReturnForecast | None = None,
 ) -> dict[str, float]:
     """Model, naive and drift scores on one part, plus the coverage of the `level` interval."""
-    pred = codec.decode(y_hat, part.last).numpy()
+    pred = codec.decode(y_hat, part.last, calibration.shrink).numpy()
     future = part.future.numpy()
     report = score_forecasts(
         {"model": pred, "drift": codec.drift_forecast(part.last).numpy()}, future, part.last.numpy()
@@ -79,7 +99,7 @@ def score_part(
     for method, scores in report.items():
         head = prefix if method == "model" else f"{prefix}/{method}"
         flat.update({f"{head}/{k}": v for k, v in scores.items()})
-    lower, upper = served.bounds(codec, pred, part, level, fc)
+    lower, upper = bounds(calibration, pred, part, level, fc)
     flat[f"{prefix}/coverage"] = interval_coverage(future, lower, upper)
     return flat
 
@@ -96,11 +116,10 @@ def raw_scores(
 
 @dataclass
 class Assessment:
-    """Calibrated forecasts of one fitted network: metrics, conformal residuals, test predictions."""
+    """Calibrated forecasts of one fitted network: metrics, the validation choices, test predictions."""
 
     metrics: dict[str, float]
-    residuals: np.ndarray
-    pit: np.ndarray | None  # sorted validation PIT values `(n, horizon)`, for a likelihood head
+    calibration: Calibration
     test_pred: np.ndarray
     test_drift: np.ndarray
     test_lower: np.ndarray  # the `calibration.interval` band around test_pred
@@ -115,40 +134,36 @@ def assess(
     prices: np.ndarray | None = None,
     n_train: int = 0,
 ) -> Assessment:
-    """Choose the shrink, the conformal residuals and the quantile recalibration on validation, then
-    score val and test; with the series' `prices` (and its training size `n_train`), also score the
-    volatility baselines fitted on those training prices.
+    """Choose the shrink, the conformal residuals and the quantile recalibration on validation
+    (`calibrate`), then score val and test; with the series' `prices` (and its training size `n_train`),
+    also score the volatility baselines fitted on those training prices.
 
-    Sets `codec.shrink`. Nothing about the test part feeds a choice: it is only scored.
+    Nothing about the test part feeds a choice: it is only scored.
     """
     val, test = parts["val"], parts["test"]
-    likelihood = str(getattr(net, "likelihood", "none"))
+    likelihood: Likelihood = net.likelihood
     raw_val, raw_test = predict_normalized(net, val), predict_normalized(net, test)
-    y_val, y_test = location(raw_val, likelihood), location(raw_test, likelihood)
-    residuals = calibrate(codec, y_val, val, cfg.calibration)
-    fcs: dict[str, LogReturnForecast | None] = {"val": None, "test": None}
-    served = Served(residuals)
-    if likelihood != "none":
-        fcs = {
-            name: log_return_forecast(codec, raw, likelihood)
-            for name, raw in (("val", raw_val), ("test", raw_test))
-        }
-        served.pit = sorted_pit(fcs["val"], outcome(val.last.numpy(), val.future.numpy()))
+    y_val, y_test = likelihood.location(raw_val), likelihood.location(raw_test)
+    calibration, fc_val = calibrate(codec, likelihood, raw_val, val, cfg.calibration)
+    shrink = calibration.shrink
+    fc_test = log_return_forecast(codec, likelihood, raw_test, shrink) if fc_val is not None else None
+    fcs = {"val": fc_val, "test": fc_test}
+    pit = None if calibration.pit is None else calibration.pit.numpy()
     level = float(cfg.calibration.interval)
     metrics = {
-        **score_part(codec, y_val, val, served, level, "val", fcs["val"]),
-        **score_part(codec, y_test, test, served, level, "test", fcs["test"]),
+        **score_part(codec, y_val, val, calibration, level, "val", fcs["val"]),
+        **score_part(codec, y_test, test, calibration, level, "test", fcs["test"]),
     }
     sigmas = baseline_forecasts(prices, n_train, codec.horizon) if prices is not None else {}
     for name, part in (("val", val), ("test", test)):
         if sigmas or fcs[name] is not None:
             y = outcome(part.last.numpy(), part.future.numpy())
-            metrics.update(part_scores(y, part.anchors, sigmas, name, fcs[name], served.pit))
-    metrics["shrink"] = codec.shrink
+            metrics.update(part_scores(y, part.anchors, sigmas, name, fcs[name], pit))
+    metrics["shrink"] = shrink
     # The network's own validation score before any shrink: a sweep still sees which trial learned most
     # when the guard sends every shrink to naive (and val/mae is then naive's for all of them).
     metrics.update({f"val/raw/{k}": v for k, v in raw_scores(codec, y_val, val.last, val.future).items()})
-    test_pred = codec.decode(y_test, test.last).numpy()
-    lower, upper = served.bounds(codec, test_pred, test, level, fcs["test"])
+    test_pred = codec.decode(y_test, test.last, shrink).numpy()
+    lower, upper = bounds(calibration, test_pred, test, level, fcs["test"])
     drift = codec.drift_forecast(test.last).numpy()
-    return Assessment(metrics, residuals, served.pit, test_pred, drift, lower, upper)
+    return Assessment(metrics, calibration, test_pred, drift, lower, upper)

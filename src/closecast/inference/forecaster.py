@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from closecast.data.codec import Codec
+from closecast.distributions.calibration import Calibration
 from closecast.distributions.conformal import conformal_quantile
-from closecast.distributions.likelihood import location
 from closecast.distributions.predictive import LogReturnForecast, log_return_forecast, log_return_quantiles
 from closecast.errors import InputError
 from closecast.models.lstm import LSTMForecaster
@@ -44,7 +44,7 @@ def level_name(level: float) -> str:
 
 
 class Forecaster:
-    """A loaded artifact ready to answer: weights on a device, codec and intervals at hand.
+    """A loaded artifact ready to answer: weights on a device, codec and calibration at hand.
 
     A likelihood head (`student_t`, `gaussian`) answers intervals and quantiles from its predictive
     distribution, recalibrated on validation (`closecast.distributions.predictive`); a point network
@@ -54,15 +54,20 @@ class Forecaster:
     def __init__(self, artifact: dict[str, Any], device: str | torch.device | None = None) -> None:
         self.device = device if isinstance(device, torch.device) else parse_device(device)
         self.codec = Codec.from_dict(artifact["codec"])
+        self.calibration = Calibration.from_dict(artifact["calibration"])
         self.net = LSTMForecaster(**artifact["model"])
         self.net.load_state_dict(artifact["state_dict"])
         self.net.eval().to(self.device)
-        self.residuals = np.asarray(artifact["residuals"], dtype=np.float64)
-        self.likelihood = str(artifact["model"].get("likelihood", "none"))
-        pit = artifact.get("quantile_pit")
-        self.pit = None if pit is None else np.asarray(pit, dtype=np.float64)
-        hidden = ("state_dict", "residuals", "quantile_pit")
-        self.metadata = {k: v for k, v in artifact.items() if k not in hidden}
+        self.likelihood = self.net.likelihood
+        self.residuals = self.calibration.residuals.double().numpy()
+        pit = self.calibration.pit
+        self.pit = None if pit is None else pit.double().numpy()
+        self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "calibration")}
+        # The validation choices without their arrays.
+        self.metadata["calibration"] = {
+            "shrink": self.calibration.shrink,
+            "interval_scale": self.calibration.interval_scale,
+        }
 
     @property
     def window(self) -> int:
@@ -171,10 +176,11 @@ class Forecaster:
             prices = torch.from_numpy(windows)
             ranges = [torch.from_numpy(a) for a in high_low or ()]
             raw = self.net(codec.encode(prices, *ranges).to(self.device)).cpu()
-            point = codec.decode(location(raw, self.likelihood), prices[:, -1]).numpy()
-        if self.likelihood == "none" or not distribution:
+            shrink = self.calibration.shrink
+            point = codec.decode(self.likelihood.location(raw), prices[:, -1], shrink).numpy()
+        if not (self.likelihood.has_distribution and distribution):
             return point, None
-        return point, log_return_forecast(codec, raw, self.likelihood)
+        return point, log_return_forecast(codec, self.likelihood, raw, shrink)
 
     def forecast(
         self, windows: np.ndarray, high_low: tuple[np.ndarray, np.ndarray] | None = None
@@ -193,7 +199,7 @@ class Forecaster:
         if dist is not None:
             return window[-1] * np.exp(log_return_quantiles(dist, self.pit, levels)[0])
         # A point network: the level's side of the conformal interval that has it as a bound.
-        scale = float(self.codec.residual_scale(torch.from_numpy(window)))
+        scale = float(self.calibration.residual_scale(torch.from_numpy(window)))
         out = np.empty((len(point), len(levels)))
         for j, level in enumerate(levels):
             if level == 0.5:
@@ -231,7 +237,7 @@ class Forecaster:
                 lower, upper = self.price_quantiles(window, point, dist, ends).T
             else:
                 # 1 unless the artifact scales its residuals by the window's volatility.
-                scale = float(self.codec.residual_scale(torch.from_numpy(window)))
+                scale = float(self.calibration.residual_scale(torch.from_numpy(window)))
                 radius = conformal_quantile(self.residuals, interval)[:horizon] * scale
                 with np.errstate(over="ignore", invalid="ignore"):
                     lower, upper = point * np.exp(-radius), point * np.exp(radius)

@@ -7,23 +7,22 @@ import math
 import torch
 from torch import nn
 
-from closecast.distributions.likelihood import combine_members, n_params
-
-LIKELIHOOD_CHOICES = ("none", "gaussian", "student_t")
+from closecast.distributions.likelihood import Likelihood, likelihood_of
 
 
 class LSTMForecaster(nn.Module):
     """Stacked LSTM over a sequence of input features, with a linear head for the next `horizon` steps.
 
-    `likelihood=none` gives one normalized target per step (a point forecast, trained by MSE);
-    `gaussian` / `student_t` give the raw distribution parameters per step
-    (`closecast.distributions.likelihood`).
+    `likelihood` (a `Likelihood`, or its config name) sizes the head: `none` gives one normalized target
+    per step (a point forecast, trained by MSE); `gaussian` / `student_t` give the raw distribution
+    parameters per step (`closecast.distributions.likelihood`). `hparams` keep its name, so an artifact
+    rebuilds the network from plain data.
     The head starts at a zero location — the naive forecast under the default `return` target — and a unit
     scale (the training spread), so training moves it only where the data pays for it.
 
     `members=K > 1` makes a deep ensemble: K independent LSTM+head pairs, each from its own random LSTM
     weights and the same naive start, each trained on its own loss (`member_outputs`). `forward` answers
-    one set of raw outputs, the members combined by `combine_members`, so every reader of a network's
+    one set of raw outputs, the members combined by the likelihood's `combine`, so every reader of a network's
     output (calibration, scores, artifact, serving) sees a single network.
     """
 
@@ -34,7 +33,7 @@ class LSTMForecaster(nn.Module):
         dropout: float = 0.0,
         input_size: int = 1,
         horizon: int = 1,
-        likelihood: str = "none",
+        likelihood: Likelihood | str = "none",
         members: int = 1,
     ) -> None:
         super().__init__()
@@ -42,8 +41,7 @@ class LSTMForecaster(nn.Module):
             raise ValueError(f"hidden and layers must be positive, got hidden={hidden}, layers={layers}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if likelihood not in LIKELIHOOD_CHOICES:
-            raise ValueError(f"model.likelihood={likelihood!r} is not one of {LIKELIHOOD_CHOICES}")
+        head = likelihood if isinstance(likelihood, Likelihood) else likelihood_of(likelihood)
         if isinstance(members, bool) or not isinstance(members, int) or members < 1:
             raise ValueError(f"model.members={members!r} must be a whole number >= 1 (1 = a single network)")
         self.hparams = {
@@ -52,11 +50,11 @@ class LSTMForecaster(nn.Module):
             "dropout": float(dropout),
             "input_size": int(input_size),
             "horizon": int(horizon),
-            "likelihood": str(likelihood),
+            "likelihood": head.name,
             "members": members,
         }
-        self.likelihood, self.horizon = likelihood, int(horizon)
-        self.n_params = 1 if likelihood == "none" else n_params(likelihood)
+        self.likelihood, self.horizon = head, int(horizon)
+        self.n_params = head.n_params
         self.members = members
         if members == 1:
             # The single network keeps its attribute names, so artifacts and checkpoints from before
@@ -94,4 +92,4 @@ class LSTMForecaster(nn.Module):
         """`(batch, length, input_size)` → `(batch, horizon)`, or `(batch, horizon, n_params)` with a
         likelihood head; an ensemble's members combined into one such output."""
         outputs = self.member_outputs(x)
-        return outputs[0] if self.members == 1 else combine_members(torch.stack(outputs), self.likelihood)
+        return outputs[0] if self.members == 1 else self.likelihood.combine(torch.stack(outputs))

@@ -9,38 +9,39 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from closecast.data.codec import Codec
-from closecast.distributions.likelihood import location, nll, predictive
-from closecast.evaluation.assessment import raw_scores
+from closecast.distributions.likelihood import Likelihood
+
+# Network point forecasts `(n, horizon)`, last observed prices `(n,)` and future prices `(n, horizon)` →
+# named price scores of the network before any calibration, logged each epoch as `val/raw/<name>`.
+RawScores = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict[str, float]]
 
 
 class ForecastModule(pl.LightningModule):
-    """Negative log-likelihood of the normalized targets under the network's predictive distribution
-    (`model.likelihood` gaussian | student_t), or their MSE for a point network (`none`), stepped by
-    Lightning's own loop (clipping, schedulers and precision are Trainer settings). Every epoch it logs
-    `train/loss`, `val/loss` (that loss on validation) and the network's own validation scores of its
-    point forecast (the location) in prices, before any calibration: `val/raw/mae`, `val/raw/rmse`,
-    `val/raw/mape` (%) and `val/raw/mase` (against naive).
+    """The injected `likelihood`'s training loss of the normalized targets (the negative log-likelihood of
+    a distribution head, the MSE of a point network), stepped by Lightning's own loop (clipping,
+    schedulers and precision are Trainer settings). Every epoch it logs `train/loss`, `val/loss` (that
+    loss on validation) and, with `raw_scores`, the network's own validation scores of its point forecast
+    (the location) before any calibration, as `val/raw/<name>`.
 
-    A network with `member_outputs` (an ensemble, `model.members`) trains each member on its own loss:
-    the training loss is the mean of the members' losses, so no member's gradient depends on another's.
-    `val/loss` scores the combined output, the distribution that is served, so checkpointing and early
-    stopping pick the served model."""
+    The network answers each member's raw output (`member_outputs`); an ensemble (`model.members`)
+    trains each member on its own loss: the training loss is the mean of the members' losses, so no
+    member's gradient depends on another's. `val/loss` scores the combined output, the distribution that
+    is served, so checkpointing and early stopping pick the served model."""
 
     def __init__(
         self,
         net: nn.Module,
+        likelihood: Likelihood,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
-        codec: Codec | None = None,
+        raw_scores: RawScores | None = None,
     ) -> None:
         super().__init__()
         self.net = net
+        self.likelihood = likelihood
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.codec = codec
-        self.likelihood = str(getattr(net, "likelihood", "none"))
-        self.mse = nn.MSELoss()
+        self.raw_scores = raw_scores
         self._outputs: list[tuple[torch.Tensor, ...]] = []
         # Each training batch's detached loss and size, averaged once per epoch into `train/loss`. A per-step
         # `self.log(..., on_epoch=True)` gives the same number with Lightning's logging bookkeeping on every
@@ -52,23 +53,17 @@ class ForecastModule(pl.LightningModule):
 
     def loss_fn(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The training loss of network outputs `out` against normalized targets `y`."""
-        if self.likelihood == "none":
-            return self.mse(out, y)
-        if not torch.isfinite(out).all():
-            # Weights that went non-finite: say so plainly (torch's distributions would refuse the NaN
-            # parameters with a constraint error that does not name the cause).
+        try:
+            return self.likelihood.loss(out, y)
+        except FloatingPointError as exc:
             raise FloatingPointError(
-                f"network outputs became non-finite in epoch {self.current_epoch} "
-                f"(by step {self.global_step}): training diverged; lower optimizer.lr or keep "
-                "trainer.gradient_clip_val set"
-            )
-        return nll(predictive(out, self.likelihood), y)
+                f"{exc} in epoch {self.current_epoch} (by step {self.global_step}): training diverged; "
+                "lower optimizer.lr or keep trainer.gradient_clip_val set"
+            ) from None
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        member_outputs = getattr(self.net, "member_outputs", None)
-        outputs = member_outputs(x) if member_outputs is not None else [self.net(x)]
-        loss = torch.stack([self.loss_fn(out, y) for out in outputs]).mean()
+        loss = torch.stack([self.loss_fn(out, y) for out in self.net.member_outputs(x)]).mean()
         self._losses.append((loss.detach(), x.shape[0]))
         return loss
 
@@ -101,10 +96,9 @@ class ForecastModule(pl.LightningModule):
                 "trainer.gradient_clip_val set"
             )
         self.log("val/loss", loss, prog_bar=True)
-        if self.codec is None:
+        if self.raw_scores is None:
             return
-        point = location(pred, self.likelihood)
-        for name, value in raw_scores(self.codec, point, last, future).items():
+        for name, value in self.raw_scores(self.likelihood.location(pred), last, future).items():
             self.log(f"val/raw/{name}", value)
 
     def configure_optimizers(self) -> Any:

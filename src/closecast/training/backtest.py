@@ -23,11 +23,11 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, open_dict
 
+from closecast.artifacts.schema import codec_fields
 from closecast.data.codec import Codec
 from closecast.data.datamodule import PriceDataModule
 from closecast.data.series import SeriesData
 from closecast.data.splits import Split, walk_forward_splits
-from closecast.distributions.likelihood import location
 from closecast.errors import DataError
 from closecast.evaluation import report
 from closecast.evaluation.assessment import assess, predict_normalized
@@ -143,15 +143,15 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
         prices = fold.series.to_numpy(dtype=np.float64)
         result = assess(fold_cfg, fold.codec, fitted.net, fold.parts, prices, split.n_train)
         val, test = fold.parts["val"], fold.parts["test"]
-        likelihood = str(getattr(fitted.net, "likelihood", "none"))
+        location = fitted.net.likelihood.location
         # Network outputs (the point forecast: a likelihood head's location) and prices of the fold,
         # kept so calibration rules can be studied offline.
         np.savez(
             output_dir / f"fold{k}" / "forecasts.npz",
-            y_val=location(predict_normalized(fitted.net, val), likelihood).numpy(),
+            y_val=location(predict_normalized(fitted.net, val)).numpy(),
             val_last=val.last.numpy(),
             val_future=val.future.numpy(),
-            y_test=location(predict_normalized(fitted.net, test), likelihood).numpy(),
+            y_test=location(predict_normalized(fitted.net, test)).numpy(),
             test_last=test.last.numpy(),
             test_future=test.future.numpy(),
             codec=json.dumps(fold.codec.to_dict()),
@@ -197,7 +197,7 @@ def guard_study(output_dir: Path, zs: tuple[float, ...] = (0.0, 1.0, 1.645, 2.0)
     totals = {z: [0.0, 0.0] for z in zs}
     for path in sorted(Path(output_dir).glob("fold*/forecasts.npz")):
         saved = np.load(path)
-        codec = Codec.from_dict(json.loads(str(saved["codec"])))
+        codec = Codec.from_dict(codec_fields(json.loads(str(saved["codec"]))))
         val = SimpleNamespace(
             last=torch.from_numpy(saved["val_last"]), future=torch.from_numpy(saved["val_future"])
         )

@@ -67,10 +67,9 @@ def finish_series(
     artifact = build_artifact(
         net,
         member.codec,
+        result.calibration,
         data_meta,
         metrics,
-        result.residuals,
-        quantile_pit=result.pit,
         extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
     )
     return SeriesResult(metrics, data_meta, save_artifact(artifact, output_dir / artifact_name), plot_files)
@@ -81,7 +80,7 @@ def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec) -> None:
     meta, metrics = series.data, series.metrics
     print(
         f"\n{meta['ticker']} {meta['feature']} {meta['start']}..{meta['end']}, "
-        f"target={codec.target}, shrink={codec.shrink}, window={codec.window}, horizon={codec.horizon}"
+        f"target={codec.target}, shrink={metrics['shrink']}, window={codec.window}, horizon={codec.horizon}"
     )
     print(summary_table(metrics))
     print(f"{float(cfg.calibration.interval):.0%} interval coverage on test: {metrics['test/coverage']:.3f}")

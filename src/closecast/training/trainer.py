@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 import closecast.training.warning_filters  # noqa: F401
 from closecast.data.batches import Batches
 from closecast.data.datamodule import PriceDataModule
+from closecast.distributions.likelihood import likelihood_of
+from closecast.evaluation.assessment import raw_scores
 from closecast.models.module import ForecastModule
 from closecast.training.hparams import run_hparams
 
@@ -72,10 +75,10 @@ def build_module_and_trainer(
     cfg: DictConfig, datamodule: PriceDataModule, callbacks: list[pl.Callback], logger: Any
 ) -> tuple[ForecastModule, pl.Trainer]:
     """The LightningModule and Trainer of a run, both from `cfg` (clipping etc. are Trainer settings)."""
-    likelihood = cfg.model.get("likelihood", "none")
-    if likelihood != "none" and datamodule.codec.target != "return":
+    likelihood = likelihood_of(cfg.model.get("likelihood", "none"))
+    if likelihood.has_distribution and datamodule.codec.target != "return":
         raise ValueError(
-            f"model.likelihood={likelihood} describes log returns and needs data.target=return "
+            f"model.likelihood={likelihood.name} describes log returns and needs data.target=return "
             f"(got {datamodule.codec.target}); use model.likelihood=none with data.target=level"
         )
     trainer: pl.Trainer = build(cfg.trainer, callbacks=callbacks, logger=logger)
@@ -84,12 +87,15 @@ def build_module_and_trainer(
     train = datamodule.parts["train"]
     steps = len(Batches((train.x,), datamodule.batch_size, shuffle=False, world=trainer.world_size))
     trainer.log_every_n_steps = max(1, min(trainer.log_every_n_steps, steps))
+    codec = datamodule.codec
+    net = build(cfg.model, input_size=codec.n_features, horizon=codec.horizon, likelihood=likelihood)
     module = ForecastModule(
-        net=build(cfg.model, input_size=datamodule.codec.n_features, horizon=datamodule.codec.horizon),
+        net=net,
+        likelihood=likelihood,
         optimizer=build(cfg.optimizer),
         scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
         # Several series decode to prices by their own codecs: no per-epoch price scores of the mix.
-        codec=datamodule.price_codec,
+        raw_scores=None if datamodule.price_codec is None else partial(raw_scores, datamodule.price_codec),
     )
     return module, trainer
 

@@ -224,15 +224,14 @@ def module_forecast(artifact: dict, window: torch.Tensor) -> list[float]:
     """What the network module itself says: `net(codec.encode(window))` (a likelihood head's location),
     decoded."""
     from closecast.data.codec import Codec
-    from closecast.distributions.likelihood import location
     from closecast.models.lstm import LSTMForecaster
 
     net = LSTMForecaster(**artifact["model"])
     net.load_state_dict(artifact["state_dict"])
     codec = Codec.from_dict(artifact["codec"])
     with torch.no_grad():
-        out = location(net.eval()(codec.encode(window).unsqueeze(0)), net.likelihood)
-        return codec.decode(out, window[-1:])[0].tolist()
+        out = net.likelihood.location(net.eval()(codec.encode(window).unsqueeze(0)))
+        return codec.decode(out, window[-1:], artifact["calibration"]["shrink"])[0].tolist()
 
 
 def test_artifact_answers_bit_identically_to_the_module_forward(
@@ -241,15 +240,15 @@ def test_artifact_answers_bit_identically_to_the_module_forward(
     """The served number is the module's own forward on the codec's encoding, decoded: no second copy."""
     from closecast.artifacts.schema import build_artifact
     from closecast.data.codec import Codec
+    from closecast.distributions.calibration import Calibration
     from closecast.models.lstm import LSTMForecaster
 
     torch.manual_seed(0)
     net = LSTMForecaster(hidden=64, layers=2, dropout=0.1, horizon=2)
     torch.nn.init.normal_(net.head.weight, std=0.1)
     prices = torch.tensor(sample_closes(400), dtype=torch.float64)
-    default = build_artifact(
-        net, Codec.fit(prices[:300], "return", 30, 2), {"ticker": "AAPL"}, {}, np.zeros((5, 2))
-    )
+    codec = Codec.fit(prices[:300], "return", 30, 2)
+    default = build_artifact(net, codec, Calibration(torch.zeros(5, 2)), {"ticker": "AAPL"}, {})
     published = torch.load(trained_artifact, weights_only=True)
     for artifact in (published, default):
         forecaster = Forecaster(artifact)

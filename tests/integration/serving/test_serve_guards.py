@@ -100,7 +100,7 @@ def test_models_reports_no_config_paths_or_urls(checkpoints: Path, tmp_path: Pat
 MALFORMED = {
     "data.pt": lambda a: a.update(data="oops"),
     "metrics.pt": lambda a: a.update(metrics=[1, 2]),
-    "residuals.pt": lambda a: a.update(residuals=torch.tensor(0.5)),
+    "residuals.pt": lambda a: a["calibration"].update(residuals=torch.tensor(0.5)),
     "codec.pt": lambda a: a["codec"].update(std=-1.0),
     "state.pt": lambda a: a.update(state_dict={"w": "not a tensor"}),
 }

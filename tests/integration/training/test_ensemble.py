@@ -12,7 +12,8 @@ import torch
 from closecast.artifacts.publish import save_artifact
 from closecast.artifacts.schema import build_artifact, load_artifact
 from closecast.data.codec import Codec
-from closecast.distributions.likelihood import location, predictive
+from closecast.distributions.calibration import Calibration
+from closecast.distributions.likelihood import Gaussian, StudentT
 from closecast.distributions.predictive import log_return_forecast
 from closecast.models.lstm import LSTMForecaster
 from closecast.models.module import ForecastModule
@@ -48,8 +49,8 @@ def test_the_combined_gaussian_is_the_quantile_average_of_the_members() -> None:
     net = random_ensemble("gaussian")
     x = torch.randn(7, 10, 2)
     with torch.no_grad():
-        members = [predictive(out, "gaussian").distribution() for out in net.member_outputs(x)]
-        combined = predictive(net(x), "gaussian").distribution()
+        members = [Gaussian().predictive(out).distribution() for out in net.member_outputs(x)]
+        combined = Gaussian().predictive(net(x)).distribution()
     levels = LEVELS.view(-1, 1, 1)
     average = torch.stack([d.icdf(levels) for d in members]).mean(dim=0)
     torch.testing.assert_close(combined.icdf(levels), average, rtol=1e-5, atol=1e-5)
@@ -61,8 +62,8 @@ def test_the_combined_student_t_averages_location_scale_and_degrees_of_freedom()
     net = random_ensemble("student_t")
     x = torch.randn(7, 10, 2)
     with torch.no_grad():
-        members = [predictive(out, "student_t") for out in net.member_outputs(x)]
-        combined = predictive(net(x), "student_t")
+        members = [StudentT().predictive(out) for out in net.member_outputs(x)]
+        combined = StudentT().predictive(net(x))
     for name in ("loc", "scale", "df"):
         average = torch.stack([getattr(m, name) for m in members]).mean(dim=0)
         torch.testing.assert_close(getattr(combined, name), average, rtol=1e-5, atol=1e-5)
@@ -83,7 +84,7 @@ def test_a_bad_member_count_names_the_key(members: object) -> None:
 
 def test_each_member_gets_the_gradient_of_its_own_loss_only() -> None:
     net = random_ensemble("student_t", members=3, horizon=1)
-    module = ForecastModule(net=net, optimizer=partial(torch.optim.Adam, lr=1e-3))
+    module = ForecastModule(net=net, likelihood=net.likelihood, optimizer=partial(torch.optim.Adam, lr=1e-3))
     x, y = torch.randn(16, 10, 2), torch.randn(16, 1)
     module.training_step((x, y), 0).backward()
     together = [[p.grad.clone() for p in m.parameters()] for m in net.ensemble]
@@ -113,18 +114,19 @@ def test_members_train_apart_and_the_served_answer_is_the_modules_forward(traine
     forecaster = registry.resolve("best").forecaster(None)
     net = LSTMForecaster(**artifact["model"])
     net.load_state_dict(state)
-    module = ForecastModule(net=net.eval(), optimizer=partial(torch.optim.Adam))
+    module = ForecastModule(net=net.eval(), likelihood=net.likelihood, optimizer=partial(torch.optim.Adam))
     codec = Codec.from_dict(artifact["codec"])
     prices = torch.tensor(sample_closes(200), dtype=torch.float64)
     for start in (0, 57, 133):
         window = prices[start : start + artifact["window"]]
         with torch.no_grad():
             raw = module(codec.encode(window).unsqueeze(0))
-        expected = codec.decode(location(raw, net.likelihood), window[-1:])[0].tolist()
+        shrink = forecaster.calibration.shrink
+        expected = codec.decode(net.likelihood.location(raw), window[-1:], shrink)[0].tolist()
         answer = forecaster.predict(window.tolist(), quantiles=[0.05, 0.5, 0.95])
         assert answer["predictions"] == expected
         _, dist = forecaster.outputs(window.numpy()[None])
-        want = log_return_forecast(codec, raw, net.likelihood)
+        want = log_return_forecast(codec, net.likelihood, raw, shrink)
         for name in ("loc", "scale", "df"):
             np.testing.assert_array_equal(getattr(dist, name), getattr(want, name))
         q = list(answer["quantiles"].values())
@@ -137,7 +139,8 @@ def test_an_artifact_without_members_loads_as_one_network(tmp_path: Path) -> Non
     torch.nn.init.normal_(net.head.weight, std=0.1)
     prices = torch.tensor(sample_closes(300), dtype=torch.float64)
     codec = Codec.fit(prices[:200], "return", 20, 1)
-    artifact = build_artifact(net, codec, {"ticker": "AAPL"}, {}, np.zeros((5, 1)))
+    calibration = Calibration(torch.zeros(5, 1))
+    artifact = build_artifact(net, codec, calibration, {"ticker": "AAPL"}, {})
     del artifact["model"]["members"]  # written before ensembles existed
     # The single network's weights keep the names they had before ensembles.
     assert set(artifact["state_dict"]) == {k for k, _ in net.named_parameters()}
@@ -149,5 +152,5 @@ def test_an_artifact_without_members_loads_as_one_network(tmp_path: Path) -> Non
     assert forecaster.net.members == 1
     window = prices[:20]
     with torch.no_grad():
-        expected = codec.decode(net(codec.encode(window).unsqueeze(0)), window[-1:])[0].tolist()
+        expected = codec.decode(net(codec.encode(window).unsqueeze(0)), window[-1:], 1.0)[0].tolist()
     assert forecaster.predict(window.tolist())["predictions"] == expected

@@ -80,13 +80,13 @@ def test_the_artifact_carries_the_head_the_features_and_the_recalibration(studen
     artifact = load_artifact(tmp / "checkpoints" / "best.pt")  # weights-only load + schema check
     assert artifact["model"]["likelihood"] == "student_t" and artifact["model"]["input_size"] == 3
     assert artifact["codec"]["features"] == ["return", "abs_return", "ma_dev"]
-    pit = artifact["quantile_pit"]
+    pit = artifact["calibration"]["pit"]
     assert pit.ndim == 2 and pit.shape[1] == 1 and bool((pit[1:] >= pit[:-1]).all())
     broken = dict(artifact)
-    broken.pop("quantile_pit")
-    with pytest.raises(ArtifactError, match="quantile_pit"):
+    broken["calibration"] = {**artifact["calibration"], "pit": None}
+    with pytest.raises(ArtifactError, match="calibration pit"):
         check_artifact(broken)
-    broken["quantile_pit"] = pit + 2
+    broken["calibration"] = {**artifact["calibration"], "pit": pit + 2}
     with pytest.raises(ArtifactError, match="probabilities"):
         check_artifact(broken)
 
@@ -95,7 +95,7 @@ def test_point_network_keeps_conformal_intervals_and_still_scores_the_baselines(
     metrics = train(compose_train(tmp_path, ["model.likelihood=none", "data.features=[return]"]))
     assert "test/crps" not in metrics and np.isfinite(metrics["test/garch/crps"])
     artifact = load_artifact(tmp_path / "checkpoints" / "best.pt")
-    assert "quantile_pit" not in artifact and artifact["model"]["likelihood"] == "none"
+    assert artifact["calibration"]["pit"] is None and artifact["model"]["likelihood"] == "none"
     # An artifact from before the head (no likelihood, codec without features) still validates and
     # answers exactly as the same network does with the new keys.
     values = np.exp(np.linspace(4.0, 4.2, 40)).tolist()

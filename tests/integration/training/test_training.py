@@ -29,7 +29,8 @@ def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
     assert artifact["window"] == 10 and artifact["horizon"] == 1
     assert artifact["data"]["start"] == "2009-01-02" and artifact["data"]["end"] == "2013-03-01"
     codec = artifact["codec"]
-    assert codec["target"] == "return" and codec["std"] > 0 and 0 <= codec["shrink"] <= 1
+    assert codec["target"] == "return" and codec["std"] > 0 and "shrink" not in codec
+    assert artifact["calibration"]["shrink"] == metrics["shrink"] and 0 <= metrics["shrink"] <= 1
     assert artifact["metrics"]["test/mase"] == pytest.approx(metrics["test/mase"])
     assert {"torch", "closecast", "python"} <= set(artifact["versions"])
     # The published copy is byte-identical to the run's artifact.

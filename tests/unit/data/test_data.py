@@ -65,7 +65,7 @@ def test_return_codec_inputs_and_targets_are_scaled_log_returns():
     np.testing.assert_allclose(x[:, 0].numpy(), expected, rtol=1e-6)
     y = codec.target_of(prices)
     np.testing.assert_allclose(y.numpy(), np.log([99 / 99, 120 / 99]) / 0.5, rtol=1e-6, atol=1e-7)
-    back = codec.decode(y.unsqueeze(0), prices[2:3])
+    back = codec.decode(y.unsqueeze(0), prices[2:3], 1.0)
     np.testing.assert_allclose(back[0].numpy(), [99.0, 120.0], rtol=1e-6)
 
 

@@ -53,7 +53,8 @@ def test_artifact_and_predict_carry_the_horizon(horizon_run):
     path = tmp / "checkpoints" / "best.pt"
     artifact = load_artifact(path)
     assert artifact["horizon"] == HORIZON and artifact["codec"]["horizon"] == HORIZON
-    assert tuple(artifact["residuals"].shape)[1] == HORIZON
+    calibration = artifact["calibration"]
+    assert tuple(calibration["residuals"].shape)[1] == HORIZON
 
     # The artifact answers exactly what the training run computed for the last test sample.
     datamodule = one_series(**{k: v for k, v in cfg.data.items() if k != "_target_"})
@@ -64,14 +65,15 @@ def test_artifact_and_predict_carry_the_horizon(horizon_run):
     out = forecaster.predict(values, horizon=HORIZON, interval=0.9)
     assert len(out["predictions"]) == HORIZON == len(out["lower"]) == len(out["upper"])
     net_out = forecaster.net(datamodule.parts["test"].x[-1:])
-    expected = Codec.from_dict(artifact["codec"]).decode(net_out.detach(), torch.tensor([values[-1]]))[0]
+    codec = Codec.from_dict(artifact["codec"])
+    expected = codec.decode(net_out.detach(), torch.tensor([values[-1]]), calibration["shrink"])[0]
     np.testing.assert_allclose(out["predictions"], expected.numpy(), rtol=1e-6)
     for lo, p, hi in zip(out["lower"], out["predictions"], out["upper"], strict=True):
         assert lo < p < hi
     # The band is the stored conformal radius per step, scaled by this window's volatility.
-    assert artifact["codec"]["interval_scale"] == "window"
+    assert calibration["interval_scale"] == "window" and "interval_scale" not in artifact["codec"]
     volatility = np.std(np.diff(np.log(values)), ddof=1)
-    radius = conformal_quantile(np.asarray(artifact["residuals"], dtype=np.float64), 0.9) * volatility
+    radius = conformal_quantile(np.asarray(calibration["residuals"], dtype=np.float64), 0.9) * volatility
     np.testing.assert_allclose(out["upper"], np.array(out["predictions"]) * np.exp(radius), rtol=1e-5)
     np.testing.assert_allclose(out["lower"], np.array(out["predictions"]) * np.exp(-radius), rtol=1e-5)
     # Conformal radii per step come from the stored residuals; later steps are wider.

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from closecast.data.codec import Codec
-from closecast.distributions.conformal import conformal_quantile, log_residuals
+from closecast.distributions.calibration import Calibration
+from closecast.distributions.conformal import conformal_quantile, interval_bounds, log_residuals, part_scale
 from closecast.evaluation.point import interval_coverage, point_metrics, score_forecasts
 
 
@@ -91,14 +92,14 @@ def test_conformal_coverage_on_a_case_with_known_quantiles():
 def test_residual_scale_is_the_window_volatility_or_one():
     prices = torch.tensor([[100.0, 110.0, 99.0, 99.0], [50.0, 50.0, 50.0, 50.0]])
     returns = np.diff(np.log(prices[0].numpy().astype(np.float64)))
-    window = Codec(target="return", window=4, horizon=1, mean=0.0, std=0.01, interval_scale="window")
+    window = Calibration(torch.zeros(3, 1), interval_scale="window")
     scale = window.residual_scale(prices).numpy()
     assert scale[0] == pytest.approx(np.std(returns, ddof=1))
     assert 0 < scale[1] < 1e-7  # a flat window gets the floor, not zero
-    plain = Codec(target="return", window=4, horizon=1, mean=0.0, std=0.01)
+    plain = Calibration(torch.zeros(3, 1))
     np.testing.assert_array_equal(plain.residual_scale(prices).numpy(), [1.0, 1.0])
     with pytest.raises(ValueError, match="interval_scale"):
-        Codec(target="return", window=4, horizon=1, mean=0.0, std=0.01, interval_scale="garch")
+        Calibration(torch.zeros(3, 1), interval_scale="garch")
 
 
 def _regime(rng: np.random.Generator, n: int, sigma: float, window: int = 30) -> SimpleNamespace:
@@ -120,15 +121,10 @@ def test_volatility_scaled_intervals_keep_coverage_when_the_regime_calms_down():
     turbulent, calm = _regime(rng, 4000, 0.03), _regime(rng, 4000, 0.01)
     coverage = {}
     for mode in ("none", "window"):
-        codec = Codec(target="return", window=30, horizon=1, mean=0.0, std=0.01, interval_scale=mode)
         cal_pred, test_pred = turbulent.last[:, None], calm.last[:, None]  # the naive forecast
-        scale = codec.residual_scale(turbulent.window_prices).numpy()
-        residuals = log_residuals(cal_pred, turbulent.future, scale)
-        radius = (
-            conformal_quantile(residuals, 0.9) * codec.residual_scale(calm.window_prices).numpy()[:, None]
-        )
-        coverage[mode] = interval_coverage(
-            calm.future, test_pred * np.exp(-radius), test_pred * np.exp(radius)
-        )
+        residuals = log_residuals(cal_pred, turbulent.future, part_scale(mode, turbulent))
+        calibration = Calibration(torch.from_numpy(residuals), interval_scale=mode)
+        lower, upper = interval_bounds(calibration, test_pred, calm, 0.9)
+        coverage[mode] = interval_coverage(calm.future, lower, upper)
     assert coverage["none"] > 0.99
     assert abs(coverage["window"] - 0.9) < 0.015

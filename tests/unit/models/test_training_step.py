@@ -14,6 +14,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from closecast.data.datamodule import EVAL_BATCH_SIZE, PriceDataModule
+from closecast.evaluation.assessment import raw_scores
 from closecast.models.lstm import LSTMForecaster
 from closecast.models.module import ForecastModule
 from closecast.training.trainer import build, build_callbacks, build_module_and_trainer
@@ -38,7 +39,12 @@ def tiny_data(batch_size: int = 50) -> PriceDataModule:
 def tiny_module(dm: PriceDataModule) -> ForecastModule:
     torch.manual_seed(0)
     net = LSTMForecaster(hidden=4, layers=1, horizon=dm.horizon)
-    return ForecastModule(net=net, optimizer=partial(torch.optim.Adam, lr=1e-3), codec=dm.codec)
+    return ForecastModule(
+        net=net,
+        likelihood=net.likelihood,
+        optimizer=partial(torch.optim.Adam, lr=1e-3),
+        raw_scores=partial(raw_scores, dm.codec),
+    )
 
 
 class BatchLosses(pl.Callback):

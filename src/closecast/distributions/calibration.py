@@ -1,0 +1,107 @@
+"""What calibration chose on the validation part, as one plain-data record beside the codec.
+
+The codec holds what was fitted on the training part; this record holds what was chosen on validation:
+the shrink of the network's move toward naive, how conformal residuals are scaled, the sorted conformal
+residuals themselves and, for a distribution head, the sorted validation PIT values that recalibrate its
+quantiles (`closecast.distributions.predictive`). Scoring and serving read the same record, and it
+travels in the serving artifact under its own key (`to_dict` / `from_dict`, tensors only)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+INTERVAL_SCALES = ("none", "window")
+
+
+@dataclass
+class Calibration:
+    """Validation choices: `shrink` in [0, 1], `interval_scale` (`INTERVAL_SCALES`), `residuals` the
+    sorted absolute log residuals `(n, horizon)` and `pit` the sorted PIT values `(n >= 2, horizon)` of a
+    distribution head (None for a point network)."""
+
+    residuals: torch.Tensor
+    shrink: float = 1.0
+    # `none`: plain log residuals; `window`: each divided by the volatility of its input window, so
+    # intervals widen in turbulent periods and narrow in calm ones.
+    interval_scale: str = "none"
+    pit: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.shrink, bool) or not isinstance(self.shrink, int | float):
+            raise ValueError(f"calibration shrink must be a number in [0, 1], got {self.shrink!r}")
+        self.shrink = float(self.shrink)
+        if not (math.isfinite(self.shrink) and 0.0 <= self.shrink <= 1.0):
+            raise ValueError(f"calibration shrink must be a number in [0, 1], got {self.shrink}")
+        if self.interval_scale not in INTERVAL_SCALES:
+            raise ValueError(
+                f"calibration.interval_scale={self.interval_scale!r} is not one of {INTERVAL_SCALES}"
+            )
+        r = self.residuals
+        if not isinstance(r, torch.Tensor) or r.ndim != 2 or not r.is_floating_point():
+            raise ValueError(f"calibration residuals must be a float tensor (n, horizon), got {_shape(r)}")
+        pit = self.pit
+        if pit is None:
+            return
+        if (
+            not isinstance(pit, torch.Tensor)
+            or pit.ndim != 2
+            or pit.shape[0] < 2
+            or pit.shape[1] != r.shape[1]
+            or not pit.is_floating_point()
+        ):
+            raise ValueError(
+                f"calibration pit must be a float tensor (n >= 2, {r.shape[1]}), got {_shape(pit)}"
+            )
+        if not bool(((pit >= 0) & (pit <= 1)).all()):
+            raise ValueError("calibration pit holds values outside [0, 1]; they are probabilities")
+
+    @property
+    def horizon(self) -> int:
+        """Horizon steps the residuals (and PIT values) cover."""
+        return int(self.residuals.shape[1])
+
+    def residual_scale(self, windows: torch.Tensor) -> torch.Tensor:
+        """Input windows of prices `(..., window)` → the factor `(...)` (float64) conformal residuals are
+        divided by under this record's `interval_scale`."""
+        return residual_scale(windows, self.interval_scale)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for `torch.load(weights_only=True)`; the arrays as float32 tensors."""
+        return {
+            "shrink": self.shrink,
+            "interval_scale": self.interval_scale,
+            "residuals": self.residuals.detach().cpu().float(),
+            "pit": None if self.pit is None else self.pit.detach().cpu().float(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        """Inverse of `to_dict`; `ValueError` naming what is missing, unknown or malformed."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a calibration record is a dict, got {type(data).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown or "residuals" not in data:
+            raise ValueError(
+                f"calibration keys {sorted(data)}: need residuals, may hold {sorted(names)}"
+                + (f", not {unknown}" if unknown else "")
+            )
+        return cls(**data)
+
+
+def residual_scale(windows: torch.Tensor, interval_scale: str) -> torch.Tensor:
+    """Input windows of prices `(..., window)` → the factor `(...)` (float64) conformal residuals are
+    divided by: 1 with `interval_scale=none`, else the std of the window's daily log returns."""
+    prices = windows.double()
+    if interval_scale == "window":
+        # A window of identical prices has no volatility; a tiny floor keeps the division finite.
+        return torch.diff(prices.log(), dim=-1).std(dim=-1).clamp_min(1e-8)
+    return torch.ones(prices.shape[:-1], dtype=torch.float64)
+
+
+def _shape(value: Any) -> str:
+    return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
