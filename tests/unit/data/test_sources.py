@@ -1,9 +1,10 @@
 """Where prices come from and the integrity step: every input problem is a DataError naming the file."""
 
+import io
 import logging
 import re
-import subprocess
-import sys
+from contextlib import redirect_stderr
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from closecast.data import sources
 from closecast.data.cleaning import clean_series
 from closecast.data.sources import read_source
 from closecast.errors import DataError, exit_on_data_error
-from tests.helpers.configs import ROOT
+from tests.helpers.configs import ROOT, compose_train
 from tests.helpers.series import one_series
 from tests.helpers.yahoo import recorded_frame
 
@@ -325,18 +326,21 @@ def test_inside_a_sweep_the_data_error_propagates_so_the_trial_fails():
         HydraConfig.instance().cfg = None
 
 
-def _entry(script: str, args: list[str], tmp_path) -> subprocess.CompletedProcess:
-    paths = [f"paths.log_dir={tmp_path / 'outputs'}", f"paths.checkpoints_dir={tmp_path / 'ckpts'}"]
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *args, *paths, "trainer.accelerator=cpu"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _entry(script: str, args: list[str], tmp_path) -> SimpleNamespace:
+    """What `python <script> <args>` does with a data error, in-process: the entry's own
+    `exit_on_data_error` around its job (the scripts themselves are run once in the training tests)."""
+    from closecast.training.backtest import run_backtest
+    from closecast.training.run import train
+
+    config, job = {"train.py": ("train", train), "backtest.py": ("backtest", run_backtest)}[script]
+    cfg = compose_train(tmp_path, args, config_name=config)
+    err = io.StringIO()
+    with redirect_stderr(err), pytest.raises(SystemExit) as exc, exit_on_data_error():
+        job(cfg)
+    return SimpleNamespace(returncode=exc.value.code, stderr=err.getvalue())
 
 
-def _assert_one_line_error(proc: subprocess.CompletedProcess, *says: str) -> None:
+def _assert_one_line_error(proc: SimpleNamespace, *says: str) -> None:
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
@@ -362,13 +366,14 @@ def test_backtest_py_ends_a_missing_file_with_one_error_line_and_exit_2(tmp_path
 
 
 def test_results_py_ends_an_unknown_ticker_with_one_error_line_and_exit_2(tmp_path):
+    from reports.results import main
+
     args = ["--tickers", "NOPE", "--no-train", "--jobs", "1", "--workdir", str(tmp_path)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "reports", *args, "--doc", str(tmp_path / "r.md")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    err = io.StringIO()
+    with redirect_stderr(err), pytest.raises(SystemExit) as exc, exit_on_data_error():
+        main([*args, "--doc", str(tmp_path / "r.md")])
+    _assert_one_line_error(
+        SimpleNamespace(returncode=exc.value.code, stderr=err.getvalue()),
+        "ticker 'NOPE' is not in the bundled sample",
     )
-    _assert_one_line_error(proc, "ticker 'NOPE' is not in the bundled sample")
     assert not (tmp_path / "r.md").exists()

@@ -1,9 +1,11 @@
 """Local inference: predict_next_from_values and `python -m closecast.predict`, with their errors."""
 
+import io
 import json
 import math
-import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -79,15 +81,19 @@ def test_a_pickle_that_is_not_an_artifact_is_refused(tmp_path):
         load_artifact(plain)
 
 
-def _cli(*args, stdin=None):
-    return subprocess.run(
-        [sys.executable, "-m", "closecast.predict", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+def _cli(*args: str, stdin: str | None = None) -> SimpleNamespace:
+    """`python -m closecast.predict <args>` in-process: its `main`, with stdin, stdout and stderr in memory
+    (the module itself is run as printed in the README test)."""
+    from closecast.inference.predict import main
+
+    out, err, before = io.StringIO(), io.StringIO(), sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        sys.stdin = before
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_cli_takes_values_from_arguments_stdin_and_csv(trained_artifact, tmp_path):
@@ -167,16 +173,11 @@ def test_cli_quantiles_match_predict_next_from_values_and_bad_levels_exit_2(trai
     _, meta = predict_next_from_values(PRICES, trained_artifact, quantiles=levels)
     low, mid, high = (meta["quantiles"][k][0] for k in ("0.05", "0.5", "0.95"))
     assert low < mid < high
-    cmd = [sys.executable, "-m", "closecast.predict", "--checkpoint", str(trained_artifact)]
-    proc = subprocess.run(
-        [*cmd, *map(str, PRICES), "--quantiles", "0.05", "0.5", "0.95"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )  # fmt: skip
+    args = ["--checkpoint", str(trained_artifact), *map(str, PRICES)]
+    proc = _cli(*args, "--quantiles", "0.05", "0.5", "0.95")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["quantiles"] == meta["quantiles"]
-    bad = subprocess.run(
-        [*cmd, *map(str, PRICES), "--quantiles", "1.5"], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+    bad = _cli(*args, "--quantiles", "1.5")
     assert bad.returncode == 2 and "quantile levels" in bad.stderr and "1.5" in bad.stderr
     with pytest.raises(InputError, match="quantile levels"):
         predict_next_from_values(PRICES, trained_artifact, quantiles=[0.0])
