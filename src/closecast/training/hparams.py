@@ -37,7 +37,6 @@ def log_final_metrics(logger: Any, cfg: DictConfig, metrics: dict[str, float], s
     The per-epoch scores (`EPOCH_METRICS`) already have their curves and are not logged again.
     """
     final = {k: v for k, v in metrics.items() if k not in EPOCH_METRICS and math.isfinite(v)}
-    final = {k: v for k, v in final.items() if not k.startswith("naive/")}  # aliases of test/naive/*
     shown = {f"{p}/{m}" for p in ("val", "test") for m in HPARAM_METRICS} | {"shrink", "epochs"}
     logger.log_hyperparams(run_hparams(cfg), {k: v for k, v in final.items() if k in shown}, step=step)
     logger.log_metrics({k: v for k, v in final.items() if k not in shown}, step=step)

@@ -47,8 +47,6 @@ def finish_series(
     prices = member.series.to_numpy(dtype=np.float64)
     result = assess(cfg, member.codec, net, member.parts, prices, member.split.n_train)
     metrics = result.metrics
-    # The top-level naive keys (test part), kept for scripts that read them.
-    metrics.update({f"naive/{k}": metrics[f"test/naive/{k}"] for k in ("mae", "rmse", "mape", "smape")})
     metrics.update(run_metrics)
     data_meta = member.describe()
     test = member.parts["test"]

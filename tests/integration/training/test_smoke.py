@@ -11,7 +11,15 @@ def test_tiny_run_writes_all_outputs(tiny_cfg, tmp_path):
     metrics = train(tiny_cfg)
     run = tmp_path / "run"
     saved = json.loads((run / "metrics.json").read_text())
-    for key in ("test/mae", "test/rmse", "test/mape", "test/mase", "naive/mae", "naive/rmse", "naive/mape"):
+    for key in (
+        "test/mae",
+        "test/rmse",
+        "test/mape",
+        "test/mase",
+        "test/naive/mae",
+        "test/naive/rmse",
+        "test/naive/mape",
+    ):
         assert key in saved and saved[key] == metrics[key]
     assert (run / "checkpoints" / "last.ckpt").exists()
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))

@@ -45,7 +45,7 @@ def test_naive_baseline_scores_match_a_direct_computation(tmp_path):
     dm.setup()
     test = dm.parts["test"]
     err = (test.future[:, 0] - test.last).abs()
-    assert metrics["naive/mae"] == pytest.approx(float(err.mean()), rel=1e-9)
+    assert metrics["test/naive/mae"] == pytest.approx(float(err.mean()), rel=1e-9)
     assert metrics["test/naive/mase"] == 1.0
 
 
