@@ -47,13 +47,13 @@ def check_prices(values: Any, key: str = "values") -> np.ndarray:
         raise InputError(f"{key} must be a flat list of numbers ({exc})") from exc
     if arr.ndim != 1:
         raise InputError(f"{key} must be a flat list of numbers, got shape {arr.shape}")
+    if (arr > 0).all() and np.isfinite(arr).all():  # the usual case, in two passes; positions only if not
+        return arr
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         raise InputError(f"{key} must be finite; position {int(bad[0])} is {arr[bad[0]]}")
-    bad = np.flatnonzero(arr <= 0)
-    if bad.size:
-        raise InputError(f"{key} are prices and must be positive; position {int(bad[0])} is {arr[bad[0]]}")
-    return arr
+    bad = np.flatnonzero(~(arr > 0))
+    raise InputError(f"{key} are prices and must be positive; position {int(bad[0])} is {arr[bad[0]]}")
 
 
 def check_horizon(horizon: int | None, most: int) -> int:

@@ -124,7 +124,10 @@ def pick_series(
 ) -> SeriesModel | None:
     """The trained series of `models` a request names (the only one when `series` is None), or None for
     a series the network never saw (`normalize='window'`); `InputError` naming the series there are."""
-    names = list(models)
+    if normalize in (None, "codec") and series is not None:  # the usual case, first: one look-up
+        found = models.get(series)
+        if found is not None:
+            return found
     mode = "codec" if normalize is None else normalize
     if mode not in NORMALIZE:
         raise InputError(f"normalize must be one of {list(NORMALIZE)}, got {normalize!r}")
@@ -135,6 +138,7 @@ def pick_series(
                 "training codec; drop normalize, or drop series to answer a series the network never saw"
             )
         return None
+    names = list(models)
     if series is None:
         if len(names) == 1:
             return models[names[0]]
@@ -142,14 +146,11 @@ def pick_series(
             f"this checkpoint holds {len(names)} series ({known_names(names)}); name one "
             "with `series`, or send normalize='window' for a series the network never saw"
         )
-    found = models.get(series)
-    if found is None:
-        raise InputError(
-            f"series {series!r} is not in this checkpoint (it holds {known_names(names)}); name "
-            "one of those, or omit series and send normalize='window' for a series the network "
-            "never saw"
-        )
-    return found
+    raise InputError(
+        f"series {series!r} is not in this checkpoint (it holds {known_names(names)}); name "
+        "one of those, or omit series and send normalize='window' for a series the network "
+        "never saw"
+    )
 
 
 def known_names(names: list[str]) -> str:

@@ -55,6 +55,7 @@ def test_each_series_is_answered_by_its_own_record():
     values = prices[:WINDOW].tolist()
     answers = {name: forecaster.predict(values, interval=0.9, series=name) for name in SHRINKS}
     assert {a["series"] for a in answers.values()} == set(SHRINKS)
+    assert forecaster.predict(values, interval=0.9, series="IBM", normalize="codec") == answers["IBM"]
     assert len({tuple(a["predictions"]) for a in answers.values()}) == 3
     assert len({tuple(a["upper"]) for a in answers.values()}) == 3
     # Each answer is the one a one-series artifact of that record gives.
