@@ -23,6 +23,7 @@ from prometheus_fastapi_instrumentator import metrics as http_metrics
 from closecast.serving.dependencies import require_api_key
 from closecast.serving.error_handlers import add_error_handlers
 from closecast.serving.middleware import BodyLimits, ResponseTime
+from closecast.serving.openapi import narrow
 from closecast.serving.registry import Registry
 from closecast.serving.routes import health_router, models_router, predict_router, reload_models
 from closecast.serving.schemas import MAX_BATCH_BODY_BYTES, MAX_BATCH_ITEMS, MAX_BODY_BYTES, MAX_VALUES
@@ -73,15 +74,7 @@ def narrowed_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = original()
-            props = schema["components"]["schemas"]["PredictRequest"]["properties"]
-            entries = list(app.state.registry.entries.values())
-            if entries:
-                props["values"]["minItems"] = max(e.context["window"] for e in entries)
-                horizon = props["horizon"]["anyOf"][0]
-                horizon["maximum"] = min(e.context["horizon_max"] for e in entries)
-            devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-            props["device"]["enum"] = devices + (["cuda"] if len(devices) > 1 else [])
+            narrow(original(), list(app.state.registry.entries.values()))
         return app.openapi_schema
 
     return openapi
