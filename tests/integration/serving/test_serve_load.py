@@ -62,7 +62,7 @@ def test_schemathesis_finds_no_server_error_and_no_broken_promise(url: str, tmp_
     # allows more items of more values than fit in it.
     (tmp_path / "schemathesis.toml").write_text(
         '[[operations]]\ninclude-name = "POST /predict/batch"\n'
-        'checks.negative_data_rejection.expected-statuses = '
+        "checks.negative_data_rejection.expected-statuses = "
         '["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]\n'
     )
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
