@@ -42,8 +42,8 @@ __all__ = ["MAX_INTERVAL", "Forecaster", "Item", "level_name", "parse_device"]
 @dataclass
 class Item:
     """One window to forecast: prices (oldest first), the series they are (None: the artifact's only
-    one), how they are normalized (`NORMALIZE`; None is `codec`) and, for range inputs, each day's High
-    and Low."""
+    one), how they are normalized (`closecast.inference.series.NORMALIZE`; None is `codec`) and, for range
+    inputs, each day's High and Low."""
 
     values: Any
     series: str | None = None
