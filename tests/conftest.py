@@ -24,3 +24,16 @@ def trained_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("trained")
     train(compose_train(tmp))
     return tmp / "checkpoints" / "best.pt"
+
+
+UNIVERSE = "data.tickers=[AAPL,GOOG,IBM,MSFT]"  # the four bundled sample tickers
+
+
+@pytest.fixture(scope="session")
+def universe_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny pooled run over the four bundled tickers: its one published artifact holds all four."""
+    from closecast.training.run import train
+
+    tmp = tmp_path_factory.mktemp("universe")
+    train(compose_train(tmp, [UNIVERSE]))
+    return tmp / "checkpoints" / "best.pt"

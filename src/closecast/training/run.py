@@ -3,7 +3,8 @@
 One path for one or several series (`data.ticker=X` or `data.tickers=[AAPL,GOOG,IBM,MSFT]`): one fit on
 the series' pooled samples (`closecast.data.datamodule`), then each series is finished on its own
 (`closecast.training.series`): shrink guard and quantile recalibration on its own validation part, scores
-on its own test part, its own serving artifact (the same weights, its codec).
+on its own test part. The run saves one serving artifact, `model.pt`: the weights and every series' codec
+and calibration (`save_run_artifact`).
 
 metrics.json holds one series' keys as they are. With several series it holds each series' keys under
 its ticker (`AAPL/test/crps`, …) and, under the plain keys (`test/crps`, …), their mean over the series:
@@ -20,9 +21,11 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from closecast.artifacts.publish import atomic_write, publish
+from closecast.artifacts.publish import atomic_write, publish, save_artifact
+from closecast.artifacts.schema import build_universe_artifact
 from closecast.data.datamodule import PriceDataModule
 from closecast.evaluation.report import pooled_table
 from closecast.training.hparams import log_final_metrics
@@ -59,10 +62,25 @@ def publish_run(cfg: DictConfig, trainer: pl.Trainer, artifact_path: Path) -> Pa
     return None
 
 
-def artifact_name(index: int, ticker: str) -> str:
-    """The first listed series' artifact is the run's `model.pt` (published, and a sweep trial's
-    artifact); every other series' is `model_<TICKER>.pt` beside it."""
-    return "model.pt" if index == 0 else f"model_{ticker}.pt"
+ARTIFACT_NAME = "model.pt"  # the run's serving artifact, in its run dir (a sweep trial's artifact too)
+
+
+def save_run_artifact(
+    cfg: DictConfig,
+    net: nn.Module,
+    results: dict[str, SeriesResult],
+    metrics: dict[str, float],
+    output_dir: Path,
+) -> Path:
+    """Save the run's one serving artifact, `output_dir/model.pt`: the fitted network's weights, every
+    series' record (codec, calibration, data range, metrics) and the run's metrics."""
+    artifact = build_universe_artifact(
+        net,
+        {ticker: result.record for ticker, result in results.items()},
+        metrics,
+        extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
+    )
+    return save_artifact(artifact, output_dir / ARTIFACT_NAME)
 
 
 def run_metrics(results: dict[str, SeriesResult]) -> dict[str, float]:
@@ -80,7 +98,7 @@ def run_metrics(results: dict[str, SeriesResult]) -> dict[str, float]:
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
     """Fit one network on the series of `cfg.data`, finish each series on its own, write metrics.json and
-    one artifact per series, publish the first series'; return the metrics (non-zero DDP ranks: none)."""
+    the one serving artifact, publish it; return the metrics (non-zero DDP ranks: none)."""
     with torch_threads(cfg.get("threads")):
         output_dir, datamodule, fitted = fit_run(cfg, extra_callbacks)
         trainer, logger = fitted.trainer, fitted.logger
@@ -92,7 +110,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         tensorboard = logger.experiment if logger and not several else None
         fitting = fit_metrics(trainer)
         results: dict[str, SeriesResult] = {}
-        for index, (ticker, member) in enumerate(datamodule.members.items()):
+        for ticker, member in datamodule.members.items():
             plot_dir = output_dir / ticker if several else output_dir
             plot_dir.mkdir(exist_ok=True)
             results[ticker] = finish_series(
@@ -101,7 +119,6 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
                 fitted.net,
                 output_dir,
                 fitting,
-                artifact_name(index, ticker),
                 plot_dir=plot_dir,
                 tensorboard=tensorboard,
                 step=trainer.global_step,
@@ -110,10 +127,11 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         if logger:
             log_final_metrics(logger, cfg, metrics, trainer.global_step)
         atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
-        published = publish_run(cfg, trainer, next(iter(results.values())).artifact)
+        artifact = save_run_artifact(cfg, fitted.net, results, metrics, output_dir)
+        published = publish_run(cfg, trainer, artifact)
 
         log.info("best checkpoint: %s", fitted.best_path or "(none)")
-        print_run(cfg, datamodule, results, metrics, output_dir, published)
+        print_run(cfg, datamodule, results, metrics, output_dir, artifact, published)
         return metrics
 
 
@@ -137,6 +155,7 @@ def print_run(
     results: dict[str, SeriesResult],
     metrics: dict[str, float],
     output_dir: Path,
+    artifact: Path,
     published: Path | None,
 ) -> None:
     """The end-of-run tables: each series' own, then (several series) their overview, and the run's files."""
@@ -146,17 +165,15 @@ def print_run(
         (result,) = results.values()
         plots = ", ".join(str(p) for p in result.plots)
         print(
-            f"run dir:  {output_dir}\nartifact: {result.artifact}\nplots:    {plots}"
+            f"run dir:  {output_dir}\nartifact: {artifact}\nplots:    {plots}"
             + (f"\npublished: {published}" if published else "")
         )
         return
     print(f"\none network on {len(results)} series, each scored on its own test part:")
     print(pooled_table(metrics, list(results)))
-    artifacts = "\n".join(f"  {t}: {r.artifact}" for t, r in results.items())
-    first = next(iter(results.values()))
     print(
-        f"run dir:  {output_dir}\nartifacts (same weights, each series' codec and calibration):\n{artifacts}"
-        + (f"\npublished: {published} ({first.data['ticker']})" if published else "")
+        f"run dir:  {output_dir}\nartifact: {artifact} (one network, each of the {len(results)} series' "
+        "codec and calibration; /predict takes `series`)" + (f"\npublished: {published}" if published else "")
     )
 
 

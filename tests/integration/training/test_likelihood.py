@@ -79,14 +79,15 @@ def test_the_artifact_carries_the_head_the_features_and_the_recalibration(studen
     tmp, _ = student_run
     artifact = load_artifact(tmp / "checkpoints" / "best.pt")  # weights-only load + schema check
     assert artifact["model"]["likelihood"] == "student_t" and artifact["model"]["input_size"] == 3
-    assert artifact["codec"]["features"] == ["return", "abs_return", "ma_dev"]
-    pit = artifact["calibration"]["pit"]
+    record = artifact["series"]["AAPL"]
+    assert record["codec"]["features"] == ["return", "abs_return", "ma_dev"]
+    pit = record["calibration"]["pit"]
     assert pit.ndim == 2 and pit.shape[1] == 1 and bool((pit[1:] >= pit[:-1]).all())
-    broken = dict(artifact)
-    broken["calibration"] = {**artifact["calibration"], "pit": None}
+    broken = {**artifact, "series": {"AAPL": dict(record)}}
+    broken["series"]["AAPL"]["calibration"] = {**record["calibration"], "pit": None}
     with pytest.raises(ArtifactError, match="calibration pit"):
         check_artifact(broken)
-    broken["calibration"] = {**artifact["calibration"], "pit": pit + 2}
+    broken["series"]["AAPL"]["calibration"] = {**record["calibration"], "pit": pit + 2}
     with pytest.raises(ArtifactError, match="probabilities"):
         check_artifact(broken)
 
@@ -95,14 +96,15 @@ def test_point_network_keeps_conformal_intervals_and_still_scores_the_baselines(
     metrics = train(compose_train(tmp_path, ["model.likelihood=none", "data.features=[return]"]))
     assert "test/crps" not in metrics and np.isfinite(metrics["test/garch/crps"])
     artifact = load_artifact(tmp_path / "checkpoints" / "best.pt")
-    assert artifact["calibration"]["pit"] is None and artifact["model"]["likelihood"] == "none"
+    record = artifact["series"]["AAPL"]
+    assert record["calibration"]["pit"] is None and artifact["model"]["likelihood"] == "none"
     # An artifact from before the head (no likelihood, codec without features) still validates and
     # answers exactly as the same network does with the new keys.
     values = np.exp(np.linspace(4.0, 4.2, 40)).tolist()
     expected = Forecaster(artifact).predict(values, interval=0.9)
     artifact["model"].pop("likelihood")
     for key in ("features", "ma_window", "feature_std"):
-        artifact["codec"].pop(key)
+        record["codec"].pop(key)
     check_artifact(artifact)
     assert Forecaster(artifact).predict(values, interval=0.9) == expected
 

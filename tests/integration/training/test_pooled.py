@@ -1,5 +1,6 @@
 """Several series in one network (`data.tickers`): each series normalized on its own training part, scored
-and served on its own; one objective for a sweep; the usual clear error for a bad ticker."""
+on its own and served from the run's one artifact by its own record; one objective for a sweep; the usual
+clear error for a bad ticker."""
 
 from __future__ import annotations
 
@@ -55,16 +56,11 @@ def test_a_change_in_one_series_test_prices_changes_nothing_before_it(tmp_path, 
     ibm.to_csv(data / "sample" / "IBM.csv", index=False)
     changed = train(compose_train(tmp_path, [PAIR, f"data.data_dir={data}", "publish=false"]))
 
-    before = {
-        t: load_artifact(run_dir / "run" / n) for t, n in (("AAPL", "model.pt"), ("IBM", "model_IBM.pt"))
-    }
-    after = {
-        t: load_artifact(tmp_path / "run" / n) for t, n in (("AAPL", "model.pt"), ("IBM", "model_IBM.pt"))
-    }
+    before, after = load_artifact(run_dir / "run" / "model.pt"), load_artifact(tmp_path / "run" / "model.pt")
     for ticker in ("AAPL", "IBM"):
-        assert after[ticker]["codec"] == before[ticker]["codec"]
-        for name, weight in before[ticker]["state_dict"].items():
-            assert torch.equal(after[ticker]["state_dict"][name], weight)
+        assert after["series"][ticker]["codec"] == before["series"][ticker]["codec"]
+    for name, weight in before["state_dict"].items():
+        assert torch.equal(after["state_dict"][name], weight)
     for key in ("test/crps", "test/mae", "test/coverage_90", "val/crps", "shrink"):
         assert changed[f"AAPL/{key}"] == metrics[f"AAPL/{key}"]
     assert changed["IBM/val/crps"] == metrics["IBM/val/crps"]
@@ -92,24 +88,26 @@ def test_metrics_per_series_with_their_mean_and_unlike_a_single_series_run(tmp_p
     assert single["test/ewma/crps"] == pytest.approx(metrics["AAPL/test/ewma/crps"])  # same series, same test
 
 
-def test_one_artifact_per_series_each_loads_in_the_server_registry(pooled_run):
+def test_one_artifact_holds_every_series_and_loads_in_the_server_registry(pooled_run):
     run_dir, metrics = pooled_run
+    assert sorted(p.name for p in (run_dir / "run").glob("*.pt")) == ["model.pt"]
     registry = Registry(run_dir / "run")
     report = registry.reload()
-    assert report["loaded"] == ["model.pt", "model_IBM.pt"] and not report["errors"]
-    aapl, ibm = registry.resolve("model"), registry.resolve("model_IBM")
-    assert (aapl.context["ticker"], ibm.context["ticker"]) == ("AAPL", "IBM")
-    assert aapl.artifact["codec"] != ibm.artifact["codec"]
-    assert aapl.artifact["metrics"]["test/crps"] == pytest.approx(metrics["AAPL/test/crps"])
-    assert ibm.artifact["metrics"]["test/crps"] == pytest.approx(metrics["IBM/test/crps"])
-    for name, weight in aapl.artifact["state_dict"].items():
-        assert torch.equal(ibm.artifact["state_dict"][name], weight)
+    assert report["loaded"] == ["model.pt"] and not report["errors"]
+    entry = registry.resolve("model")
+    aapl, ibm = entry.artifact["series"]["AAPL"], entry.artifact["series"]["IBM"]
+    assert (entry.series_context["AAPL"]["ticker"], entry.series_context["IBM"]["ticker"]) == ("AAPL", "IBM")
+    assert aapl["codec"] != ibm["codec"]
+    assert aapl["metrics"]["test/crps"] == pytest.approx(metrics["AAPL/test/crps"])
+    assert ibm["metrics"]["test/crps"] == pytest.approx(metrics["IBM/test/crps"])
+    assert entry.artifact["metrics"]["test/crps"] == pytest.approx(metrics["test/crps"])
     # The same closes, the same weights: each series' own codec and calibration give its own spread.
-    closes = [100.0 + (-1) ** i * 0.5 * i for i in range(aapl.artifact["window"])]
-    q_aapl = aapl.forecaster("cpu").predict(closes, quantiles=[0.05, 0.95])["quantiles"]
-    q_ibm = ibm.forecaster("cpu").predict(closes, quantiles=[0.05, 0.95])["quantiles"]
+    forecaster = entry.forecaster("cpu")
+    closes = [100.0 + (-1) ** i * 0.5 * i for i in range(entry.artifact["window"])]
+    q_aapl = forecaster.predict(closes, quantiles=[0.05, 0.95], series="AAPL")["quantiles"]
+    q_ibm = forecaster.predict(closes, quantiles=[0.05, 0.95], series="IBM")["quantiles"]
     assert q_aapl != q_ibm
-    # The first listed series is the run's published artifact, byte for byte.
+    # The run's one artifact is the published one, byte for byte.
     assert (run_dir / "checkpoints" / "best.pt").read_bytes() == (run_dir / "run" / "model.pt").read_bytes()
 
 
@@ -188,6 +186,6 @@ def test_a_pooled_sweep_optimizes_the_pooled_objective(tmp_path):
         run = Path(trial.user_attrs["artifact"]).parent
         saved = json.loads((run / "metrics.json").read_text())
         assert trial.values == [pytest.approx(saved["val/loss"])]
-        assert (run / "model_IBM.pt").exists() and "IBM/test/crps" in saved
+        assert list(load_artifact(run / "model.pt")["series"]) == ["AAPL", "IBM"] and "IBM/test/crps" in saved
     assert trials[0].values != trials[1].values
-    assert load_artifact(tmp_path / "checkpoints" / "best.pt")["ticker"] == "AAPL"
+    assert list(load_artifact(tmp_path / "checkpoints" / "best.pt")["series"]) == ["AAPL", "IBM"]

@@ -25,13 +25,16 @@ def test_hidden_override_reaches_the_artifact(tmp_path):
 def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
     metrics = train(compose_train(tmp_path))
     artifact = load_artifact(tmp_path / "run" / "model.pt")
-    assert artifact["ticker"] == "AAPL" and artifact["feature"] == "Adj Close"
+    assert list(artifact["series"]) == ["AAPL"]  # a universe of one
+    record = artifact["series"]["AAPL"]
+    assert record["data"]["ticker"] == "AAPL" and record["data"]["feature"] == "Adj Close"
     assert artifact["window"] == 10 and artifact["horizon"] == 1
-    assert artifact["data"]["start"] == "2009-01-02" and artifact["data"]["end"] == "2013-03-01"
-    codec = artifact["codec"]
+    assert record["data"]["start"] == "2009-01-02" and record["data"]["end"] == "2013-03-01"
+    codec = record["codec"]
     assert codec["target"] == "return" and codec["std"] > 0 and "shrink" not in codec
-    assert artifact["calibration"]["shrink"] == metrics["shrink"] and 0 <= metrics["shrink"] <= 1
+    assert record["calibration"]["shrink"] == metrics["shrink"] and 0 <= metrics["shrink"] <= 1
     assert artifact["metrics"]["test/mase"] == pytest.approx(metrics["test/mase"])
+    assert record["metrics"]["test/mase"] == pytest.approx(metrics["test/mase"])
     assert {"torch", "closecast", "python"} <= set(artifact["versions"])
     # The published copy is byte-identical to the run's artifact.
     assert (tmp_path / "checkpoints" / "best.pt").read_bytes() == (tmp_path / "run" / "model.pt").read_bytes()
