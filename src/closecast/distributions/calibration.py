@@ -20,8 +20,8 @@ INTERVAL_SCALES = ("none", "window")
 @dataclass
 class Calibration:
     """Validation choices: `shrink` in [0, 1], `interval_scale` (`INTERVAL_SCALES`), `residuals` the
-    sorted absolute log residuals `(n, horizon)` and `pit` the sorted PIT values `(n >= 2, horizon)` of a
-    distribution head (None for a point network)."""
+    sorted absolute log residuals `(n, horizon)` and `pit` the sorted PIT values `(n >= 2, horizon)` that
+    recalibrate a distribution head's quantiles (None: served as fitted; always None for a point network)."""
 
     residuals: torch.Tensor
     shrink: float = 1.0

@@ -1,6 +1,6 @@
 """Scoring a fitted network: calibrate it on validation, then score validation and test in prices beside
-the naive and drift baselines, and its predictive distribution beside the volatility baselines
-(`closecast.evaluation.distribution_scores`). These are the final scores of a run (`metrics.json`)."""
+the naive and drift baselines, and its raw and served predictive distributions beside the volatility
+baselines (`closecast.evaluation.comparison`). These are the final scores of a run (`metrics.json`)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,13 @@ from closecast.distributions.predictive import (
     LogReturnForecast,
     log_return_forecast,
     log_return_quantiles,
-    sorted_pit,
 )
-from closecast.evaluation.distribution_scores import baseline_forecasts, outcome, part_scores
+from closecast.distributions.served import Part
+from closecast.evaluation.baseline_cache import fitted_baselines
+from closecast.evaluation.comparison import Comparison, compare
+from closecast.evaluation.distribution_scores import outcome
 from closecast.evaluation.point import interval_coverage, score_forecasts
+from closecast.evaluation.recalibration import choose_pit
 from closecast.evaluation.shrink import choose_shrink
 
 # Scores the module logs every epoch during fit (see `ForecastModule`); in metrics.json they are the kept
@@ -63,7 +66,10 @@ def calibrate(
     fc, pit = None, None
     if likelihood.has_distribution:
         fc = log_return_forecast(codec, likelihood, raw_val, shrink)
-        pit = torch.from_numpy(sorted_pit(fc, outcome(val.last.numpy(), val.future.numpy())))
+        chosen = choose_pit(
+            fc, outcome(val.last.numpy(), val.future.numpy()), recalibration_rule(calibration)
+        )
+        pit = None if chosen is None else torch.from_numpy(chosen)
     return Calibration(torch.from_numpy(residuals), shrink, interval_scale, pit), fc
 
 
@@ -114,6 +120,32 @@ def raw_scores(
     return {k: v for k, v in score_forecasts({"model": pred}, future, last)["model"].items() if k in RAW}
 
 
+def recalibration_rule(settings: Any) -> str:
+    """`calibration.recalibrate` (`auto` unless set)."""
+    return str(settings.get("recalibrate", "auto"))
+
+
+def compare_distributions(
+    codec: Codec,
+    likelihood: Likelihood,
+    raw: tuple[torch.Tensor, torch.Tensor],
+    parts: dict[str, WindowSet],
+    fits: dict,
+    calibration: Calibration,
+    settings: Any,
+) -> Comparison:
+    """The network's raw and served distributions (None for a point network) against the baselines."""
+    y = {p: outcome(parts[p].last.numpy(), parts[p].future.numpy()) for p in ("val", "test")}
+    anchors = {p: parts[p].anchors for p in ("val", "test")}
+    if not likelihood.has_distribution:
+        return compare(y, anchors, fits, recalibrate=recalibration_rule(settings))
+    pit = None if calibration.pit is None else calibration.pit.numpy()
+    own = dict(zip(("val", "test"), raw, strict=True))
+    network = {p: log_return_forecast(codec, likelihood, own[p], 1.0) for p in own}
+    served = {p: [Part(log_return_forecast(codec, likelihood, own[p], calibration.shrink), pit)] for p in own}
+    return compare(y, anchors, fits, network, served, recalibration_rule(settings))
+
+
 @dataclass
 class Assessment:
     """Calibrated forecasts of one fitted network: metrics, the validation choices, test predictions."""
@@ -124,6 +156,7 @@ class Assessment:
     test_drift: np.ndarray
     test_lower: np.ndarray  # the `calibration.interval` band around test_pred
     test_upper: np.ndarray
+    comparison: Comparison
 
 
 def assess(
@@ -148,22 +181,23 @@ def assess(
     shrink = calibration.shrink
     fc_test = log_return_forecast(codec, likelihood, raw_test, shrink) if fc_val is not None else None
     fcs = {"val": fc_val, "test": fc_test}
-    pit = None if calibration.pit is None else calibration.pit.numpy()
     level = float(cfg.calibration.interval)
     metrics = {
         **score_part(codec, y_val, val, calibration, level, "val", fcs["val"]),
         **score_part(codec, y_test, test, calibration, level, "test", fcs["test"]),
     }
-    sigmas = baseline_forecasts(prices, n_train, codec.horizon) if prices is not None else {}
-    for name, part in (("val", val), ("test", test)):
-        if sigmas or fcs[name] is not None:
-            y = outcome(part.last.numpy(), part.future.numpy())
-            metrics.update(part_scores(y, part.anchors, sigmas, name, fcs[name], pit))
+    fits = {} if prices is None else fitted_baselines(prices, n_train, codec.horizon, cfg.get("baselines"))
+    comparison = compare_distributions(
+        codec, likelihood, (raw_val, raw_test), parts, fits, calibration, cfg.calibration
+    )
+    metrics.update(comparison.metrics)
     metrics["shrink"] = shrink
+    if likelihood.has_distribution:
+        metrics["recalibrated"] = float(calibration.pit is not None)
     # The network's own validation score before any shrink: a sweep still sees which trial learned most
     # when the guard sends every shrink to naive (and val/mae is then naive's for all of them).
     metrics.update({f"val/raw/{k}": v for k, v in raw_scores(codec, y_val, val.last, val.future).items()})
     test_pred = codec.decode(y_test, test.last, shrink).numpy()
     lower, upper = bounds(calibration, test_pred, test, level, fcs["test"])
     drift = codec.drift_forecast(test.last).numpy()
-    return Assessment(metrics, calibration, test_pred, drift, lower, upper)
+    return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison)

@@ -28,6 +28,7 @@ class SeriesResult:
     data: dict[str, Any]  # `SeriesData.describe()`
     artifact: Path
     plots: list[Path]
+    reference: str | None = None  # the strong baseline chosen on validation (`evaluation.comparison`)
 
 
 def finish_series(
@@ -70,7 +71,8 @@ def finish_series(
         metrics,
         extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
     )
-    return SeriesResult(metrics, data_meta, save_artifact(artifact, output_dir / artifact_name), plot_files)
+    saved = save_artifact(artifact, output_dir / artifact_name)
+    return SeriesResult(metrics, data_meta, saved, plot_files, result.comparison.reference)
 
 
 def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec) -> None:
@@ -82,4 +84,4 @@ def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec) -> None:
     )
     print(summary_table(metrics))
     print(f"{float(cfg.calibration.interval):.0%} interval coverage on test: {metrics['test/coverage']:.3f}")
-    print(distribution_table(metrics))
+    print(distribution_table(metrics, series.reference))

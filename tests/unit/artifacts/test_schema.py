@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from closecast.artifacts.publish import save_artifact
 from closecast.artifacts.schema import (
@@ -80,7 +81,6 @@ def test_a_format_2_artifact_round_trips_and_its_codec_holds_no_validation_choic
         ),
         (lambda c: c.update(pit=c["pit"] + 2), "probabilities"),
         (lambda c: c.update(pit=c["pit"][:, :1]), "pit must be a float tensor"),
-        (lambda c: c.update(pit=None), "needs its calibration pit"),
         (lambda c: c.update(quantile_pit=c["pit"]), "not \\['quantile_pit'\\]"),
         (lambda c: c.pop("residuals"), "need residuals"),
     ],
@@ -132,3 +132,23 @@ def test_calibration_round_trips_through_plain_data(shrink, interval_scale, rows
     assert (back.shrink, back.interval_scale) == (record.shrink, record.interval_scale)
     assert torch.equal(back.residuals, record.residuals)
     assert (back.pit is None) == (not with_pit) and (back.pit is None or torch.equal(back.pit, values))
+
+
+def test_a_distribution_head_without_pit_values_is_served_as_fitted(tmp_path: Path):
+    net, codec, prices = untrained()
+    plain = a_calibration(shrink=1.0)
+    plain.pit = None  # validation found that recalibrating did not pay
+    recalibrated = a_calibration(shrink=1.0)
+    window = prices[:20].tolist()
+    answers = []
+    for calibration in (plain, recalibrated):
+        artifact = build_artifact(net, codec, calibration, {"ticker": "AAPL"}, {})
+        loaded = load_artifact(save_artifact(artifact, tmp_path / "model.pt"))
+        answers.append(Forecaster(loaded).predict(window, quantiles=[0.1, 0.9])["quantiles"])
+    with torch.no_grad():
+        raw = net.eval()(codec.encode(prices[:20]).unsqueeze(0)).double()
+    pred = net.likelihood.predictive(raw)
+    z = stats.t.ppf(0.9, pred.df[0, 0].item())
+    move = (pred.loc[0, 0] + pred.scale[0, 0] * z).item() * codec.std
+    assert answers[0]["0.9"][0] == pytest.approx(window[-1] * np.exp(move), rel=1e-6)
+    assert answers[1]["0.9"][0] != pytest.approx(answers[0]["0.9"][0], rel=1e-6)
