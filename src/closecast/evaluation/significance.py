@@ -48,11 +48,17 @@ def diebold_mariano(losses: np.ndarray, reference: np.ndarray, min_lag: int = 0)
 def confidence_set(losses: dict[str, np.ndarray], seed: int = 0) -> dict[str, float]:
     """Each method's MCS p-value (its loss series `(n,)`, all over the same samples): the method is in
     the 10% model confidence set when its p-value is above `MCS_SIZE`. Stationary bootstrap, seeded."""
-    names = list(losses)
-    matrix = np.column_stack([np.asarray(losses[n], dtype=float) for n in names])
+    # Methods with identical losses (a served baseline and that baseline) are one method to the test.
+    distinct: dict[bytes, str] = {}
+    same_as = {}
+    for name, loss in losses.items():
+        key = np.ascontiguousarray(loss, dtype=float).tobytes()
+        same_as[name] = distinct.setdefault(key, name)
+    names = list(distinct.values())
     if len(names) == 1:
-        return {names[0]: 1.0}
+        return dict.fromkeys(losses, 1.0)
+    matrix = np.column_stack([np.asarray(losses[n], dtype=float) for n in names])
     mcs = MCS(matrix, size=MCS_SIZE, reps=MCS_REPS, method="R", bootstrap="stationary", seed=seed)
     mcs.compute()
-    pvalues = mcs.pvalues.iloc[:, 0]
-    return {names[int(i)]: float(p) for i, p in pvalues.items()}
+    pvalues = {names[int(i)]: float(p) for i, p in mcs.pvalues.iloc[:, 0].items()}
+    return {name: pvalues[same_as[name]] for name in losses}
