@@ -4,7 +4,7 @@ baselines (`closecast.evaluation.comparison`). These are the final scores of a r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,10 @@ from closecast.distributions.likelihood import Likelihood
 from closecast.distributions.predictive import (
     LogReturnForecast,
     log_return_forecast,
-    log_return_quantiles,
 )
-from closecast.distributions.served import Part
+from closecast.distributions.served import Part, served_quantiles
 from closecast.evaluation.baseline_cache import fitted_baselines
+from closecast.evaluation.combination import choose_combination, served_parts
 from closecast.evaluation.comparison import Comparison, compare
 from closecast.evaluation.distribution_scores import outcome
 from closecast.evaluation.point import interval_coverage, score_forecasts
@@ -74,14 +74,13 @@ def calibrate(
 
 
 def bounds(
-    calibration: Calibration, pred: np.ndarray, part: WindowSet, level: float, fc: LogReturnForecast | None
+    calibration: Calibration, pred: np.ndarray, part: WindowSet, level: float, served: list[Part] | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper prices `(n, horizon)` of the central `level` interval: the recalibrated quantiles
-    of the forecast distribution `fc`, or the conformal interval around `pred` for a point network."""
-    if fc is None:
+    """Lower and upper prices `(n, horizon)` of the central `level` interval: the quantiles of the served
+    distribution (its `served` parts), or the conformal interval around `pred` for a point network."""
+    if served is None:
         return interval_bounds(calibration, pred, part, level)
-    pit = None if calibration.pit is None else calibration.pit.numpy()
-    q = log_return_quantiles(fc, pit, [(1 - level) / 2, (1 + level) / 2])
+    q = served_quantiles(served, [(1 - level) / 2, (1 + level) / 2])
     last = part.last.numpy()[:, None]
     return last * np.exp(q[..., 0]), last * np.exp(q[..., 1])
 
@@ -93,7 +92,7 @@ def score_part(
     calibration: Calibration,
     level: float,
     prefix: str,
-    fc: LogReturnForecast | None = None,
+    served: list[Part] | None = None,
 ) -> dict[str, float]:
     """Model, naive and drift scores on one part, plus the coverage of the `level` interval."""
     pred = codec.decode(y_hat, part.last, calibration.shrink).numpy()
@@ -105,7 +104,7 @@ def score_part(
     for method, scores in report.items():
         head = prefix if method == "model" else f"{prefix}/{method}"
         flat.update({f"{head}/{k}": v for k, v in scores.items()})
-    lower, upper = bounds(calibration, pred, part, level, fc)
+    lower, upper = bounds(calibration, pred, part, level, served)
     flat[f"{prefix}/coverage"] = interval_coverage(future, lower, upper)
     return flat
 
@@ -133,17 +132,37 @@ def compare_distributions(
     fits: dict,
     calibration: Calibration,
     settings: Any,
-) -> Comparison:
-    """The network's raw and served distributions (None for a point network) against the baselines."""
+    prices: np.ndarray | None = None,
+) -> tuple[Comparison, Calibration, dict[str, list[Part]] | None]:
+    """The network's raw and served distributions against the baselines, the calibration record
+    completed with the combination chosen on validation (`calibration.combine`), and the served
+    distribution's parts per part (None for a point network)."""
     y = {p: outcome(parts[p].last.numpy(), parts[p].future.numpy()) for p in ("val", "test")}
     anchors = {p: parts[p].anchors for p in ("val", "test")}
+    rule = recalibration_rule(settings)
     if not likelihood.has_distribution:
-        return compare(y, anchors, fits, recalibrate=recalibration_rule(settings))
+        return compare(y, anchors, fits, recalibrate=rule), calibration, None
     pit = None if calibration.pit is None else calibration.pit.numpy()
     own = dict(zip(("val", "test"), raw, strict=True))
     network = {p: log_return_forecast(codec, likelihood, own[p], 1.0) for p in own}
-    served = {p: [Part(log_return_forecast(codec, likelihood, own[p], calibration.shrink), pit)] for p in own}
-    return compare(y, anchors, fits, network, served, recalibration_rule(settings))
+    shrunk = {p: Part(log_return_forecast(codec, likelihood, own[p], calibration.shrink), pit) for p in own}
+    combination = None
+    if prices is not None:
+        combination = choose_combination(
+            prices, anchors, y["val"], fits, shrunk["val"], settings, codec.horizon
+        )
+    if combination is not None:
+        base_pit = None if combination.pit is None else torch.from_numpy(combination.pit)
+        calibration = replace(
+            calibration,
+            weight=combination.weight,
+            baseline=combination.baseline_record(),
+            baseline_pit=base_pit,
+        )
+    served = {p: served_parts(shrunk[p], combination, p) for p in own}
+    comparison = compare(y, anchors, fits, network, served, rule)
+    comparison.metrics["served/weight"] = calibration.weight
+    return comparison, calibration, served
 
 
 @dataclass
@@ -177,19 +196,18 @@ def assess(
     likelihood: Likelihood = net.likelihood
     raw_val, raw_test = predict_normalized(net, val), predict_normalized(net, test)
     y_val, y_test = likelihood.location(raw_val), likelihood.location(raw_test)
-    calibration, fc_val = calibrate(codec, likelihood, raw_val, val, cfg.calibration)
+    calibration, _ = calibrate(codec, likelihood, raw_val, val, cfg.calibration)
     shrink = calibration.shrink
-    fc_test = log_return_forecast(codec, likelihood, raw_test, shrink) if fc_val is not None else None
-    fcs = {"val": fc_val, "test": fc_test}
+    fits = {} if prices is None else fitted_baselines(prices, n_train, codec.horizon, cfg.get("baselines"))
+    comparison, calibration, served = compare_distributions(
+        codec, likelihood, (raw_val, raw_test), parts, fits, calibration, cfg.calibration, prices
+    )
+    served = served or {"val": None, "test": None}
     level = float(cfg.calibration.interval)
     metrics = {
-        **score_part(codec, y_val, val, calibration, level, "val", fcs["val"]),
-        **score_part(codec, y_test, test, calibration, level, "test", fcs["test"]),
+        **score_part(codec, y_val, val, calibration, level, "val", served["val"]),
+        **score_part(codec, y_test, test, calibration, level, "test", served["test"]),
     }
-    fits = {} if prices is None else fitted_baselines(prices, n_train, codec.horizon, cfg.get("baselines"))
-    comparison = compare_distributions(
-        codec, likelihood, (raw_val, raw_test), parts, fits, calibration, cfg.calibration
-    )
     metrics.update(comparison.metrics)
     metrics["shrink"] = shrink
     if likelihood.has_distribution:
@@ -198,6 +216,6 @@ def assess(
     # when the guard sends every shrink to naive (and val/mae is then naive's for all of them).
     metrics.update({f"val/raw/{k}": v for k, v in raw_scores(codec, y_val, val.last, val.future).items()})
     test_pred = codec.decode(y_test, test.last, shrink).numpy()
-    lower, upper = bounds(calibration, test_pred, test, level, fcs["test"])
+    lower, upper = bounds(calibration, test_pred, test, level, served["test"])
     drift = codec.drift_forecast(test.last).numpy()
     return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison)

@@ -20,7 +20,7 @@ from closecast.evaluation.baselines import BaselineFit, baseline_names, fit_base
 log = logging.getLogger(__name__)
 
 # Bump when the fitting code changes what it computes: old entries are then never read.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_key(prices: np.ndarray, n_train: int, horizon: int, refit_every: int) -> str:

@@ -135,7 +135,10 @@ def _filter(spec: Spec, returns: np.ndarray, last_obs: int, horizon: int) -> tup
     steps = 1 if spec.process == "egarch" else horizon
     var = np.asarray(fixed.forecast(horizon=steps, start=0, reindex=False, align="origin").variance)
     var = np.repeat(var, horizon, axis=1) if steps < horizon else var
-    return var / PERCENT**2, {k: float(v) for k, v in fitted.params.items()}
+    params = {k: float(v) for k, v in fitted.params.items()}
+    # The recursion's starting value, which a server running the fitted model needs too.
+    params["backcast"] = float(model.volatility.backcast(returns[:last_obs] * PERCENT))
+    return var / PERCENT**2, params
 
 
 def fit_baseline(

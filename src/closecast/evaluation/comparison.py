@@ -3,10 +3,10 @@
 Every method is scored twice per part: as fitted (closed form; the network's keys are `<part>/raw/…`, a
 baseline's `<part>/<baseline>/…`) and as served, after the same recalibration on validation
 (`<part>/served/…` for what `/predict` answers, `<part>/<baseline>/served/…` for what serving that
-baseline would answer; `closecast.evaluation.recalibration` decides whether each is recalibrated). The reference is the strong baseline (`baselines.STRONG`) with the lowest
-served validation CRPS; on test the served distribution is held against it with the Diebold-Mariano
-statistic, the 10% model confidence set of every served method, Value-at-Risk backtests and a PIT
-uniformity test. Nothing here reads the test part to choose anything."""
+baseline would answer; `closecast.evaluation.recalibration` decides whether each is recalibrated). The
+reference is the strong baseline (`baselines.STRONG`) with the lowest served validation CRPS; on test the
+served distribution is held against it with the Diebold-Mariano statistic, the 10% model confidence set
+of every served method, Value-at-Risk backtests and a PIT uniformity test. Nothing here reads the test part to choose anything."""
 
 from __future__ import annotations
 
@@ -40,6 +40,13 @@ class Comparison:
     reference: str | None = None
     # Per-sample served test CRPS `(n,)` of each method ("served": the model), for tests over many folds.
     losses: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def reference_of(metrics: dict[str, float], head: str = "") -> str | None:
+    """The strong baseline with the lowest served validation CRPS among `metrics` (keys under `head`, e.g.
+    `AAPL/` for one series of several), or None when no strong baseline was scored."""
+    scored = [b for b in STRONG if f"{head}val/{b}/served/crps" in metrics]
+    return min(scored, key=lambda b: metrics[f"{head}val/{b}/served/crps"]) if scored else None
 
 
 def baseline_forecast(fit: BaselineFit, anchors: slice) -> LogReturnForecast:
@@ -104,8 +111,7 @@ def compare(
                 losses[name] = crps
         _skills(metrics, part, [f"{part}/raw", *(f"{part}/{b}" for b in fits)], "")
         _skills(metrics, part, [f"{part}/served", *(f"{part}/{b}/served" for b in fits)], "/served")
-    strong = [b for b in STRONG if b in fits]
-    reference = min(strong, key=lambda b: metrics[f"val/{b}/served/crps"]) if strong else None
+    reference = reference_of(metrics)
     if "served" not in losses:
         return Comparison(metrics, reference, losses)
     metrics.update(_test_of_fit(y["test"], quantiles["test"]["served"], "test/served"))

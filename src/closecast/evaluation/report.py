@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from closecast.evaluation import scoring_rules as scores
 from closecast.evaluation.baselines import BASELINES
+from closecast.evaluation.comparison import reference_of
 
 
 def summary_table(metrics: dict[str, float]) -> str:
@@ -30,9 +31,10 @@ def significance_words(t: float) -> str:
     return "significantly better" if t < 0 else "significantly worse"
 
 
-def distribution_verdict(metrics: dict[str, float], reference: str | None, part: str = "test") -> str:
+def distribution_verdict(metrics: dict[str, float], part: str = "test") -> str:
     """One line: the served CRPS as a ratio of the reference baseline's (chosen on validation), the
     Diebold-Mariano statistic and what it means, and membership of the 10% model confidence set."""
+    reference = reference_of(metrics)
     if reference is None:
         return f"{part}: no strong baseline scored"
     ref = metrics.get(f"{part}/{reference}/served/crps", math.nan)
@@ -63,9 +65,10 @@ def calibration_line(metrics: dict[str, float], part: str = "test") -> str:
     )
 
 
-def distribution_table(metrics: dict[str, float], reference: str | None, part: str = "test") -> str:
+def distribution_table(metrics: dict[str, float], part: str = "test") -> str:
     """The end-of-run distribution table on `part`: each method as fitted (CRPS, NLL) and as served
     after the same validation recalibration (CRPS, ratio to the reference, 90% coverage, MCS)."""
+    reference = reference_of(metrics)
     lines = [f"{part:<20}{'CRPS':>10}{'NLL':>8}{'served':>10}{'/ref':>8}{'cov90':>7}{'MCS':>5}"]
     ref = metrics.get(f"{part}/{reference}/served/crps", math.nan)
     methods = [
@@ -85,7 +88,7 @@ def distribution_table(metrics: dict[str, float], reference: str | None, part: s
             f"{cov:>7.3f}{mcs:>5}"
         )
     extra = calibration_line(metrics, part)
-    return "\n".join(lines + [distribution_verdict(metrics, reference, part)] + ([extra] if extra else []))
+    return "\n".join(lines + [distribution_verdict(metrics, part)] + ([extra] if extra else []))
 
 
 # The distribution columns of the walk-forward backtest: every key is a mean over a fold's test samples,
@@ -170,15 +173,15 @@ def _ratio(a: float, b: float) -> float:
     return a / b if math.isfinite(a) and math.isfinite(b) and b else math.nan
 
 
-def pooled_table(metrics: dict[str, float], references: dict[str, str | None]) -> str:
+def pooled_table(metrics: dict[str, float], tickers: list[str]) -> str:
     """The end-of-run overview: each series' served test scores against its reference baseline (chosen
     on its validation part), then their mean."""
     lines = [
         f"{'test':<10}{'served':>10}{'ref':>10}{'/ref':>8}{'DM t':>7}{'cov90':>7}{'MASE':>8}{'shrink':>8}"
     ]
-    for label, head in [*((t, f"{t}/") for t in references), ("mean", "")]:
+    for label, head in [*((t, f"{t}/") for t in tickers), ("mean", "")]:
         served = metrics.get(f"{head}test/served/crps", math.nan)
-        ref = references.get(label)
+        ref = reference_of(metrics, head) if head else None
         lines.append(
             f"{label:<10}{served:>10.6f}{(ref or '-'):>10}"
             f"{metrics.get(f'{head}test/served/vs_reference', math.nan):>8.4f}"

@@ -11,7 +11,9 @@ import torch
 from closecast.data.codec import Codec
 from closecast.distributions.calibration import Calibration
 from closecast.distributions.conformal import conformal_quantile
-from closecast.distributions.predictive import LogReturnForecast, log_return_forecast, log_return_quantiles
+from closecast.distributions.predictive import LogReturnForecast, log_return_forecast
+from closecast.distributions.served import Part, served_quantiles
+from closecast.distributions.volatility_filter import filter_forecast, history_returns
 from closecast.errors import InputError
 from closecast.models.lstm import LSTMForecaster
 
@@ -60,13 +62,22 @@ class Forecaster:
         self.net.eval().to(self.device)
         self.likelihood = self.net.likelihood
         self.residuals = self.calibration.residuals.double().numpy()
-        pit = self.calibration.pit
+        pit, base_pit = self.calibration.pit, self.calibration.baseline_pit
         self.pit = None if pit is None else pit.double().numpy()
+        self.baseline_pit = None if base_pit is None else base_pit.double().numpy()
         self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "calibration")}
         # The validation choices without their arrays.
         self.metadata["calibration"] = {
             "shrink": self.calibration.shrink,
             "interval_scale": self.calibration.interval_scale,
+        }
+        # What the distribution answers are, and how they scored against the reference baseline.
+        metrics = self.metadata.get("metrics") or {}
+        scored = ("vs_reference", "dm_t", "in_mcs")
+        self.metadata["serves"] = self.calibration.describe() | {
+            k: metrics[f"test/served/{k}"]
+            for k in scored
+            if isinstance(metrics.get(f"test/served/{k}"), float)
         }
 
     @property
@@ -192,12 +203,27 @@ class Forecaster:
         """
         return self.outputs(windows, distribution=False, high_low=high_low)[0]
 
+    def served_parts(self, dist: LogReturnForecast | None, values: np.ndarray) -> list[Part] | None:
+        """The served distribution of one request as parts of a quantile average: the network's
+        recalibrated distribution `dist` and, for a combination, the baseline run over the checked
+        `values` sent (`closecast.distributions.served`); None for a point network."""
+        if dist is None:
+            return None
+        weight = self.calibration.weight
+        parts = [Part(dist, self.pit, weight)]
+        spec = self.calibration.filter_spec()
+        if spec is not None and weight < 1:
+            base = filter_forecast(spec, history_returns(values[None], spec.history), self.horizon)
+            parts.append(Part(base, self.baseline_pit, 1.0 - weight))
+        return parts
+
     def price_quantiles(
-        self, window: np.ndarray, point: np.ndarray, dist: LogReturnForecast | None, levels: list[float]
+        self, window: np.ndarray, point: np.ndarray, dist: list[Part] | None, levels: list[float]
     ) -> np.ndarray:
-        """Prices `(horizon, len(levels))` at each quantile level, for one window."""
+        """Prices `(horizon, len(levels))` at each quantile level, for one window (`dist`: the served
+        distribution's parts, None for a point network)."""
         if dist is not None:
-            return window[-1] * np.exp(log_return_quantiles(dist, self.pit, levels)[0])
+            return window[-1] * np.exp(served_quantiles(dist, levels)[0])
         # A point network: the level's side of the conformal interval that has it as a bound.
         scale = float(self.calibration.residual_scale(torch.from_numpy(window)))
         out = np.empty((len(point), len(levels)))
@@ -217,7 +243,7 @@ class Forecaster:
         horizon: int,
         interval: float | None = None,
         quantiles: list[float] | None = None,
-        dist: LogReturnForecast | None = None,
+        dist: list[Part] | None = None,
     ) -> dict[str, Any]:
         """The answer from one row `(horizon,)` of `forecast` and of `dist` (the second half of
         `predict`)."""
@@ -266,4 +292,5 @@ class Forecaster:
         batch = None if high_low is None else (high_low[0][None], high_low[1][None])
         wanted = bool(levels) or interval is not None
         point, dist = self.outputs(window[None], distribution=wanted, high_low=batch)
-        return self.answer(point[0], window, h, interval, levels, dist)
+        served = self.served_parts(dist, self.check_prices(values) if dist is not None else window)
+        return self.answer(point[0], window, h, interval, levels, served)

@@ -151,7 +151,7 @@ def print_run(
         )
         return
     print(f"\none network on {len(results)} series, each scored on its own test part:")
-    print(pooled_table(metrics, {t: r.reference for t, r in results.items()}))
+    print(pooled_table(metrics, list(results)))
     artifacts = "\n".join(f"  {t}: {r.artifact}" for t, r in results.items())
     first = next(iter(results.values()))
     print(

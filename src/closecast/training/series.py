@@ -28,7 +28,6 @@ class SeriesResult:
     data: dict[str, Any]  # `SeriesData.describe()`
     artifact: Path
     plots: list[Path]
-    reference: str | None = None  # the strong baseline chosen on validation (`evaluation.comparison`)
 
 
 def finish_series(
@@ -71,8 +70,7 @@ def finish_series(
         metrics,
         extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
     )
-    saved = save_artifact(artifact, output_dir / artifact_name)
-    return SeriesResult(metrics, data_meta, saved, plot_files, result.comparison.reference)
+    return SeriesResult(metrics, data_meta, save_artifact(artifact, output_dir / artifact_name), plot_files)
 
 
 def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec) -> None:
@@ -84,4 +82,4 @@ def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec) -> None:
     )
     print(summary_table(metrics))
     print(f"{float(cfg.calibration.interval):.0%} interval coverage on test: {metrics['test/coverage']:.3f}")
-    print(distribution_table(metrics, series.reference))
+    print(distribution_table(metrics))

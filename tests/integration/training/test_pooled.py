@@ -89,7 +89,9 @@ def test_metrics_per_series_with_their_mean_and_unlike_a_single_series_run(tmp_p
     assert saved["AAPL/test/served/crps"] != saved["IBM/test/served/crps"]
     single = train(compose_train(tmp_path, ["publish=false"]))  # the same tiny run on AAPL alone
     assert single["test/served/crps"] != metrics["AAPL/test/served/crps"]
-    assert single["test/ewma/served/crps"] == pytest.approx(metrics["AAPL/test/ewma/served/crps"])  # same series, same test
+    assert single["test/ewma/served/crps"] == pytest.approx(
+        metrics["AAPL/test/ewma/served/crps"]
+    )  # same series, same test
 
 
 def test_one_artifact_per_series_each_loads_in_the_server_registry(pooled_run):

@@ -85,8 +85,13 @@ def test_the_reference_is_the_strong_baseline_best_on_validation_even_when_anoth
     anchors = {"val": slice(1, 1 + n_val), "test": slice(1 + n_val, 1 + n_val + n_test)}
     ys = {"val": y[:n_val], "test": y[n_val:]}
     # The served "model" is garch_t's own forecast: it must tie itself, and beat the reference on test.
-    served = {p: [Part(LogReturnForecast(np.zeros_like(ys[p]), fits["garch_t"].scale(anchors[p]), np.full_like(ys[p], 6.0)), None)]
-              for p in ys}  # fmt: skip
+    own = {
+        p: LogReturnForecast(
+            np.zeros_like(ys[p]), fits["garch_t"].scale(anchors[p]), np.full_like(ys[p], 6.0)
+        )
+        for p in ys
+    }
+    served = {p: [Part(own[p], None)] for p in ys}
     result = compare(ys, anchors, fits, served=served, recalibrate="never")
     assert result.reference == "egarch_t"
     m = result.metrics
