@@ -6,7 +6,8 @@ baseline's `<part>/<baseline>/…`) and as served, after the same recalibration 
 baseline would answer; `closecast.evaluation.recalibration` decides whether each is recalibrated). The
 reference is the strong baseline (`baselines.STRONG`) with the lowest served validation CRPS; on test the
 served distribution is held against it with the Diebold-Mariano statistic, the 10% model confidence set
-of every served method, Value-at-Risk backtests and a PIT uniformity test. Nothing here reads the test part to choose anything."""
+of every served method, Value-at-Risk backtests and a PIT uniformity test. Nothing here reads the test
+part to choose anything."""
 
 from __future__ import annotations
 
