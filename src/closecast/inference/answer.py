@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from closecast.distributions.conformal import conformal_quantile
-from closecast.distributions.predictive import LogReturnForecast, log_return_quantiles
+from closecast.distributions.predictive import LogReturnForecast
+from closecast.distributions.served import Part, served_quantiles
 from closecast.inference.inputs import level_name
 from closecast.inference.series import SeriesModel
 
@@ -27,12 +28,13 @@ def price_quantiles(
     model: SeriesModel,
     window: np.ndarray,
     point: np.ndarray,
-    dist: LogReturnForecast | None,
+    dist: list[Part] | None,
     levels: list[float],
 ) -> np.ndarray:
-    """Prices `(horizon, len(levels))` at each quantile level, for one window of `model`'s series."""
+    """Prices `(horizon, len(levels))` at each quantile level, for one window of `model`'s series (`dist`:
+    the served distribution's parts, None for a point network)."""
     if dist is not None:
-        return window[-1] * np.exp(log_return_quantiles(dist, model.pit, levels)[0])
+        return window[-1] * np.exp(served_quantiles(dist, levels)[0])
     # A point network: the level's side of the conformal interval that has it as a bound.
     scale = float(model.calibration.residual_scale(torch.from_numpy(window)))
     out = np.empty((len(point), len(levels)))
@@ -53,10 +55,10 @@ def answer(
     horizon: int,
     interval: float | None = None,
     quantiles: list[float] | None = None,
-    dist: LogReturnForecast | None = None,
+    dist: list[Part] | None = None,
 ) -> dict[str, Any]:
-    """The answer for one window of `model`'s series from its row `(horizon,)` of `forecast` and of
-    `dist` (a batch of one)."""
+    """The answer for one window of `model`'s series from its row `(horizon,)` of `forecast` and its
+    served distribution's parts `dist` (`SeriesModel.served_parts`; None for a point network)."""
     predictions = forecast[:horizon].tolist()
     result: dict[str, Any] = {
         "prediction": predictions[0],

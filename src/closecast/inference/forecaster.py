@@ -59,6 +59,7 @@ class Prepared:
     window: np.ndarray
     high_low: tuple[np.ndarray, np.ndarray] | None
     model: SeriesModel
+    values: np.ndarray  # every checked price sent: a combined baseline reads more than the window
 
 
 class Forecaster:
@@ -82,6 +83,8 @@ class Forecaster:
         self.unseen_calibration = cautious_calibration(list(self.series.values()))
         self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "series")}
         self.metadata["series"] = list(self.names)
+        # Per series: what its distribution answers are, and how they scored against the reference.
+        self.metadata["serves"] = {name: m.serves() for name, m in self.series.items()}
 
     @property
     def window(self) -> int:
@@ -121,6 +124,7 @@ class Forecaster:
             "data": dict(data),
             "metrics": {} if model is None else dict(model.metrics),
             "calibration": {"shrink": calibration.shrink, "interval_scale": calibration.interval_scale},
+            "serves": calibration.describe() if model is None else model.serves(),
         }
 
     def prepare(self, item: Item, spread: bool = False) -> Prepared:
@@ -141,7 +145,7 @@ class Forecaster:
             model = unseen_series(self.layout, self.unseen_calibration, values, high_low)
         w = self.window
         last = None if high_low is None else (high_low[0][-w:], high_low[1][-w:])
-        return Prepared(values[-w:], last, model)
+        return Prepared(values[-w:], last, model, values)
 
     def outputs(
         self,
@@ -211,7 +215,15 @@ class Forecaster:
         models = [p.model for p in prepared]
         point, dist = self.outputs(windows, models, distribution=spread, high_low=high_low)
         return [
-            answer(p.model, point[i], p.window, h, interval, levels, row_of(dist, i))
+            answer(
+                p.model,
+                point[i],
+                p.window,
+                h,
+                interval,
+                levels,
+                p.model.served_parts(row_of(dist, i), p.values),
+            )
             for i, p in enumerate(prepared)
         ]
 

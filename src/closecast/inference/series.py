@@ -14,6 +14,9 @@ import torch
 
 from closecast.data.codec import Codec
 from closecast.distributions.calibration import Calibration
+from closecast.distributions.predictive import LogReturnForecast
+from closecast.distributions.served import Part
+from closecast.distributions.volatility_filter import filter_forecast, history_returns
 from closecast.errors import InputError
 
 # How a request's prices are normalized: `codec`, by the named series' training statistics (a series
@@ -42,8 +45,9 @@ class SeriesModel:
 
     def __post_init__(self) -> None:
         self.residuals = self.calibration.residuals.double().numpy()
-        pit = self.calibration.pit
+        pit, base_pit = self.calibration.pit, self.calibration.baseline_pit
         self.pit = None if pit is None else pit.double().numpy()
+        self.baseline_pit = None if base_pit is None else base_pit.double().numpy()
         c = self.codec
         n = len(c.features)
         # The statistics one row of a stacked codec needs (`stacked_codec`), in a fixed order.
@@ -54,6 +58,31 @@ class SeriesModel:
             *(c.feature_std or [1.0] * n),
             *(c.feature_mean or [0.0] * n),
         )
+
+    def served_parts(self, dist: LogReturnForecast | None, values: np.ndarray) -> list[Part] | None:
+        """The served distribution of one request as parts of a quantile average: the network's
+        recalibrated distribution `dist` (a batch of one) and, for a combination, the baseline run over the
+        checked `values` sent (`closecast.distributions.served`); None for a point network."""
+        if dist is None:
+            return None
+        weight, spec = self.calibration.weight, self.calibration.filter_spec()
+        parts = [Part(dist, self.pit, weight)]
+        if spec is not None and weight < 1:
+            horizon = dist.loc.shape[1]
+            base = filter_forecast(spec, history_returns(values[None], spec.history), horizon)
+            parts.append(Part(base, self.baseline_pit, 1.0 - weight))
+        return parts
+
+    def serves(self) -> dict[str, Any]:
+        """What this series' distribution answers are (`Calibration.describe`) and, where the metrics
+        say, their test CRPS ratio to the reference baseline, DM statistic and 10% MCS membership."""
+        scored = ("vs_reference", "dm_t", "in_mcs")
+        metrics = self.metrics or {}
+        return self.calibration.describe() | {
+            k: metrics[f"test/served/{k}"]
+            for k in scored
+            if isinstance(metrics.get(f"test/served/{k}"), float)
+        }
 
     @property
     def normalize(self) -> str:
@@ -79,7 +108,8 @@ def cautious_calibration(models: list[SeriesModel]) -> Calibration:
     move is shrunk as much as the most cautious series' (the smallest shrink), and a distribution head's
     quantiles are the network's own, not recalibrated (no PIT values)."""
     cautious = min(models, key=lambda m: m.calibration.shrink).calibration
-    return dataclasses.replace(cautious, pit=None)
+    # A series the network never saw gets the network alone, as fitted: no baseline fitted on it.
+    return dataclasses.replace(cautious, pit=None, weight=1.0, baseline=None, baseline_pit=None)
 
 
 def min_history(window: int) -> int:

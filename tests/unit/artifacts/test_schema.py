@@ -12,6 +12,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from closecast.artifacts.publish import save_artifact
 from closecast.artifacts.schema import (
@@ -136,7 +137,6 @@ def test_series_of_one_artifact_must_share_the_networks_input_layout():
         ),
         (lambda c: c.update(pit=c["pit"] + 2), "probabilities"),
         (lambda c: c.update(pit=c["pit"][:, :1]), "pit must be a float tensor"),
-        (lambda c: c.update(pit=None), "needs its calibration pit"),
         (lambda c: c.update(quantile_pit=c["pit"]), "not \\['quantile_pit'\\]"),
         (lambda c: c.pop("residuals"), "need residuals"),
     ],
@@ -214,3 +214,73 @@ def test_calibration_round_trips_through_plain_data(shrink, interval_scale, rows
     assert (back.shrink, back.interval_scale) == (record.shrink, record.interval_scale)
     assert torch.equal(back.residuals, record.residuals)
     assert (back.pit is None) == (not with_pit) and (back.pit is None or torch.equal(back.pit, values))
+
+
+def test_a_distribution_head_without_pit_values_is_served_as_fitted(tmp_path: Path):
+    net, codec, prices = untrained()
+    plain = a_calibration(shrink=1.0)
+    plain.pit = None  # validation found that recalibrating did not pay
+    recalibrated = a_calibration(shrink=1.0)
+    window = prices[:20].tolist()
+    answers = []
+    for calibration in (plain, recalibrated):
+        artifact = build_artifact(net, codec, calibration, {"ticker": "AAPL"}, {})
+        loaded = load_artifact(save_artifact(artifact, tmp_path / "model.pt"))
+        answers.append(Forecaster(loaded).predict(window, quantiles=[0.1, 0.9])["quantiles"])
+    with torch.no_grad():
+        raw = net.eval()(codec.encode(prices[:20]).unsqueeze(0)).double()
+    pred = net.likelihood.predictive(raw)
+    z = stats.t.ppf(0.9, pred.df[0, 0].item())
+    move = (pred.loc[0, 0] + pred.scale[0, 0] * z).item() * codec.std
+    assert answers[0]["0.9"][0] == pytest.approx(window[-1] * np.exp(move), rel=1e-6)
+    assert answers[1]["0.9"][0] != pytest.approx(answers[0]["0.9"][0], rel=1e-6)
+
+
+def test_a_combination_round_trips_and_answers_the_weighted_quantile_average(tmp_path: Path):
+    from closecast.distributions.predictive import log_return_forecast, log_return_quantiles
+    from closecast.distributions.volatility_filter import FilterSpec, filter_forecast, history_returns
+
+    net, codec, prices = untrained()
+    params = {"omega": 0.02, "alpha[1]": 0.03, "gamma[1]": 0.05, "beta[1]": 0.9, "nu": 6.0}
+    base = {"name": "gjr_t", **FilterSpec("gjr", params, 1.2, history=100).to_dict()}
+    rng = np.random.default_rng(5)
+    base_pit = torch.from_numpy(np.sort(rng.uniform(0.0, 1.0, (30, HORIZON)), axis=0))
+    calibration = a_calibration(shrink=1.0)
+    calibration.weight, calibration.baseline, calibration.baseline_pit = 0.3, base, base_pit
+    artifact = build_artifact(net, codec, calibration, {"ticker": "AAPL"}, {"test/served/vs_reference": 0.99})
+    loaded = load_artifact(save_artifact(artifact, tmp_path / "model.pt"))
+    back = Calibration.from_dict(loaded["calibration"])
+    assert (back.weight, back.baseline) == (0.3, base)
+    forecaster = Forecaster(loaded)
+    serves = forecaster.metadata["serves"]
+    assert serves == {"kind": "combination", "network_weight": 0.3, "baseline": "gjr_t", "history": 100,
+                      "vs_reference": 0.99}  # fmt: skip
+    values = prices[:150].numpy()
+    answer = forecaster.predict(values.tolist(), horizon=HORIZON, quantiles=[0.05, 0.95])["quantiles"]
+    with torch.no_grad():
+        raw = net.eval()(codec.encode(torch.from_numpy(values[-20:])).unsqueeze(0))
+    net_fc = log_return_forecast(codec, net.likelihood, raw, 1.0)
+    q_net = log_return_quantiles(net_fc, calibration.pit.double().numpy(), [0.05, 0.95])
+    spec = back.filter_spec()
+    base_fc = filter_forecast(spec, history_returns(values[None], 100), HORIZON)
+    q_base = log_return_quantiles(base_fc, base_pit.float().double().numpy(), [0.05, 0.95])
+    expected = values[-1] * np.exp(0.3 * q_net + 0.7 * q_base)[0]
+    # float32 PIT values in the file: agreement to float32 precision.
+    np.testing.assert_allclose(answer["0.05"], expected[:, 0], rtol=1e-7)
+    np.testing.assert_allclose(answer["0.95"], expected[:, 1], rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"weight": 1.5}, "weight must be a number in"),
+        ({"weight": 0.5}, "needs its baseline"),
+        ({"weight": 0.5, "baseline": {"name": "x", "process": "har"}}, "not one of"),
+        ({"weight": 0.5, "baseline": {"name": "x", "process": "garch", "size": 3}}, "malformed"),
+        ({"baseline_pit": torch.zeros(1, HORIZON)}, "baseline_pit must be"),
+    ],
+)
+def test_a_bad_combination_is_refused_by_name(change, message):
+    record = a_calibration().to_dict() | change
+    with pytest.raises(ValueError, match=message):
+        Calibration.from_dict(record)
