@@ -7,7 +7,8 @@ on its own test part. The run saves one serving artifact, `model.pt`: the weight
 and calibration (`save_run_artifact`).
 
 metrics.json holds one series' keys as they are. With several series it holds each series' keys under
-its ticker (`AAPL/test/served/crps`, …) and, under the plain keys (`test/served/crps`, …), their mean over the series:
+its ticker (`AAPL/test/served/crps`, …) and, under the plain keys (`test/served/crps`, …), their mean over
+the series:
 what a sweep optimizes. `val/loss` is the validation loss of the kept epoch (pooled over the series; the
 one checkpointing and early stopping used)."""
 
