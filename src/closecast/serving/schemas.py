@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from closecast.data.codec import MAX_PRICE
 from closecast.inference.forecaster import MAX_INTERVAL
 
 MAX_VALUES = 10_000  # values per request; a window is tens of prices, so this is generous
 MAX_BODY_BYTES = 512 * 1024  # fits MAX_VALUES numbers written with full float precision
-MAX_PRICE = 1e12  # far above any quoted price; beyond it a forecast can overflow to infinity
 
 MAX_QUANTILES = 99  # levels per request
 Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]

@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from closecast.artifacts.publish import atomic_write, publish
+from closecast.data.codec import MAX_PRICE
 from closecast.data.datamodule import PriceDataModule
 from closecast.evaluation.report import pooled_table
 from closecast.training.hparams import log_final_metrics
@@ -51,12 +52,49 @@ def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
     return metrics
 
 
-def publish_run(cfg: DictConfig, trainer: pl.Trainer, artifact_path: Path) -> Path | None:
-    """Copy the run's artifact to `paths.checkpoints_dir/publish_name` unless told not to."""
-    # A smoke run (`+trainer.fast_dev_run=true`) trains on a batch or two: never a model to serve.
-    if cfg.get("publish", True) and not trainer.fast_dev_run:
-        return publish(artifact_path, cfg.paths.checkpoints_dir, cfg.get("publish_name", "best.pt"))
+def not_for_serving(cfg: DictConfig, trainer: pl.Trainer, largest_price: float) -> str | None:
+    """Why this run's artifact must not be published even when asked (None: it may be)."""
+    if trainer.fast_dev_run:
+        return "a smoke run (trainer.fast_dev_run) trains on a batch or two"
+    for key in ("limit_train_batches", "overfit_batches"):
+        value = cfg.trainer.get(key)
+        if value is not None and value != (1.0 if key == "limit_train_batches" else 0.0):
+            return f"a debug run (trainer.{key}={value}) trains on part of the training data"
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        job = HydraConfig.get().job.get("num")
+        return (
+            f"job {job} of a multirun: the last job to end would win, not the best (a sweep publishes "
+            "its pick when it ends); publish the job you choose with python -m closecast.artifacts.publish"
+        )
+    if largest_price > MAX_PRICE:
+        return (
+            f"the series reaches {largest_price:.4g}, above the largest price the server accepts "
+            f"({MAX_PRICE:.0e}): every request would be refused; train on a rescaled series"
+        )
     return None
+
+
+def publish_run(
+    cfg: DictConfig, trainer: pl.Trainer, artifact_path: Path, largest_price: float
+) -> tuple[Path | None, str]:
+    """Copy the run's artifact to `paths.checkpoints_dir/publish_name` when the run asks to (`publish=true`)
+    and is meant to be served; the published path (or None) and the line that says which and why."""
+    name = cfg.get("publish_name", "best.pt")
+    why_not = not_for_serving(cfg, trainer, largest_price)
+    if why_not:
+        asked = "publish=true, but " if cfg.get("publish", False) else ""
+        return None, f"not published: {asked}{why_not}"
+    if not cfg.get("publish", False):
+        return None, (
+            "not published: a run publishes only when asked (publish=true; make train asks); to serve this "
+            f"one: python -m closecast.artifacts.publish {artifact_path} --checkpoints-dir "
+            f"{cfg.paths.checkpoints_dir} --name {name}"
+        )
+    target = publish(artifact_path, cfg.paths.checkpoints_dir, name)
+    return target, f"published: {target} (publish=true); make serve serves it"
 
 
 def artifact_name(index: int, ticker: str) -> str:
@@ -110,7 +148,8 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         if logger:
             log_final_metrics(logger, cfg, metrics, trainer.global_step)
         atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
-        published = publish_run(cfg, trainer, next(iter(results.values())).artifact)
+        largest = max(float(m.series.max()) for m in datamodule.members.values())
+        published = publish_run(cfg, trainer, next(iter(results.values())).artifact, largest)
 
         log.info("best checkpoint: %s", fitted.best_path or "(none)")
         print_run(cfg, datamodule, results, metrics, output_dir, published)
@@ -137,7 +176,7 @@ def print_run(
     results: dict[str, SeriesResult],
     metrics: dict[str, float],
     output_dir: Path,
-    published: Path | None,
+    published: tuple[Path | None, str],
 ) -> None:
     """The end-of-run tables: each series' own, then (several series) their overview, and the run's files."""
     for ticker, result in results.items():
@@ -145,19 +184,17 @@ def print_run(
     if len(results) == 1:
         (result,) = results.values()
         plots = ", ".join(str(p) for p in result.plots)
-        print(
-            f"run dir:  {output_dir}\nartifact: {result.artifact}\nplots:    {plots}"
-            + (f"\npublished: {published}" if published else "")
-        )
+        print(f"run dir:  {output_dir}\nartifact: {result.artifact}\nplots:    {plots}\n{published[1]}")
         return
     print(f"\none network on {len(results)} series, each scored on its own test part:")
     print(pooled_table(metrics, list(results)))
     artifacts = "\n".join(f"  {t}: {r.artifact}" for t, r in results.items())
     first = next(iter(results.values()))
+    line = published[1] + (f" ({first.data['ticker']})" if published[0] else "")
     print(
         f"run dir:  {output_dir}\nartifacts (same weights, each series' codec and calibration):\n{artifacts}"
-        + (f"\npublished: {published} ({first.data['ticker']})" if published else "")
     )
+    print(line)
 
 
 def objective(metrics: dict[str, float], optimized: Any) -> float | tuple[float, ...] | None:

@@ -172,7 +172,7 @@ def test_a_pooled_run_resumes_from_last_checkpoint(tmp_path):
     steps = torch.load(last, weights_only=False)["global_step"]
     resumed = [PAIR, "trainer.max_epochs=2", "callbacks.early_stopping=null", f"ckpt_path={last}"]
     metrics = train(compose_train(tmp_path / "b", resumed))
-    after = torch.load(last, weights_only=False)
+    after = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert (after["epoch"], after["global_step"]) == (1, 2 * steps)
     assert metrics["epochs"] == 2 and "IBM/test/crps" in metrics
 

@@ -59,7 +59,9 @@ def test_resume_from_last_checkpoint_continues_training(tmp_path):
         tmp_path / "b", ["trainer.max_epochs=4", "callbacks.early_stopping=null", f"ckpt_path={last}"]
     )
     metrics = train(resumed)
-    after = torch.load(last, weights_only=False)  # the resumed run goes on in the same checkpoint folder
+    # The resumed run goes on in its own checkpoint folder; the first run's stays as it was.
+    assert torch.load(last, weights_only=False)["epoch"] == 1
+    after = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert after["epoch"] == 3
     assert after["global_step"] == 2 * saved["global_step"], "resumed run continues the step count"
     assert metrics["epochs"] == 4
@@ -75,10 +77,12 @@ def test_last_checkpoint_is_the_last_epoch_and_resuming_keeps_the_best(tmp_path)
 
     resumed = ["trainer.max_epochs=5", *frozen, f"ckpt_path={folder / 'last.ckpt'}"]
     metrics = train(compose_train(tmp_path / "b", resumed))
-    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 4
+    own = tmp_path / "b" / "run" / "checkpoints"
+    assert torch.load(own / "last.ckpt", weights_only=False)["epoch"] == 4
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 2  # the first run's, untouched
     assert metrics["epochs"] == 5
     # No epoch after the resume beat epoch 0: it is still the kept one, with its score.
-    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in own.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
     assert metrics["val/loss"] == first["val/loss"]
     assert load_artifact(tmp_path / "b" / "run" / "model.pt")["metrics"]["val/loss"] == first["val/loss"]
 
