@@ -26,7 +26,7 @@ PAIR = "data.tickers=[AAPL,IBM]"
 def pooled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
     """One tiny pooled run on AAPL and IBM (published as best.pt)."""
     tmp = tmp_path_factory.mktemp("pooled")
-    return tmp, train(compose_train(tmp, [PAIR]))
+    return tmp, train(compose_train(tmp, [PAIR, "publish=true"]))
 
 
 def test_each_series_is_normalized_on_its_own_training_part(tmp_path):

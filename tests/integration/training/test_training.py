@@ -15,7 +15,7 @@ from tests.helpers.configs import ROOT, TINY, compose_train
 
 
 def test_hidden_override_reaches_the_artifact(tmp_path):
-    train(compose_train(tmp_path, ["model.hidden=128", "publish_name=big.pt"]))
+    train(compose_train(tmp_path, ["model.hidden=128", "publish=true", "publish_name=big.pt"]))
     artifact = torch.load(tmp_path / "checkpoints" / "big.pt", weights_only=True)
     assert artifact["format"] == FORMAT
     assert artifact["model"]["hidden"] == 128
@@ -23,7 +23,7 @@ def test_hidden_override_reaches_the_artifact(tmp_path):
 
 
 def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
-    metrics = train(compose_train(tmp_path))
+    metrics = train(compose_train(tmp_path, ["publish=true"]))
     artifact = load_artifact(tmp_path / "run" / "model.pt")
     assert artifact["ticker"] == "AAPL" and artifact["feature"] == "Adj Close"
     assert artifact["window"] == 10 and artifact["horizon"] == 1
@@ -108,7 +108,7 @@ def _run_entry(args: list[str], tmp_path: Path, timeout: int = 600) -> subproces
 
 
 def test_hydra_entry_writes_a_run_dir_and_publishes(tmp_path):
-    proc = _run_entry(["model.hidden=16"], tmp_path)
+    proc = _run_entry(["model.hidden=16", "publish=true"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
     assert len(runs) == 1
@@ -129,7 +129,14 @@ def test_hydra_entry_rejects_an_unknown_ticker_with_a_clear_message(tmp_path):
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tmp_path):
     proc = _run_entry(
-        ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"], tmp_path
+        [
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.max_epochs=2",
+            "publish=true",
+        ],
+        tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
