@@ -1,5 +1,5 @@
-"""Publishing is a decision: a run publishes only when asked (`publish=true`, `make train`), never a smoke or
-debug run, a multirun job or a model the server could not answer with, and its last line says which and why."""
+"""Publishing is a decision: a run publishes only when asked (`publish=true`, `make train`), never a smoke
+or debug run, a multirun job or a model the server could not answer, and its last line says which and why."""
 
 from __future__ import annotations
 
