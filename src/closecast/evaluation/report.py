@@ -11,10 +11,10 @@ from closecast.evaluation import scoring_rules as scores
 from closecast.evaluation.baselines import BASELINES
 
 
-def summary_table(metrics: dict[str, float]) -> str:
-    """The end-of-run comparison: model beside the baselines on the test part."""
-    rows = [("model", "test"), ("naive", "test/naive"), ("drift", "test/drift")]
-    lines = [f"{'test':<8}{'MAE':>10}{'RMSE':>10}{'MAPE %':>10}{'MASE':>8}"]
+def summary_table(metrics: dict[str, float], part: str = "test") -> str:
+    """The end-of-run comparison: model beside the baselines on `part` (test; a sweep's trial: val)."""
+    rows = [("model", part), ("naive", f"{part}/naive"), ("drift", f"{part}/drift")]
+    lines = [f"{part:<8}{'MAE':>10}{'RMSE':>10}{'MAPE %':>10}{'MASE':>8}"]
     for label, key in rows:
         m = [metrics.get(f"{key}/{k}", math.nan) for k in ("mae", "rmse", "mape", "mase")]
         lines.append(f"{label:<8}{m[0]:>10.4f}{m[1]:>10.4f}{m[2]:>10.4f}{m[3]:>8.3f}")
@@ -113,16 +113,16 @@ def _ratio(a: float, b: float) -> float:
     return a / b if math.isfinite(a) and math.isfinite(b) and b else math.nan
 
 
-def pooled_table(metrics: dict[str, float], tickers: list[str]) -> str:
-    """The end-of-run overview: each series' test scores, then their mean."""
-    lines = [f"{'test':<10}{'CRPS':>10}{'/EWMA':>8}{'/GARCH':>8}{'cov90':>7}{'MASE':>8}{'shrink':>8}"]
+def pooled_table(metrics: dict[str, float], tickers: list[str], part: str = "test") -> str:
+    """The end-of-run overview: each series' scores on `part` (test; a trial: val), then their mean."""
+    lines = [f"{part:<10}{'CRPS':>10}{'/EWMA':>8}{'/GARCH':>8}{'cov90':>7}{'MASE':>8}{'shrink':>8}"]
     for label, head in [*((t, f"{t}/") for t in tickers), ("mean", "")]:
-        keys = ("test/crps", "test/coverage_90", "test/mase", "test/ewma/crps", "test/garch/crps")
-        m = {k: metrics.get(f"{head}{k}", math.nan) for k in keys}
-        ewma, garch = m["test/ewma/crps"], m["test/garch/crps"]
+        keys = ("crps", "coverage_90", "mase", "ewma/crps", "garch/crps")
+        m = {k: metrics.get(f"{head}{part}/{k}", math.nan) for k in keys}
+        ewma, garch = m["ewma/crps"], m["garch/crps"]
         lines.append(
-            f"{label:<10}{m['test/crps']:>10.6f}{_ratio(m['test/crps'], ewma):>8.4f}"
-            f"{_ratio(m['test/crps'], garch):>8.4f}{m['test/coverage_90']:>7.3f}{m['test/mase']:>8.4f}"
+            f"{label:<10}{m['crps']:>10.6f}{_ratio(m['crps'], ewma):>8.4f}"
+            f"{_ratio(m['crps'], garch):>8.4f}{m['coverage_90']:>7.3f}{m['mase']:>8.4f}"
             f"{metrics.get(f'{head}shrink', math.nan):>8.2f}"
         )
     return "\n".join(lines)

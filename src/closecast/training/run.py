@@ -97,6 +97,17 @@ def publish_run(
     return target, f"published: {target} (publish=true); make serve serves it"
 
 
+def scored_part(cfg: DictConfig) -> str:
+    """The part a run's tables and logged scores show: test, but validation only in a sweep's trial,
+    which is judged on validation (its test scores stay in metrics.json, for after the pick)."""
+    return "val" if (cfg.get("hpo") or {}).get("trial") is not None else "test"
+
+
+def shown(metrics: dict[str, float], part: str) -> dict[str, float]:
+    """`metrics` less the test scores when only validation is shown (`part` val)."""
+    return metrics if part == "test" else {k: v for k, v in metrics.items() if "test" not in k.split("/")}
+
+
 def artifact_name(index: int, ticker: str) -> str:
     """The first listed series' artifact is the run's `model.pt` (published, and a sweep trial's
     artifact); every other series' is `model_<TICKER>.pt` beside it."""
@@ -146,7 +157,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
             )
         metrics = run_metrics(results)
         if logger:
-            log_final_metrics(logger, cfg, metrics, trainer.global_step)
+            log_final_metrics(logger, cfg, shown(metrics, scored_part(cfg)), trainer.global_step)
         atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
         largest = max(float(m.series.max()) for m in datamodule.members.values())
         published = publish_run(cfg, trainer, next(iter(results.values())).artifact, largest)
@@ -179,15 +190,18 @@ def print_run(
     published: tuple[Path | None, str],
 ) -> None:
     """The end-of-run tables: each series' own, then (several series) their overview, and the run's files."""
+    part = scored_part(cfg)
     for ticker, result in results.items():
-        print_series(cfg, result, datamodule.members[ticker].codec)
+        print_series(cfg, result, datamodule.members[ticker].codec, part)
+    if part == "val":
+        print("a sweep's trial: validation scores only (its test scores are in metrics.json)")
     if len(results) == 1:
         (result,) = results.values()
         plots = ", ".join(str(p) for p in result.plots)
         print(f"run dir:  {output_dir}\nartifact: {result.artifact}\nplots:    {plots}\n{published[1]}")
         return
-    print(f"\none network on {len(results)} series, each scored on its own test part:")
-    print(pooled_table(metrics, list(results)))
+    print(f"\none network on {len(results)} series, each scored on its own {part} part:")
+    print(pooled_table(metrics, list(results), part))
     artifacts = "\n".join(f"  {t}: {r.artifact}" for t, r in results.items())
     first = next(iter(results.values()))
     line = published[1] + (f" ({first.data['ticker']})" if published[0] else "")
