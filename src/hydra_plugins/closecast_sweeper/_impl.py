@@ -247,20 +247,25 @@ class ClosecastSweeperImpl:
         if finished >= n_trials:
             self._complete(study, finished)
             return
+        callbacks = [
+            MaxTrialsCallback(n_trials, states=FINISHED),
+            FailureBudget(self.max_failure_rate * n_trials, self.max_failure_rate, n_trials, self.errors),
+            self.repeats,
+        ]
+        draws = n_trials  # at most the study's size from this process; the callback stops it sooner
         with self.repeats.quiet():
-            study.optimize(
-                functools.partial(self._objective, space=(distributions, fixed, deletes)),
-                n_trials=None,  # MaxTrialsCallback stops it at the study's size; refused repeats do not count
-                n_jobs=1 if self.in_process else max(1, self.n_jobs),
-                catch=(TrialFailed, RepeatedParams),  # FAIL, and the sweep goes on (within the budgets)
-                callbacks=[
-                    MaxTrialsCallback(n_trials, states=FINISHED),
-                    FailureBudget(
-                        self.max_failure_rate * n_trials, self.max_failure_rate, n_trials, self.errors
-                    ),
-                    self.repeats,
-                ],
-            )
+            while draws > 0 and not self.repeats.exhausted:
+                refused = len(self.repeats.numbers)
+                study.optimize(
+                    functools.partial(self._objective, space=(distributions, fixed, deletes)),
+                    n_trials=draws,
+                    n_jobs=1 if self.in_process else max(1, self.n_jobs),
+                    catch=(TrialFailed, RepeatedParams),  # FAIL, and the sweep goes on (within budgets)
+                    callbacks=callbacks,
+                )
+                # A refused repeat is drawn again, while the study is short of its size.
+                missing = n_trials - len(study.get_trials(deepcopy=False, states=FINISHED))
+                draws = min(len(self.repeats.numbers) - refused, missing)
         if self.launched:
             pareto_csv = write_results(study, self.directions, Path(self.config.hydra.sweep.dir))
             publish_best(study, self.export, pareto_csv)

@@ -35,6 +35,11 @@ class Repeats(logging.Filter):
         self.limit, self.in_a_row = limit, 0
         self.numbers: set[int] = set()
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether the last `limit` draws all repeated earlier trials: nothing new left to try."""
+        return self.in_a_row >= self.limit
+
     def check(self, trial: optuna.Trial) -> None:
         """Raise `RepeatedParams` when another trial of the study holds `trial`'s parameters."""
         params = trial.params
@@ -55,7 +60,7 @@ class Repeats(logging.Filter):
             trial.user_attrs["repeats"],
             trial.params,
         )
-        if self.in_a_row >= self.limit:
+        if self.exhausted:
             log.error(
                 "%d draws in a row repeated earlier trials: the search space holds no parameter set this "
                 "sampler has not tried; widen hydra.sweeper.params or lower hydra.sweeper.n_trials",
