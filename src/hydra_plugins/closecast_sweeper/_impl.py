@@ -9,6 +9,7 @@
   continues the search instead of drawing its first configurations again.
 - Trials in flight carry Optuna's heartbeats and their sweep's host and pid; the next sweep marks FAIL
   those whose sweep is gone (dead pid on this host at once, a stale heartbeat on any host).
+- No parameter set runs twice: a trial that draws an earlier one's is refused and drawn again (`_repeats`).
 - A job that raises (or returns a non-finite value) is FAIL; the sweep stops only when failures exceed
   `max_failure_rate` × `n_trials`. An interrupted trial is FAIL, never left RUNNING.
 - The storage is opened before any job starts, so a bad URL stops the sweep with a clear error.
