@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from closecast.artifacts.publish import atomic_write, publish
@@ -56,13 +58,12 @@ def not_for_serving(cfg: DictConfig, trainer: pl.Trainer, largest_price: float) 
     """Why this run's artifact must not be published even when asked (None: it may be)."""
     if trainer.fast_dev_run:
         return "a smoke run (trainer.fast_dev_run) trains on a batch or two"
-    for key in ("limit_train_batches", "overfit_batches"):
-        value = cfg.trainer.get(key)
-        if value is not None and value != (1.0 if key == "limit_train_batches" else 0.0):
-            return f"a debug run (trainer.{key}={value}) trains on part of the training data"
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
+    # Lightning reads an int as a number of batches and a float as a share of them.
+    limit, overfit = cfg.trainer.get("limit_train_batches"), cfg.trainer.get("overfit_batches")
+    if limit is not None and not (isinstance(limit, float) and limit >= 1.0):
+        return f"a debug run (trainer.limit_train_batches={limit}) trains on part of the training data"
+    if overfit:
+        return f"a debug run (trainer.overfit_batches={overfit}) trains on part of the training data"
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         job = HydraConfig.get().job.get("num")
         return (
