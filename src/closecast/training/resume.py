@@ -99,7 +99,8 @@ def check_same_run(cfg: DictConfig, ckpt: dict[str, Any], given: str) -> None:
 def check_left_to_train(cfg: DictConfig, ckpt: dict[str, Any], given: str) -> None:
     """Refuse a checkpoint whose run has nothing left to train: its last epoch, or stopped early."""
     # Saved at the end of an epoch, before the loop counts it completed: `processed` counts it.
-    done = int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    progress = ckpt["loops"].get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    done = int(progress.get("processed", ckpt.get("epoch", -1) + 1))
     max_epochs = cfg.trainer.get("max_epochs")
     if max_epochs is not None and int(max_epochs) >= 0 and done >= int(max_epochs):
         raise DataError(
