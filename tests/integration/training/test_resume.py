@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from closecast.errors import DataError
+from closecast.errors import DataError, exit_on_data_error
 from closecast.training.run import train
 from tests.helpers.configs import compose_train
 
@@ -87,13 +87,15 @@ def test_a_resume_of_an_early_stopped_run_says_there_is_nothing_left_to_train(tm
         ("garbage.ckpt", b"not a checkpoint", "not a Lightning checkpoint"),
     ],
 )
-def test_a_bad_ckpt_path_is_one_line(tmp_path, name, content, said):
+def test_a_bad_ckpt_path_is_one_line(tmp_path, capsys, name, content, said):
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(DataError, match=f"ckpt_path={path}: {said}") as err:
+    with pytest.raises(SystemExit) as exited, exit_on_data_error():  # as train.py ends on it
         train(compose_train(tmp_path, [f"ckpt_path={path}"]))
-    assert "\n" not in str(err.value)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: ckpt_path={path}: {said}") and err.count("\n") == 1, err
 
 
 def test_a_serving_artifact_is_not_a_checkpoint_to_resume(first_run, tmp_path):
