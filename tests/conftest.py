@@ -13,7 +13,7 @@ from tests.helpers.configs import compose_train
 @pytest.fixture
 def tiny_cfg(tmp_path: Path) -> DictConfig:
     """A tiny training config writing into `tmp_path`."""
-    return compose_train(tmp_path)
+    return compose_train(tmp_path, ["publish=true"])
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +22,7 @@ def trained_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("trained")
-    train(compose_train(tmp))
+    train(compose_train(tmp, ["publish=true"]))
     return tmp / "checkpoints" / "best.pt"
 
 

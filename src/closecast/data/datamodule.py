@@ -72,6 +72,9 @@ class PriceDataModule(pl.LightningDataModule):
         date_format: str | None = None,
         max_dropped_frac: float = 0.01,
         tickers: list[str] | tuple[str, ...] | None = None,
+        max_gap_days: int | None = 10,
+        max_daily_move: float | None = 2.5,
+        duplicate_dates: str = "error",
     ) -> None:
         super().__init__()
         if source not in SOURCES:
@@ -98,6 +101,9 @@ class PriceDataModule(pl.LightningDataModule):
                 val_frac=float(val_frac),
                 date_format=date_format,
                 max_dropped_frac=float(max_dropped_frac),
+                max_gap_days=None if max_gap_days is None else int(max_gap_days),
+                max_daily_move=None if max_daily_move is None else float(max_daily_move),
+                duplicate_dates=str(duplicate_dates),
             )
             for name in ticker_list(ticker, tickers, source)
         ]

@@ -12,10 +12,10 @@ from closecast.evaluation.baselines import BASELINES
 from closecast.evaluation.comparison import reference_of
 
 
-def summary_table(metrics: dict[str, float]) -> str:
-    """The end-of-run comparison: model beside the baselines on the test part."""
-    rows = [("model", "test"), ("naive", "test/naive"), ("drift", "test/drift")]
-    lines = [f"{'test':<8}{'MAE':>10}{'RMSE':>10}{'MAPE %':>10}{'MASE':>8}"]
+def summary_table(metrics: dict[str, float], part: str = "test") -> str:
+    """The end-of-run comparison: model beside the baselines on `part` (test; a sweep's trial: val)."""
+    rows = [("model", part), ("naive", f"{part}/naive"), ("drift", f"{part}/drift")]
+    lines = [f"{part:<8}{'MAE':>10}{'RMSE':>10}{'MAPE %':>10}{'MASE':>8}"]
     for label, key in rows:
         m = [metrics.get(f"{key}/{k}", math.nan) for k in ("mae", "rmse", "mape", "mase")]
         lines.append(f"{label:<8}{m[0]:>10.4f}{m[1]:>10.4f}{m[2]:>10.4f}{m[3]:>8.3f}")
@@ -43,6 +43,9 @@ def distribution_verdict(metrics: dict[str, float], part: str = "test") -> str:
             f"{part}: no predictive distribution (model.likelihood=none); "
             f"{reference} (chosen on validation) served CRPS {ref:.6f}"
         )
+    if part != "test":  # validation: where the reference, recalibration and weight were chosen
+        ratio = _ratio(metrics[f"{part}/served/crps"], ref)
+        return f"{part}: served CRPS {ratio:.4f} of {reference} (both chosen and calibrated on these days)"
     ratio, t = metrics[f"{part}/served/vs_reference"], metrics[f"{part}/served/dm_t"]
     mcs = "in" if metrics.get(f"{part}/served/in_mcs") else "not in"
     return (
@@ -54,7 +57,7 @@ def distribution_verdict(metrics: dict[str, float], part: str = "test") -> str:
 def calibration_line(metrics: dict[str, float], part: str = "test") -> str:
     """Coverage of the served central intervals, the 5% VaR backtests and the PIT test, in one line."""
     head = f"{part}/served"
-    if f"{head}/crps" not in metrics:
+    if f"{head}/var05/rate" not in metrics:  # tests of fit are on test only
         return ""
     cov = "/".join(f"{metrics[f'{head}/coverage_{c}']:.3f}" for c in (50, 80, 90, 95))
     var = {k: metrics[f"{head}/var05/{k}"] for k in ("rate", "kupiec", "conditional")}
@@ -173,21 +176,24 @@ def _ratio(a: float, b: float) -> float:
     return a / b if math.isfinite(a) and math.isfinite(b) and b else math.nan
 
 
-def pooled_table(metrics: dict[str, float], tickers: list[str]) -> str:
-    """The end-of-run overview: each series' served test scores against its reference baseline (chosen
-    on its validation part), then their mean."""
-    lines = [
-        f"{'test':<10}{'served':>10}{'ref':>10}{'/ref':>8}{'DM t':>7}{'cov90':>7}{'MASE':>8}{'shrink':>8}"
-    ]
+def pooled_table(metrics: dict[str, float], tickers: list[str], part: str = "test") -> str:
+    """The end-of-run overview: each series' served scores on `part` (test; a trial: val) against its
+    reference baseline (chosen on its validation part), then their mean."""
+    lines = [f"{part:<10}{'served':>10}{'ref':>16}{'/ref':>8}{'DM t':>7}{'cov90':>7}{'MASE':>8}{'shrink':>8}"]
     for label, head in [*((t, f"{t}/") for t in tickers), ("mean", "")]:
-        served = metrics.get(f"{head}test/served/crps", math.nan)
+        served = metrics.get(f"{head}{part}/served/crps", math.nan)
         ref = reference_of(metrics, head) if head else None
+        ref_crps = metrics.get(f"{head}{part}/{ref}/served/crps", math.nan) if ref else math.nan
+        ratio = (
+            metrics.get(f"{head}test/served/vs_reference", math.nan)
+            if part == "test"
+            else _ratio(served, ref_crps)
+        )
         lines.append(
-            f"{label:<10}{served:>10.6f}{(ref or '-'):>10}"
-            f"{metrics.get(f'{head}test/served/vs_reference', math.nan):>8.4f}"
-            f"{metrics.get(f'{head}test/served/dm_t', math.nan):>7.2f}"
-            f"{metrics.get(f'{head}test/served/coverage_90', math.nan):>7.3f}"
-            f"{metrics.get(f'{head}test/mase', math.nan):>8.4f}{metrics.get(f'{head}shrink', math.nan):>8.2f}"
+            f"{label:<10}{served:>10.6f}{(ref or '-'):>16}{ratio:>8.4f}"
+            f"{metrics.get(f'{head}{part}/served/dm_t', math.nan):>7.2f}"
+            f"{metrics.get(f'{head}{part}/served/coverage_90', math.nan):>7.3f}"
+            f"{metrics.get(f'{head}{part}/mase', math.nan):>8.4f}{metrics.get(f'{head}shrink', math.nan):>8.2f}"
         )
     return "\n".join(lines)
 

@@ -65,13 +65,15 @@ def finish_series(
     return SeriesResult(metrics, data_meta, record, plot_files)
 
 
-def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec) -> None:
-    """The end-of-run tables of one series: point scores beside naive and drift, distribution scores."""
+def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec, part: str = "test") -> None:
+    """The end-of-run tables of one series on `part` (test; a sweep's trial: val): point scores beside
+    naive and drift, distribution scores."""
     meta, metrics = series.data, series.metrics
     print(
         f"\n{meta['ticker']} {meta['feature']} {meta['start']}..{meta['end']}, "
         f"target={codec.target}, shrink={metrics['shrink']}, window={codec.window}, horizon={codec.horizon}"
     )
-    print(summary_table(metrics))
-    print(f"{float(cfg.calibration.interval):.0%} interval coverage on test: {metrics['test/coverage']:.3f}")
-    print(distribution_table(metrics))
+    print(summary_table(metrics, part))
+    coverage = metrics[f"{part}/coverage"]
+    print(f"{float(cfg.calibration.interval):.0%} interval coverage on {part}: {coverage:.3f}")
+    print(distribution_table(metrics, part))

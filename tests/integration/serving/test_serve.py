@@ -28,7 +28,7 @@ def served(trained_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("served")
-    train(compose_train(tmp / "h3", ["data.horizon=3"]))
+    train(compose_train(tmp / "h3", ["data.horizon=3", "publish=true"]))
     checkpoints = tmp / "checkpoints"
     checkpoints.mkdir()
     shutil.copyfile(trained_artifact, checkpoints / "best.pt")

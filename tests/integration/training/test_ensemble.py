@@ -41,7 +41,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("ensemble")
-    train(compose_train(tmp, ["model.members=3"]))
+    train(compose_train(tmp, ["model.members=3", "publish=true"]))
     return tmp / "checkpoints"
 
 

@@ -25,7 +25,7 @@ COVERAGES = ("50", "80", "90", "95")
 def student_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("student")
     # Recalibration always on: the artifact test below reads its PIT values.
-    return tmp, train(compose_train(tmp, ["calibration.recalibrate=always"]))
+    return tmp, train(compose_train(tmp, ["calibration.recalibrate=always", "publish=true"]))
 
 
 def _prices(n=300, seed=0):
@@ -110,7 +110,9 @@ def test_the_artifact_carries_the_head_the_features_and_the_recalibration(studen
 
 
 def test_point_network_keeps_conformal_intervals_and_still_scores_the_baselines(tmp_path):
-    metrics = train(compose_train(tmp_path, ["model.likelihood=none", "data.features=[return]"]))
+    metrics = train(
+        compose_train(tmp_path, ["model.likelihood=none", "data.features=[return]", "publish=true"])
+    )
     assert "test/served/crps" not in metrics and np.isfinite(metrics["test/garch/crps"])
     artifact = load_artifact(tmp_path / "checkpoints" / "best.pt")
     record = artifact["series"]["AAPL"]

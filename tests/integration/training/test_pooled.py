@@ -27,7 +27,7 @@ PAIR = "data.tickers=[AAPL,IBM]"
 def pooled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
     """One tiny pooled run on AAPL and IBM (published as best.pt)."""
     tmp = tmp_path_factory.mktemp("pooled")
-    return tmp, train(compose_train(tmp, [PAIR]))
+    return tmp, train(compose_train(tmp, [PAIR, "publish=true"]))
 
 
 def test_each_series_is_normalized_on_its_own_training_part(tmp_path):
@@ -172,7 +172,7 @@ def test_a_pooled_run_resumes_from_last_checkpoint(tmp_path):
     steps = torch.load(last, weights_only=False)["global_step"]
     resumed = [PAIR, "trainer.max_epochs=2", "callbacks.early_stopping=null", f"ckpt_path={last}"]
     metrics = train(compose_train(tmp_path / "b", resumed))
-    after = torch.load(last, weights_only=False)
+    after = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert (after["epoch"], after["global_step"]) == (1, 2 * steps)
     assert metrics["epochs"] == 2 and "IBM/test/served/crps" in metrics
 
