@@ -193,7 +193,8 @@ def pooled_table(metrics: dict[str, float], tickers: list[str], part: str = "tes
             f"{label:<10}{served:>10.6f}{(ref or '-'):>16}{ratio:>8.4f}"
             f"{metrics.get(f'{head}{part}/served/dm_t', math.nan):>7.2f}"
             f"{metrics.get(f'{head}{part}/served/coverage_90', math.nan):>7.3f}"
-            f"{metrics.get(f'{head}{part}/mase', math.nan):>8.4f}{metrics.get(f'{head}shrink', math.nan):>8.2f}"
+            f"{metrics.get(f'{head}{part}/mase', math.nan):>8.4f}"
+            f"{metrics.get(f'{head}shrink', math.nan):>8.2f}"
         )
     return "\n".join(lines)
 
