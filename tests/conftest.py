@@ -35,5 +35,5 @@ def universe_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("universe")
-    train(compose_train(tmp, [UNIVERSE]))
+    train(compose_train(tmp, [UNIVERSE, "publish=true"]))
     return tmp / "checkpoints" / "best.pt"

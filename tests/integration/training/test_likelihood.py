@@ -156,7 +156,7 @@ def test_what_is_scored_is_what_the_artifact_serves(student_run):
     test = member.parts["test"]
     artifact = load_artifact(tmp / "checkpoints" / "best.pt")
     forecaster = Forecaster(artifact)
-    serves = forecaster.metadata["serves"]
+    serves = forecaster.metadata["serves"]["AAPL"]
     # This tiny seeded run combines the network with a baseline: the baseline part is exercised too.
     assert serves["kind"] == "combination" and 0 < serves["network_weight"] < 1
     assert serves["network_weight"] == metrics["served/weight"]

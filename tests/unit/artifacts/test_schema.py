@@ -249,10 +249,10 @@ def test_a_combination_round_trips_and_answers_the_weighted_quantile_average(tmp
     calibration.weight, calibration.baseline, calibration.baseline_pit = 0.3, base, base_pit
     artifact = build_artifact(net, codec, calibration, {"ticker": "AAPL"}, {"test/served/vs_reference": 0.99})
     loaded = load_artifact(save_artifact(artifact, tmp_path / "model.pt"))
-    back = Calibration.from_dict(loaded["calibration"])
+    back = Calibration.from_dict(loaded["series"]["AAPL"]["calibration"])
     assert (back.weight, back.baseline) == (0.3, base)
     forecaster = Forecaster(loaded)
-    serves = forecaster.metadata["serves"]
+    serves = forecaster.metadata["serves"]["AAPL"]
     assert serves == {"kind": "combination", "network_weight": 0.3, "baseline": "gjr_t", "history": 100,
                       "vs_reference": 0.99}  # fmt: skip
     values = prices[:150].numpy()
