@@ -214,7 +214,7 @@ class PriceDataModule(pl.LightningDataModule):
 
     def _too_short(self, splits: dict[str, Split]) -> dict[str, tuple[int, int, int]]:
         counts = {t: sample_counts(split, self.window, self.horizon) for t, split in splits.items()}
-        return {t: c for t, c in counts.items() if min(c) < 1}
+        return {t: tuple(max(0, n) for n in c) for t, c in counts.items() if min(c) < 1}
 
     def _drop(self, tickers: list[str], why: str, counts: dict | None = None) -> None:
         """Remove `tickers` from the run with a warning naming them; none left stops the run."""

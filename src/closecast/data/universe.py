@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from closecast.data.sources import DATE_COLUMNS, load_yahoo, read_csv_file, yf_download
+from closecast.data import sources
+from closecast.data.sources import DATE_COLUMNS, load_yahoo, read_csv_file
 from closecast.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ def download_yahoo(tickers: list[str], start: str | None, end: str | None, cache
     if not missing:
         return []
     try:
-        frame = yf_download(missing, start, end)
+        frame = sources.yf_download(missing, start, end)  # looked up here, so tests can replace it
     except Exception as exc:  # yfinance raises for some failures and only logs for others
         raise DataError(
             f"tickers {missing}: Yahoo Finance download failed ({exc}); use data.source=sample, "

@@ -113,18 +113,58 @@ def _ratio(a: float, b: float) -> float:
     return a / b if math.isfinite(a) and math.isfinite(b) and b else math.nan
 
 
+POOLED_HEADER = f"{'test':<10}{'CRPS':>10}{'/EWMA':>8}{'/GARCH':>8}{'cov90':>7}{'MASE':>8}{'shrink':>8}"
+
+
+# More series than this: the console shows their summary, not a row (and tables) for each.
+SUMMARY_AT = 10
+
+
+def _scores(metrics: dict[str, float], head: str) -> dict[str, float]:
+    """One series' (`head` = "TICKER/") or the mean's (`head` = "") main test scores."""
+    keys = ("test/crps", "test/coverage_90", "test/mase", "test/ewma/crps", "test/garch/crps", "shrink")
+    m = {k: metrics.get(f"{head}{k}", math.nan) for k in keys}
+    return {
+        "crps": m["test/crps"],
+        "crps/ewma": _ratio(m["test/crps"], m["test/ewma/crps"]),
+        "crps/garch": _ratio(m["test/crps"], m["test/garch/crps"]),
+        "coverage_90": m["test/coverage_90"],
+        "mase": m["test/mase"],
+        "shrink": m["shrink"],
+    }
+
+
+def _pooled_line(label: str, s: dict[str, float]) -> str:
+    return (
+        f"{label:<10}{s['crps']:>10.6f}{s['crps/ewma']:>8.4f}{s['crps/garch']:>8.4f}"
+        f"{s['coverage_90']:>7.3f}{s['mase']:>8.4f}{s['shrink']:>8.2f}"
+    )
+
+
 def pooled_table(metrics: dict[str, float], tickers: list[str]) -> str:
     """The end-of-run overview: each series' test scores, then their mean."""
-    lines = [f"{'test':<10}{'CRPS':>10}{'/EWMA':>8}{'/GARCH':>8}{'cov90':>7}{'MASE':>8}{'shrink':>8}"]
-    for label, head in [*((t, f"{t}/") for t in tickers), ("mean", "")]:
-        keys = ("test/crps", "test/coverage_90", "test/mase", "test/ewma/crps", "test/garch/crps")
-        m = {k: metrics.get(f"{head}{k}", math.nan) for k in keys}
-        ewma, garch = m["test/ewma/crps"], m["test/garch/crps"]
-        lines.append(
-            f"{label:<10}{m['test/crps']:>10.6f}{_ratio(m['test/crps'], ewma):>8.4f}"
-            f"{_ratio(m['test/crps'], garch):>8.4f}{m['test/coverage_90']:>7.3f}{m['test/mase']:>8.4f}"
-            f"{metrics.get(f'{head}shrink', math.nan):>8.2f}"
-        )
+    rows = [*((t, f"{t}/") for t in tickers), ("mean", "")]
+    return "\n".join([POOLED_HEADER, *(_pooled_line(label, _scores(metrics, head)) for label, head in rows)])
+
+
+def series_scores(metrics: dict[str, float], tickers: list[str]) -> pd.DataFrame:
+    """Each series' main test scores, one row per series (the run's `series_scores.csv`)."""
+    return pd.DataFrame([_scores(metrics, f"{t}/") for t in tickers], index=pd.Index(tickers, name="series"))
+
+
+def universe_summary(metrics: dict[str, float], tickers: list[str]) -> str:
+    """The overview of many series: the mean and median of each test score, and the series worst and best
+    against EWMA (the highest and lowest CRPS / EWMA CRPS)."""
+    table = series_scores(metrics, tickers)
+    ranked = table["crps/ewma"].dropna()
+    lines = [POOLED_HEADER]
+    lines.append(_pooled_line("mean", table.mean().to_dict()))
+    lines.append(_pooled_line("median", table.median().to_dict()))
+    if len(ranked):
+        for label, ticker in (("worst", ranked.idxmax()), ("best", ranked.idxmin())):
+            lines.append(_pooled_line(label, table.loc[ticker].to_dict()) + f"  {ticker}")
+    below = int((ranked < 1).sum())
+    lines.append(f"CRPS below EWMA's on {below} of {len(table)} series")
     return "\n".join(lines)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from omegaconf import DictConfig
 
 from closecast.artifacts.publish import atomic_write, publish
 from closecast.data.datamodule import PriceDataModule
-from closecast.evaluation.report import pooled_table
+from closecast.evaluation.report import SUMMARY_AT, pooled_table, series_scores, universe_summary
 from closecast.training.hparams import log_final_metrics
 from closecast.training.series import SeriesResult, finish_series, print_series
 from closecast.training.trainer import Fitted, best_checkpoint, build, fit_network, torch_threads
@@ -139,9 +141,14 @@ def print_run(
     output_dir: Path,
     published: Path | None,
 ) -> None:
-    """The end-of-run tables: each series' own, then (several series) their overview, and the run's files."""
-    for ticker, result in results.items():
-        print_series(cfg, result, datamodule.members[ticker].codec)
+    """The end-of-run tables: each series' own, then (several series) their overview, and the run's files;
+    beyond `SUMMARY_AT` series, the summary of their scores, each series' tables going to a file."""
+    tickers = list(results)
+    many = len(results) > SUMMARY_AT
+    tables_file = output_dir / "series_tables.txt"
+    with tables_file.open("w") if many else nullcontext(sys.stdout) as tables, redirect_stdout(tables):
+        for ticker, result in results.items():
+            print_series(cfg, result, datamodule.members[ticker].codec)
     if len(results) == 1:
         (result,) = results.values()
         plots = ", ".join(str(p) for p in result.plots)
@@ -150,9 +157,14 @@ def print_run(
             + (f"\npublished: {published}" if published else "")
         )
         return
-    print(f"\none network on {len(results)} series, each scored on its own test part:")
-    print(pooled_table(metrics, list(results)))
+    scores_csv = output_dir / "series_scores.csv"
+    series_scores(metrics, tickers).to_csv(scores_csv)
+    print(f"\none network on {len(results)} series, each scored on its own test part ({scores_csv}):")
+    print(universe_summary(metrics, tickers) if many else pooled_table(metrics, tickers))
     artifacts = "\n".join(f"  {t}: {r.artifact}" for t, r in results.items())
+    if many:
+        print(f"each series' tables: {tables_file}")
+        artifacts = f"  {output_dir}/model*.pt ({len(results)} files)"
     first = next(iter(results.values()))
     print(
         f"run dir:  {output_dir}\nartifacts (same weights, each series' codec and calibration):\n{artifacts}"
