@@ -105,7 +105,7 @@ class WindowSet:
     y: torch.Tensor
     last: torch.Tensor
     future: torch.Tensor
-    anchor_dates: list
+    anchor_dates: pd.DatetimeIndex  # each sample's last observed day
     window_prices: torch.Tensor | None = None  # the raw input windows, for interval scaling
     anchors: slice | None = None  # positions in the series of the samples' last observed prices
 
@@ -143,7 +143,7 @@ def make_windows(
         y=codec.target_of(windows),
         last=windows[:, codec.window - 1].clone(),
         future=windows[:, codec.window :].clone(),
-        anchor_dates=list(dates[anchors]),
+        anchor_dates=dates[anchors],
         window_prices=windows[:, : codec.window],  # a view of `prices`: no copy
         anchors=anchors,
     )
@@ -159,5 +159,5 @@ def concat_windows(sets: list[WindowSet]) -> WindowSet:
         y=torch.cat([s.y for s in sets]),
         last=torch.cat([s.last for s in sets]),
         future=torch.cat([s.future for s in sets]),
-        anchor_dates=[d for s in sets for d in s.anchor_dates],
+        anchor_dates=sets[0].anchor_dates.append([s.anchor_dates for s in sets[1:]]),
     )
