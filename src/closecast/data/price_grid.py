@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 GRID_DECIMALS = 6
 
 
-# A day is coarse when one tick is at least this share of its price (0.001 on a price below 2).
-COARSE_TICK = 5e-4
+# A day is coarse when one tick is at least this share of its price (0.001 on a price below 1): a
+# one-tick move is then a twentieth of a typical daily return or more.
+COARSE_TICK = 1e-3
 
 
 # Warn when at least this share of a series' days is coarse.
