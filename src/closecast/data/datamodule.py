@@ -110,6 +110,7 @@ class PriceDataModule(pl.LightningDataModule):
         max_dropped_frac: float = 0.01,
         tickers: list[str] | tuple[str, ...] | None = None,
         layout: str = "auto",
+        input_cache_mb: float = 512,
     ) -> None:
         super().__init__()
         if source not in SOURCES:
@@ -121,6 +122,7 @@ class PriceDataModule(pl.LightningDataModule):
         self.source, self.window, self.horizon = source, int(window), int(horizon)
         self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
         self.train_frac, self.val_frac = float(train_frac), float(val_frac)
+        self.input_cache_bytes = int(float(input_cache_mb) * 2**20)
         self.start, self.end, self.data_dir = (
             (str(start) if start else None),
             (str(end) if end else None),
@@ -203,7 +205,9 @@ class PriceDataModule(pl.LightningDataModule):
                     calendar.val_start.date(),
                     calendar.test_start.date(),
                 )
-        self.parts = {p: concat_windows([m.parts[p] for m in self.members.values()]) for p in FIT_PARTS}
+        pooled = {p: concat_windows([m.parts[p] for m in self.members.values()]) for p in FIT_PARTS}
+        # What the Trainer reads every epoch: encoded once where it fits the budget, else per batch.
+        self.parts = {p: part.cached(self.input_cache_bytes) for p, part in pooled.items()}
         if len(self.members) > 1:
             log.info(
                 "pooled %d series %s: samples train=%d val=%d",

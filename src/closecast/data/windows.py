@@ -1,10 +1,11 @@
 """Samples of one part of a series: input windows, normalized targets, last and future prices. Inputs are
-encoded per batch from the price tensor (memory grows with the prices, not prices × window); the rest
-are strided views or a few numbers per sample (no Python loop over samples)."""
+encoded when read, from the price tensor (memory grows with the prices, not prices × window), or once
+for the Trainer where they fit `data.input_cache_mb`; the rest are strided views or a few numbers per
+sample (no Python loop over samples)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import torch
@@ -73,6 +74,15 @@ class WindowInputs:
         stats = (mean[s, None], std[s, None], means[s].T[..., None], stds[s].T[..., None])
         return self.codec.encode(self.prices[at], *hl, stats=stats)
 
+    @property
+    def nbytes(self) -> int:
+        """The size of these inputs encoded all at once (float32)."""
+        return 4 * self.shape.numel()
+
+    def encoded(self, chunk: int = 65536) -> torch.Tensor:
+        """Every input at once `(n, input_length, n_features)`, encoded a chunk of samples at a time."""
+        return torch.cat([self[i : i + chunk] for i in range(0, max(len(self), 1), chunk)])
+
     def to(self, device: torch.device | str) -> WindowInputs:
         """Copy of these inputs (prices, positions, statistics) on `device`."""
         hl = None if self.high_low is None else self.high_low.to(device)
@@ -111,6 +121,13 @@ class WindowSet:
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    def cached(self, limit_bytes: int) -> WindowSet:
+        """This set with its inputs encoded once where they take at most `limit_bytes` (indexing a tensor is
+        cheaper than encoding every batch), else as they are (encoded per batch)."""
+        if isinstance(self.x, WindowInputs) and self.x.nbytes <= limit_bytes:
+            return replace(self, x=self.x.encoded())
+        return self
 
     def to(self, device: torch.device | str) -> WindowSet:
         """Copy of this set on `device`."""

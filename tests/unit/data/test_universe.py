@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from closecast.data import sources
 from closecast.data.datamodule import PriceDataModule
 from closecast.data.price_grid import price_tick, warn_coarse_grid
+from closecast.data.windows import WindowInputs
 from closecast.errors import DataError
 from tests.helpers.yahoo import recorded_frame
 
@@ -175,3 +177,25 @@ def test_price_tick_and_the_coarse_grid_warning(caplog):
     assert "CHEAP: prices are rounded to 0.001" in caplog.text and "2000-01-03.." in caplog.text
     assert not warn_coarse_grid(cheap + 10, "DEAR")  # the same grid, small beside the price
     assert not warn_coarse_grid(pd.Series(np.linspace(0.2, 2, 200) / 3, index=days), "FINE")
+
+
+def test_inputs_encoded_per_batch_equal_those_encoded_once(tmp_path):
+    path = tmp_path / "wide.csv"
+    wide_prices().reset_index().to_csv(path, index=False)
+    features = ["return", "abs_return", "ma_dev"]
+    lazy = PriceDataModule(source="panel", path=str(path), window=10, features=features, input_cache_mb=0)
+    eager = PriceDataModule(source="panel", path=str(path), window=10, features=features)
+    lazy.setup()
+    eager.setup()
+    assert isinstance(lazy.parts["train"].x, WindowInputs) and isinstance(
+        eager.parts["train"].x, torch.Tensor
+    )
+    n = len(eager.parts["train"])
+    rows = torch.tensor([5, 0, n - 1, 300])
+    assert torch.equal(lazy.parts["train"].x[rows], eager.parts["train"].x[rows])
+    assert torch.equal(lazy.parts["train"].x[:], eager.parts["train"].x)
+    assert lazy.parts["train"].x.shape == eager.parts["train"].x.shape == (n, 9, 3)
+    for member in lazy.members.values():  # each series' samples by its own codec
+        test = member.parts["test"]
+        assert torch.equal(test.x[:], member.codec.encode(test.window_prices))
+        assert torch.equal(test.x[-1, 2], member.codec.encode(test.window_prices[-1:])[0, 2])
