@@ -32,11 +32,13 @@ EVAL_BATCH_SIZE = 4096  # smallest batch for validation (see `PriceDataModule._b
 FIT_PARTS = ("train", "val")  # what the Trainer reads; each series' test part is scored on its own
 
 
-def ticker_list(ticker: str, tickers: list[str] | tuple[str, ...] | None, source: str) -> list[str] | None:
-    """The series a run holds: `tickers` when given (checked), else `ticker` alone (None: all the series
-    of a universe source)."""
+def ticker_list(
+    ticker: str, tickers: list[str] | tuple[str, ...] | None, source: str, many: bool = False
+) -> list[str] | None:
+    """The series a run holds: `tickers` when given (checked), else `ticker` alone, or None (every series)
+    for a source of `many` series."""
     if tickers is None:
-        return None if source in UNIVERSES else [str(ticker)]
+        return None if many else [str(ticker)]
     names = [str(t) for t in tickers]
     if not names:
         raise DataError(
@@ -46,7 +48,7 @@ def ticker_list(ticker: str, tickers: list[str] | tuple[str, ...] | None, source
     repeated = sorted({t for t in names if names.count(t) > 1})
     if repeated:
         raise DataError(f"data.tickers={names} lists {repeated} more than once; list each series once")
-    if source == "csv":
+    if source == "csv" and not many:
         raise DataError(
             f"data.tickers={names} with one CSV file (data.path): a CSV file is one series; list several "
             "files (data.path=[a.csv,b.csv] or a pattern, data.path='prices/*.csv'), use one file of "
@@ -55,7 +57,7 @@ def ticker_list(ticker: str, tickers: list[str] | tuple[str, ...] | None, source
     return names
 
 
-UNIVERSES = ("panel", "skfolio")  # sources of one file holding many series; their default is every series
+UNIVERSES = ("panel", "skfolio")  # sources of one file holding many series
 
 
 def universe_members(
@@ -64,14 +66,13 @@ def universe_members(
     """(name, path, raw frame or None) of each series of the run, in order: a panel file's or skfolio's
     series are read here, several CSV files and Yahoo tickers when each series is set up."""
     if source in UNIVERSES:
-        frames = read_panel(
-            source, None if path is None else str(path), layout, ticker_list(ticker, tickers, source)
-        )
+        names = ticker_list(ticker, tickers, source, many=True)
+        frames = read_panel(source, None if path is None else str(path), layout, names)
         return [(name, None if path is None else str(path), frame) for name, frame in frames.items()]
     files = csv_paths(path) if source == "csv" else None
     if files is not None:
         by_stem = {f.stem: f for f in files}
-        chosen = list(by_stem) if tickers is None else [str(t) for t in tickers]
+        chosen = ticker_list(ticker, tickers, source, many=True) or list(by_stem)
         missing = [t for t in chosen if t not in by_stem]
         if missing:
             raise DataError(
@@ -123,11 +124,8 @@ class PriceDataModule(pl.LightningDataModule):
         self.batch_size, self.on_device, self.seed = int(batch_size), bool(on_device), int(seed)
         self.train_frac, self.val_frac = float(train_frac), float(val_frac)
         self.input_cache_bytes = int(float(input_cache_mb) * 2**20)
-        self.start, self.end, self.data_dir = (
-            (str(start) if start else None),
-            (str(end) if end else None),
-            data_dir,
-        )
+        self.start, self.end = (str(start) if start else None), (str(end) if end else None)
+        self.data_dir = data_dir
         path = [str(p) for p in path] if isinstance(path, list | tuple | ListConfig) else path
         tickers = None if tickers is None else [str(t) for t in tickers]
         members = [
