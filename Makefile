@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Trains the default model and publishes it (checkpoints/best.pt), what `make serve` then serves.
 train: $(STAMP)
-	$(BIN)/python train.py $(ARGS)
+	$(BIN)/python train.py publish=true $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

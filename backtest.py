@@ -2,7 +2,7 @@
 
 Writes backtest.csv (fold × method), backtest_distribution.csv (fold × method: CRPS, NLL, coverage, …),
 backtest.md and backtest.png into the run dir and prints the tables with a verdict against naive and one
-against GARCH(1,1).
+against the reference volatility baseline chosen on each fold's validation part.
 """
 
 from pathlib import Path
@@ -32,7 +32,8 @@ def main(cfg: DictConfig) -> float:
     print(backtest_point_markdown(result.table))
     print(f"\n{backtest_point_verdict(result.table)}")
     rows = result.distribution.to_dict("records")
-    print(f"\n{backtest_markdown(rows)}\n\n{backtest_verdict(rows)}\nwall time: {result.seconds:.0f} s")
+    verdict = backtest_verdict(rows, result.dm_t)
+    print(f"\n{backtest_markdown(rows)}\n\n{verdict}\nwall time: {result.seconds:.0f} s")
     print("\n".join(f"{kind}: {path}" for kind, path in paths.items()))
     overall = result.table[(result.table.fold == "all") & (result.table.method == "model")]
     return float(overall.mase.iloc[0])

@@ -1,6 +1,7 @@
 """Serving throughput and latency, side by side: closecast's server against a bare endpoint and the capstone.
 
     python -m benchmarks serve [--requests 2000] [--concurrency 8] [--rounds 3] [--workers 1]
+                               [--batch 500] [--batch-requests 50]
                                [--artifact checkpoints/best.pt] [--json PATH] [--update-docs] [--tiny]
 
 Run from the repository root (`python -m` puts it on `sys.path`); the servers it starts get the root on
@@ -15,7 +16,9 @@ Each gets the same fixed number of requests at a fixed concurrency from a separa
 installed, else the asyncio client of `serve_load.py`), in alternating rounds; the figures are medians.
 The bare and capstone servers are in `serve_apps.py`.
 Then the in-process latency of one forecast (the default model, as configs/ sets it), and of
-the module's forward alone, to show where the time of a forecast goes.
+the module's forward alone, to show where the time of a forecast goes. Last, the batch route: one
+`POST /predict/batch` of `--batch` series' windows (a pooled artifact of the default shape with that many
+series, `serve_batch.py`), one request at a time, beside the same batch in-process.
 """
 
 import argparse
@@ -29,39 +32,12 @@ import time
 from pathlib import Path
 
 from benchmarks import document
+from benchmarks.serve_batch import batch_items, default_artifact, measure_batch, measure_batch_inproc
 from benchmarks.serve_load import Server, measure_load, served_inference_ms
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"ratio_vs_bare": 0.5, "ratio_vs_capstone": 10.0, "inproc_p50_ms": 0.3}
+TARGETS = {"ratio_vs_bare": 0.5, "ratio_vs_capstone": 10.0, "inproc_p50_ms": 0.3, "batch_p50_ms": 20.0}
 SERVERS = ("bare", "closecast", "capstone")
-
-
-def default_artifact(path: Path, seed: int = 0) -> Path:
-    """An artifact with the default configuration's shape (weights seeded, not trained: speed only)."""
-    import pandas as pd
-    import torch
-    from omegaconf import OmegaConf
-
-    from closecast.artifacts.publish import save_artifact
-    from closecast.artifacts.schema import build_artifact
-    from closecast.data.codec import Codec
-    from closecast.distributions.calibration import Calibration
-    from closecast.models.lstm import LSTMForecaster
-
-    data = OmegaConf.load(ROOT / "configs" / "data" / "default.yaml")
-    model = OmegaConf.load(ROOT / "configs" / "model" / "lstm.yaml")
-    frame = pd.read_csv(ROOT / "data" / "sample" / f"{data.ticker}.csv")
-    column = "Adj Close" if "Adj Close" in frame.columns else "Close"
-    prices = torch.tensor(frame[column].to_numpy(dtype=float))
-    torch.manual_seed(seed)
-    net = LSTMForecaster(
-        hidden=model.hidden, layers=model.layers, dropout=model.dropout, horizon=data.horizon
-    )
-    torch.nn.init.normal_(net.head.weight, std=0.05)  # the untrained head is zero: make it compute
-    codec = Codec.fit(prices[: int(len(prices) * data.train_frac)], data.target, data.window, data.horizon)
-    meta = {"ticker": data.ticker, "feature": column, "start": None, "end": None}
-    artifact = build_artifact(net, codec, Calibration(torch.zeros(16, data.horizon)), meta, {})
-    return save_artifact(artifact, path)
 
 
 def measure_inproc(artifact: Path, iterations: int) -> dict:
@@ -86,7 +62,8 @@ def measure_inproc(artifact: Path, iterations: int) -> dict:
             times.append(time.perf_counter() - start)
         return float(np.percentile(times, 50)) * 1e3, float(np.percentile(times, 99)) * 1e3
 
-    x = forecaster.codec.encode(torch.tensor(values, dtype=torch.float64)).unsqueeze(0)
+    codec = forecaster.series[forecaster.names[0]].codec
+    x = codec.encode(torch.tensor(values, dtype=torch.float64)).unsqueeze(0)
 
     def timed_forward() -> tuple[float, float]:
         times = []
@@ -168,6 +145,22 @@ def markdown(result: dict, command: str) -> str:
         f"which leaves {cpu['closecast'] - result['served_inference_ms']:.3f} ms for the server, the "
         "framework, closecast's middleware and metrics (see the profile below).",
     ]
+    if "batch_p50_ms" in result:
+        n = result["batch_items"]
+        lines += [
+            "",
+            f"Batch route: one `POST /predict/batch` of {n} series' windows ({result['batch_body_bytes']} "
+            f"bytes; a pooled artifact of the default shape with {n} series), {result['batch_requests']} "
+            "requests one at a time on a kept-alive connection to the same server.",
+            "",
+            "| figure | measured | target |",
+            "|---|---:|---:|",
+            f"| batch of {n}, p50 ms | {result['batch_p50_ms']:.2f} | ≤ {TARGETS['batch_p50_ms']:.0f} |",
+            f"| batch of {n}, p99 ms | {result['batch_p99_ms']:.2f} | |",
+            f"| the same batch in-process, p50 ms | {result['batch_inproc_p50_ms']:.2f} | |",
+            f"| forecasts/s: batch of {n} / single-series requests at concurrency {result['concurrency']} | "
+            f"{result['batch_forecasts_per_s']:.0f} / {load['closecast']['req_per_s']:.0f} | |",
+        ]
     return "\n".join(lines)
 
 
@@ -179,6 +172,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians reported)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, the same for every server")
     parser.add_argument("--inproc-iterations", type=int, default=5000, help="timed in-process forecasts")
+    parser.add_argument(
+        "--batch", type=int, default=500, help="series per batch request (0: no batch figures)"
+    )
+    parser.add_argument("--batch-requests", type=int, default=50, help="timed batch requests")
     parser.add_argument(
         "--load-generator",
         choices=("auto", "wrk", "python"),
@@ -195,7 +192,10 @@ def main(argv: list[str]) -> int:
 
     if args.tiny:
         args.requests, args.concurrency, args.rounds, args.inproc_iterations = 40, 2, 1, 50
-    for name in ("requests", "concurrency", "rounds", "workers", "inproc_iterations"):
+        args.batch, args.batch_requests = min(args.batch, 20), 5
+    if args.batch < 0:
+        parser.error(f"--batch must be at least 0, got {args.batch}")
+    for name in ("requests", "concurrency", "rounds", "workers", "inproc_iterations", "batch_requests"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
 
@@ -212,6 +212,9 @@ def main(argv: list[str]) -> int:
             shutil.copyfile(args.artifact, artifact)
         else:
             default_artifact(artifact)
+        universe = workdir / "checkpoints" / "universe.pt"
+        if args.batch:
+            default_artifact(universe, n_series=args.batch)
         inproc = measure_inproc(artifact, args.inproc_iterations)
         window = inproc["window"]
         values = [round(100.0 + 5.0 * ((i * 7919) % 97) / 97, 4) for i in range(max(60, window))]
@@ -225,11 +228,18 @@ def main(argv: list[str]) -> int:
                 server.wait_ready()
             load = measure_load(servers, body, args, workdir)
             served_ms = served_inference_ms(servers["closecast"].url)
+            batch = {}
+            if args.batch:
+                items = batch_items(args.batch, window)
+                batch = measure_batch(servers["closecast"].url, items, args.batch_requests)
+                batch.update(measure_batch_inproc(universe, items, args.batch_requests))
         finally:
             for server in servers.values():
                 server.stop()
 
     failed = {name: s["errors"] for name, s in load.items() if s["errors"]}
+    if batch.get("batch_errors"):
+        failed["closecast batch"] = batch["batch_errors"]
     if failed:
         print(f"error: requests failed ({failed}); see the server logs", file=sys.stderr)
         return 1
@@ -238,6 +248,7 @@ def main(argv: list[str]) -> int:
         "ratio_vs_capstone": load["closecast"]["req_per_s"] / load["capstone"]["req_per_s"],
         **{k: v for k, v in inproc.items() if k != "window"},
         "served_inference_ms": served_ms,
+        **batch,
         "servers": load,
         "requests": args.requests,
         "concurrency": args.concurrency,
@@ -263,5 +274,10 @@ def main(argv: list[str]) -> int:
     print(f"inproc_p99_ms {result['inproc_p99_ms']:.3f}")
     print(f"inproc_forward_p50_ms {result['inproc_forward_p50_ms']:.3f}")
     print(f"ratio_vs_bare {result['ratio_vs_bare']:.3f} (target >= {TARGETS['ratio_vs_bare']})")
+    if batch:
+        print(
+            f"batch_{args.batch}_p50_ms {batch['batch_p50_ms']:.2f} (target <= {TARGETS['batch_p50_ms']})  "
+            f"inproc {batch['batch_inproc_p50_ms']:.2f}  forecasts_per_s {batch['batch_forecasts_per_s']:.0f}"
+        )
     print(f"ratio_vs_capstone {result['ratio_vs_capstone']:.2f} (target >= {TARGETS['ratio_vs_capstone']})")
     return 0

@@ -55,11 +55,12 @@ def capstone_app():
         net = LSTMForecaster(**checkpoint["model"])
         net.load_state_dict(checkpoint["state_dict"])
         net.eval()
-        codec = Codec.from_dict(checkpoint["codec"])
+        (record,) = checkpoint["series"].values()  # a closecast artifact of one series
+        codec = Codec.from_dict(record["codec"])
         prices = torch.tensor(body.values[-codec.window :], dtype=torch.float64)
         with torch.no_grad():
-            y = net(codec.encode(prices).unsqueeze(0))
-        shrink = checkpoint["calibration"]["shrink"]
+            y = net.likelihood.location(net(codec.encode(prices).unsqueeze(0)))  # a head's point forecast
+        shrink = record["calibration"]["shrink"]
         prediction = float(codec.decode(y, prices[-1:], shrink)[0, 0])
         return {"prediction": prediction, "checkpoint_path": body.checkpoint_path, "device": body.device}
 

@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from benchmarks.serve import default_artifact
+    from benchmarks.serve_batch import default_artifact
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="bench-serve-parts-") as tmp:

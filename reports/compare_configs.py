@@ -8,7 +8,7 @@ Run from the repository root (`python -m` puts it on `sys.path`).
 
 Each candidate is `name: override override …` (Hydra overrides of configs/train.yaml; none = the defaults).
 Every candidate is trained on every ticker and seed, one run at a time, and scored by the network's own
-validation CRPS relative to the EWMA baseline's on the same validation days (`val/crps / val/ewma/crps`,
+validation CRPS relative to the EWMA baseline's on the same validation days (`val/raw/crps / val/ewma/crps`,
 lower is better), the mean over tickers and seeds deciding. Test scores stay out of the table unless
 `--show-test` asks for them, so a choice made from it never reads the test part. Finished runs are kept
 in `--log` (JSON lines) and not rerun. This is how the defaults in docs/FORECAST_QUALITY.md were chosen.
@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
-VAL_KEYS = ("val/crps", "val/ewma/crps", "val/garch/crps", "val/loss", "epochs")
-TEST_KEYS = ("test/crps", "test/ewma/crps", "test/garch/crps", "test/coverage_90", "test/mase")
+VAL_KEYS = ("val/raw/crps", "val/ewma/crps", "val/garch/crps", "val/loss", "epochs")
+TEST_KEYS = ("test/raw/crps", "test/ewma/crps", "test/garch/crps", "test/served/coverage_90", "test/mase")
 
 
 def parse_candidate(text: str) -> tuple[str, list[str]]:
@@ -53,14 +53,14 @@ def run_one(overrides: list[str], ticker: str, seed: int, workdir: Path, keys: t
     cfg = compose_config("train", [*paths, *quiet, *run], output_dir=out)
     began = time.perf_counter()
     # The end-of-run table holds test scores: kept out of sight unless they were asked for.
-    with contextlib.redirect_stdout(sys.stdout if "test/crps" in keys else io.StringIO()):
+    with contextlib.redirect_stdout(sys.stdout if "test/raw/crps" in keys else io.StringIO()):
         metrics = train(cfg)
     return {k: metrics[k] for k in keys} | {"seconds": time.perf_counter() - began}
 
 
 def ratio(run: dict, part: str, baseline: str = "ewma") -> float:
     """The network's CRPS over the baseline's on the same days of `part` (val or test)."""
-    return run[f"{part}/crps"] / run[f"{part}/{baseline}/crps"]
+    return run[f"{part}/raw/crps"] / run[f"{part}/{baseline}/crps"]
 
 
 def table(rows: list[dict], names: list[str], tickers: list[str], show_test: bool) -> str:

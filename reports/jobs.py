@@ -45,7 +45,8 @@ def backtest_job(name: str, series: list[str], target: str, extra: list[str], wo
         "png": str(paths["png"]),
         "guard": {str(z): v for z, v in guard_study(out).items()},
         "distribution": result.distribution.to_dict(orient="records"),
-        "dist_verdict": backtest_verdict(result.distribution.to_dict(orient="records")),
+        "dist_verdict": backtest_verdict(result.distribution.to_dict(orient="records"), result.dm_t),
+        "dm_t": result.dm_t,
     }
 
 

@@ -99,25 +99,30 @@ def section(trains: list[dict], pooled: dict) -> list[str]:
     return lines
 
 
-def _below_ewma(runs: list[dict]) -> tuple[int, float, float]:
-    """Series below EWMA's test CRPS, the worst ratio to EWMA and the mean ratio to GARCH(1,1)."""
+def _against_reference(runs: list[dict]) -> tuple[int, int, int, float]:
+    """Series below their reference, significantly better, significantly worse, and the mean ratio."""
     ms = [r["metrics"] for r in runs]
-    ewma = [m["test/crps"] / m["test/ewma/crps"] for m in ms]
-    garch = sum(m["test/crps"] / m["test/garch/crps"] for m in ms) / len(ms)
-    return sum(r < 1 for r in ewma), max(ewma), garch
+    ratios = [m["test/served/vs_reference"] for m in ms]
+    ts = [m["test/served/dm_t"] for m in ms]
+    return (
+        sum(r < 1 for r in ratios),
+        sum(t < -1.96 for t in ts),
+        sum(t > 1.96 for t in ts),
+        sum(ratios) / len(ms),
+    )
 
 
 def seed_lines(saved: list[dict]) -> list[str]:
-    """One line per saved comparison (e.g. per seed): how each way fares against EWMA and GARCH(1,1)."""
+    """One line per saved comparison (e.g. per seed): how each way fares against each series' reference."""
     lines = []
     for run in saved:
         label = " ".join(run.get("overrides") or []) or "the defaults"
         parts = []
         for name, runs in (("one network per series", run["trains"]), ("pooled", per_series(run["pooled"]))):
-            below, worst, garch = _below_ewma(runs)
+            below, better, worse, mean = _against_reference(runs)
             parts.append(
-                f"{name}: below EWMA on {below} of {len(runs)} (worst ratio {worst:.4f}), "
-                f"mean ratio to GARCH(1,1) {garch:.3f}"
+                f"{name}: below the reference on {below} of {len(runs)} (significantly better on {better}, "
+                f"worse on {worse}), mean ratio {mean:.4f}"
             )
         lines.append(f"- `{label}`: " + "; ".join(parts) + ".")
     return lines

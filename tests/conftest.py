@@ -13,7 +13,7 @@ from tests.helpers.configs import compose_train
 @pytest.fixture
 def tiny_cfg(tmp_path: Path) -> DictConfig:
     """A tiny training config writing into `tmp_path`."""
-    return compose_train(tmp_path)
+    return compose_train(tmp_path, ["publish=true"])
 
 
 @pytest.fixture(scope="session")
@@ -22,5 +22,18 @@ def trained_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("trained")
-    train(compose_train(tmp))
+    train(compose_train(tmp, ["publish=true"]))
+    return tmp / "checkpoints" / "best.pt"
+
+
+UNIVERSE = "data.tickers=[AAPL,GOOG,IBM,MSFT]"  # the four bundled sample tickers
+
+
+@pytest.fixture(scope="session")
+def universe_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny pooled run over the four bundled tickers: its one published artifact holds all four."""
+    from closecast.training.run import train
+
+    tmp = tmp_path_factory.mktemp("universe")
+    train(compose_train(tmp, [UNIVERSE]))
     return tmp / "checkpoints" / "best.pt"

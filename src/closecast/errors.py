@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 
 class DataError(ValueError):
-    """A problem with the input series that the user can fix (wrong source, too short, bad file)."""
+    """A problem with a run's input that the user can fix (wrong source, too short, bad file, a checkpoint
+    that cannot be resumed)."""
 
 
 class InputError(ValueError):

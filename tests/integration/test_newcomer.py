@@ -80,7 +80,7 @@ def test_every_entry_point_prints_usage_and_no_warning(module):
 
 
 def test_readme_predict_commands_run_as_printed(tmp_path):
-    train(compose_train(tmp_path, ["publish_name=best.pt"]))
+    train(compose_train(tmp_path, ["publish=true", "publish_name=best.pt"]))
     best = tmp_path / "checkpoints" / "best.pt"
     printed = [c for c in _commands(README) if "closecast.predict" in c]
     assert len(printed) == 2

@@ -1,11 +1,17 @@
-"""Writing artifacts and publishing them to the served checkpoints folder, atomically."""
+"""Writing artifacts and publishing them to the served checkpoints folder, atomically.
+
+`python -m closecast.artifacts.publish RUN_DIR/model.pt` publishes a run's artifact after the fact: a run
+publishes only when asked (`publish=true`), so this is how an experiment, or the job of a multirun one
+picks, gets served."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import secrets
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -69,3 +75,40 @@ def publish(artifact_path: str | Path, checkpoints_dir: str | Path, name: str = 
     target = Path(checkpoints_dir) / name
     atomic_write(target, lambda tmp: shutil.copyfile(artifact_path, tmp))
     return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m closecast.artifacts.publish ARTIFACT`: check the artifact loads as the server loads it,
+    then publish it; a file that does not load is one line on stderr and exit code 2."""
+    from closecast.artifacts.schema import load_artifact
+
+    parser = argparse.ArgumentParser(
+        prog="python -m closecast.artifacts.publish",
+        description="Publish a run's artifact (its run dir's model.pt) so the server serves it.",
+    )
+    parser.add_argument(
+        "artifact", type=Path, help="a run's artifact, e.g. outputs/train/runs/<run>/model.pt"
+    )
+    parser.add_argument("--checkpoints-dir", default="checkpoints", help="the served folder (checkpoints)")
+    parser.add_argument("--name", default="best.pt", help="the published file's name (best.pt)")
+    args = parser.parse_args(argv)
+    if Path(args.name).name != args.name or not args.name.endswith(".pt"):
+        print(
+            f"error: --name {args.name!r} must be a file name ending in .pt, e.g. --name best.pt",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        load_artifact(args.artifact)
+    except FileNotFoundError:
+        print(f"error: {args.artifact}: no such file; give a run's model.pt", file=sys.stderr)
+        return 2
+    except Exception as exc:  # ArtifactError, a directory, an unreadable file: one line, no traceback
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
+    print(f"published: {publish(args.artifact, args.checkpoints_dir, args.name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

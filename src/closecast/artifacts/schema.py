@@ -1,11 +1,12 @@
 """The serving artifact: a `.pt` file of tensors and plain data that loads with `weights_only=True`.
 
-It holds everything needed to answer a forecast — weights, network shape, the codec fitted on the
-training part (window, horizon, normalization, input features) and, apart from it, the calibration chosen
-on validation (shrink, interval scaling, conformal residuals, the quantile recalibration of a likelihood
-head) — plus metadata (ticker, data range, metrics, versions).
-No pickled classes: loading one can never run code from the file. Format 1 files (their codec carried
-the shrink and interval scaling, the residuals and PIT values sat at the top level) load as format 2."""
+It holds everything needed to answer a forecast for each series the network was trained on: the shared
+weights and network shape and, per series (`series`: name → record), the codec fitted on that series'
+training part (window, horizon, normalization, input features), the calibration chosen on its validation
+part (shrink, interval scaling, conformal residuals, the quantile recalibration of a likelihood head),
+its data range and its metrics; plus the run's metrics and versions. One series is a universe of one.
+No pickled classes: loading one can never run code from the file. Files of formats 1 and 2 (one series,
+its codec and calibration at the top level) load as format 3 (`closecast.artifacts.formats`)."""
 
 from __future__ import annotations
 
@@ -16,46 +17,52 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from torch import nn
 
+from closecast.artifacts.formats import (
+    FORMAT,
+    FORMAT_1,
+    FORMAT_2,
+    UNNAMED,
+    codec_fields,
+    from_format_1,
+    from_format_2,
+)
 from closecast.data.codec import Codec
 from closecast.distributions.calibration import Calibration
 from closecast.distributions.likelihood import likelihood_of
 
-FORMAT = "closecast.artifact/2"
+__all__ = [
+    "FORMAT",
+    "FORMAT_1",
+    "FORMAT_2",
+    "ArtifactError",
+    "build_artifact",
+    "build_universe_artifact",
+    "codec_fields",
+    "load_artifact",
+    "series_record",
+]
 
-
-FORMAT_1 = "closecast.artifact/1"
-
-
-# Validation choices a format-1 codec dict carried beside its training statistics.
-FORMAT_1_CODEC_CHOICES = {"shrink": 1.0, "interval_scale": "none"}
+# Codec fields every series of one artifact shares: the network reads one input layout.
+SHARED_CODEC_FIELDS = ("target", "window", "horizon", "features", "ma_window")
 
 
 class ArtifactError(ValueError):
     """A file that is not a usable closecast artifact."""
 
 
-class ArtifactSchema(BaseModel):
-    """The artifact format: what `build_artifact` writes and `load_artifact` accepts (extra keys allowed)."""
+class SeriesRecord(BaseModel):
+    """What one series needs beside the shared weights: its codec, calibration, data range and metrics."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="allow", strict=True)
 
-    format: Literal["closecast.artifact/2"]
-    state_dict: dict[str, torch.Tensor]
-    model: dict[str, int | float | str | bool | None]
     codec: dict[str, Any]
     # `Calibration.to_dict()`: what was chosen on validation (`closecast.distributions.calibration`).
     calibration: dict[str, Any]
-    window: int
-    horizon: int
     data: dict[str, Any]
-    ticker: str | None = None
-    feature: str | None = None
     metrics: dict[str, float | None]  # None: a metric that could not be computed
-    versions: dict[str, str]
-    created: str
 
     @field_validator("codec")
     @classmethod
@@ -75,41 +82,58 @@ class ArtifactSchema(BaseModel):
             raise ValueError(f"not a calibration record ({exc})") from exc
         return value
 
+
+class ArtifactSchema(BaseModel):
+    """The artifact format: what `build_artifact` writes and `load_artifact` accepts (extra keys allowed)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="allow", strict=True)
+
+    format: Literal["closecast.artifact/3"]
+    state_dict: dict[str, torch.Tensor]
+    model: dict[str, int | float | str | bool | None]
+    window: int
+    horizon: int
+    series: dict[str, SeriesRecord] = Field(min_length=1)
+    metrics: dict[str, float | None]  # the run's (metrics.json): with several series, their mean and each
+    versions: dict[str, str]
+    created: str
+
+    @field_validator("series")
+    @classmethod
+    def _names(cls, value: dict[str, SeriesRecord]) -> dict[str, SeriesRecord]:
+        bad = [name for name in value if not name.strip()]
+        if bad:
+            raise ValueError(f"series names must be non-empty, got {bad[:3]!r}")
+        return value
+
     @model_validator(mode="after")
     def _shapes(self) -> ArtifactSchema:
-        codec = Codec.from_dict(self.codec)
-        if (codec.window, codec.horizon) != (self.window, self.horizon):
-            raise ValueError(
-                f"window/horizon {self.window}/{self.horizon} differ from the codec's "
-                f"{codec.window}/{codec.horizon}"
-            )
-        calibration = Calibration.from_dict(self.calibration)
-        if calibration.horizon != self.horizon:
-            raise ValueError(
-                f"calibration residuals cover {calibration.horizon} horizon steps, the model {self.horizon}"
-            )
-        likelihood = likelihood_of(self.model.get("likelihood", "none"))
-        if likelihood.has_distribution and calibration.pit is None:
-            raise ValueError(f"a model with likelihood={likelihood.name!r} needs its calibration pit values")
+        likelihood_of(self.model.get("likelihood", "none"))
+        first_name, first = None, None
+        for name, record in self.series.items():
+            codec = Codec.from_dict(record.codec)
+            if (codec.window, codec.horizon) != (self.window, self.horizon):
+                raise ValueError(
+                    f"series {name!r}: window/horizon {self.window}/{self.horizon} differ from its codec's "
+                    f"{codec.window}/{codec.horizon}"
+                )
+            shared = {k: getattr(codec, k) for k in SHARED_CODEC_FIELDS}
+            if first is None:
+                first_name, first = name, shared
+            elif shared != first:
+                raise ValueError(
+                    f"series {name!r} has codec {shared}, series {first_name!r} {first}: one network reads "
+                    "one input layout"
+                )
+            calibration = Calibration.from_dict(record.calibration)
+            if calibration.horizon != self.horizon:
+                raise ValueError(
+                    f"series {name!r}: calibration residuals cover {calibration.horizon} horizon steps, "
+                    f"the model {self.horizon}"
+                )
+            # A distribution head without pit values is served as fitted: validation found that
+            # recalibrating its quantiles did not pay (`closecast.evaluation.recalibration`).
         return self
-
-
-def codec_fields(codec: dict[str, Any]) -> dict[str, Any]:
-    """A codec dict without the validation choices a format-1 codec carried (`FORMAT_1_CODEC_CHOICES`)."""
-    return {k: v for k, v in codec.items() if k not in FORMAT_1_CODEC_CHOICES}
-
-
-def from_format_1(artifact: dict[str, Any]) -> dict[str, Any]:
-    """A format-1 artifact as format 2: the codec's shrink and interval scaling and the top-level
-    `residuals` and `quantile_pit` moved into its `calibration` record; everything else as it was."""
-    codec = artifact.get("codec")
-    choices = dict(FORMAT_1_CODEC_CHOICES)
-    if isinstance(codec, dict):
-        choices.update({k: codec[k] for k in choices if k in codec})
-        codec = codec_fields(codec)
-    calibration = {**choices, "residuals": artifact.get("residuals"), "pit": artifact.get("quantile_pit")}
-    rest = {k: v for k, v in artifact.items() if k not in ("residuals", "quantile_pit")}
-    return {**rest, "format": FORMAT, "codec": codec, "calibration": calibration}
 
 
 def check_artifact(artifact: Any, source: str = "artifact") -> dict[str, Any]:
@@ -140,6 +164,45 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def series_record(
+    codec: Codec, calibration: Calibration, data: dict[str, Any], metrics: dict[str, float]
+) -> dict[str, Any]:
+    """One series' part of an artifact: its codec fitted on training, calibration chosen on validation,
+    data range (`SeriesData.describe()`) and metrics."""
+    return {
+        "codec": codec.to_dict(),
+        "calibration": calibration.to_dict(),
+        "data": dict(data),
+        "metrics": {k: float(v) for k, v in metrics.items()},
+    }
+
+
+def build_universe_artifact(
+    net: nn.Module,
+    series: dict[str, dict[str, Any]],
+    metrics: dict[str, float],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the artifact dict of a network (`LSTMForecaster`, its `hparams` rebuild it) and the
+    `series_record` of each series it was trained on (name → record), with the run's `metrics`."""
+    if not series:
+        raise ValueError("an artifact needs at least one series record")
+    first = Codec.from_dict(next(iter(series.values()))["codec"])
+    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    return {
+        "format": FORMAT,
+        "state_dict": state,
+        "model": dict(net.hparams),
+        "window": first.window,
+        "horizon": first.horizon,
+        "series": dict(series),
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "versions": package_versions(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+
+
 def build_artifact(
     net: nn.Module,
     codec: Codec,
@@ -148,30 +211,15 @@ def build_artifact(
     metrics: dict[str, float],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the artifact dict of a network (`LSTMForecaster`, its `hparams` rebuild it), the codec
-    fitted on training and the calibration chosen on validation."""
-    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    return {
-        "format": FORMAT,
-        "state_dict": state,
-        "model": dict(net.hparams),
-        "codec": codec.to_dict(),
-        "calibration": calibration.to_dict(),
-        "window": codec.window,
-        "horizon": codec.horizon,
-        "data": dict(data),
-        "ticker": data.get("ticker"),
-        "feature": data.get("feature"),
-        "metrics": {k: float(v) for k, v in metrics.items()},
-        "versions": package_versions(),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        **(extra or {}),
-    }
+    """The artifact of a network trained on one series (a universe of one, named by `data["ticker"]`)."""
+    name = str(data.get("ticker") or UNNAMED)
+    record = series_record(codec, calibration, data, metrics)
+    return build_universe_artifact(net, {name: record}, metrics, extra)
 
 
 def load_artifact(path: str | Path) -> dict[str, Any]:
     """Load an artifact with `torch.load(weights_only=True)` and check it against `ArtifactSchema`
-    (a format-1 file converted to format 2 first, `from_format_1`)."""
+    (a file of format 1 or 2 converted to format 3 first, `closecast.artifacts.formats`)."""
     path = Path(path)
     try:
         artifact = torch.load(path, map_location="cpu", weights_only=True)
@@ -181,4 +229,6 @@ def load_artifact(path: str | Path) -> dict[str, Any]:
         raise ArtifactError(f"{path}: not a weights-only closecast artifact ({exc})") from exc
     if isinstance(artifact, dict) and artifact.get("format") == FORMAT_1:
         artifact = from_format_1(artifact)
+    if isinstance(artifact, dict) and artifact.get("format") == FORMAT_2:
+        artifact = from_format_2(artifact)
     return check_artifact(artifact, str(path))

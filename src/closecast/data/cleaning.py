@@ -2,7 +2,12 @@
 
 Nothing is dropped silently and little is dropped at all: rows lost to each rule are counted, and more
 than `data.max_dropped_frac` of them, a price column that mostly does not parse, or dates that read two
-ways stop the run with a `DataError` that says what was found and which key changes it."""
+ways stop the run with a `DataError` that says what was found and which key changes it. A date row with an
+empty value (a market holiday, as FRED and central-bank exports write it) is no bad row: it is skipped
+and counted apart. What would train badly though every row is valid is refused too, each with the key
+that accepts it: a gap of more than `data.max_gap_days` trading days (a return across it is no daily
+return), a one-day move beyond `data.max_daily_move` (most often an unadjusted split) and a date given
+twice with different prices (`data.duplicate_dates`)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from closecast.data.checks import DUPLICATE_DATES, check_series, refuse_conflicting_duplicates
 from closecast.data.sources import DATE_COLUMNS
 from closecast.errors import DataError
 
@@ -27,6 +33,10 @@ GROUPED_NUMBER = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
 
 
 FORMAT_EXAMPLE = "%d/%m/%Y"
+
+
+# What a cell holds on a day without a price: nothing, or FRED's ".".
+EMPTY_CELLS = ("", ".")
 
 
 def _to_dates(text: pd.Series, fmt: str) -> pd.Series:
@@ -127,14 +137,21 @@ def clean_series(
     name: str = "series",
     date_format: str | None = None,
     max_dropped_frac: float = 0.01,
+    max_gap_days: int | None = None,
+    max_daily_move: float | None = None,
+    duplicate_dates: str = "last",
 ) -> pd.Series:
     """One positive finite price per date, sorted by date, from `frame`'s date and `feature` columns.
 
-    Logs what each rule removed; refuses (DataError naming `name`) a price column that mostly does not
-    parse, dates that do not parse or read two ways, and dropping more than `max_dropped_frac` of rows.
+    Logs what each rule removed and the empty rows skipped; refuses (DataError naming `name`) a price
+    column that mostly does not parse, dates that do not parse or read two ways, dropping more than
+    `max_dropped_frac` of rows and, within `start`..`end`, the checks of `check_series` (off by default
+    here; training's config turns them on).
     """
     if not 0 <= max_dropped_frac <= 1:
         raise DataError(f"data.max_dropped_frac must be between 0 and 1, got {max_dropped_frac}")
+    if duplicate_dates not in DUPLICATE_DATES:
+        raise DataError(f"data.duplicate_dates must be one of {DUPLICATE_DATES}, got {duplicate_dates!r}")
     date_col = next((c for c in DATE_COLUMNS if c in frame.columns), None)
     if date_col is None:
         raise DataError(f"{name}: no date column (one of {DATE_COLUMNS}); columns are {list(frame.columns)}")
@@ -150,8 +167,9 @@ def clean_series(
     date_note = _date_note(raw_dates, bad_date, fmt, date_format)
     if bad_date.sum() > n / 2:
         raise DataError(f"{name}: {bad_date.sum()} of {n} dates in {date_col!r} do not parse ({date_note})")
-    bad_text = prices.isna() & raw_prices.notna()
-    given = int(raw_prices.notna().sum())
+    empty = raw_prices.isna() | raw_prices.astype("str").str.strip().isin(EMPTY_CELLS)
+    bad_text = prices.isna() & ~empty
+    given = int((~empty).sum())
     price_note = f"e.g. {str(raw_prices[bad_text].iloc[0])!r}" if bad_text.any() else ""
     if bad_text.sum() > given / 2:
         raise DataError(
@@ -162,13 +180,16 @@ def clean_series(
     rules = {
         "unparseable date": bad_date,
         "unparseable price": ~bad_date & bad_text,
-        "non-finite price": ~bad_date & ~bad_text & ~finite,
+        "non-finite price": ~bad_date & ~bad_text & ~empty & ~finite,
         "non-positive price": ~bad_date & finite & (prices <= 0),
     }
     removed = {rule: int(mask.sum()) for rule, mask in rules.items()}
+    skipped = int((~bad_date & empty).sum())  # a day without a price: not a bad row
     keep = ~(bad_date | bad_text | ~finite | (prices <= 0))
     series = pd.Series(prices[keep].to_numpy(), index=pd.DatetimeIndex(dates[keep]), name=feature)
     series = series.sort_index(kind="stable")
+    if duplicate_dates == "error":
+        refuse_conflicting_duplicates(series, name)
     removed["duplicate date"] = int(series.index.duplicated(keep="last").sum())
     series = series[~series.index.duplicated(keep="last")]
 
@@ -187,9 +208,12 @@ def clean_series(
         )
     if dropped:
         log.warning("cleaning %s: removed %d of %d rows: %s", name, dropped, n, counts)
+    if skipped:
+        log.info("cleaning %s: skipped %d dated rows with no value (days without trading)", name, skipped)
     if start or end:
         n = len(series)
         series = series.loc[start:end]
         log.info("kept %d of %d rows within data.start=%s, data.end=%s", len(series), n, start, end)
     series.index.name = "Date"
+    check_series(series, name, max_gap_days, max_daily_move)
     return series

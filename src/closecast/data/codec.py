@@ -15,6 +15,11 @@ import torch.nn.functional as F
 TARGETS = ("return", "level")
 
 
+# The largest price a request may carry (the server refuses more), so the largest a published model may
+# be trained on: far above any quoted price; beyond it a forecast can overflow to infinity.
+MAX_PRICE = 1e12
+
+
 # Network inputs computed from closes only, one channel each: the daily log return, its magnitude, and the
 # deviation of the log price from its trailing mean over `ma_window` prices (inside the input window, so a
 # request still needs only `window` closes). Volatility clusters, and the magnitude carries it.

@@ -17,6 +17,7 @@ import torch
 from omegaconf import ListConfig
 
 from closecast.data.batches import Batches
+from closecast.data.checks import warn_if_tiny
 from closecast.data.codec import Codec
 from closecast.data.series import SeriesData
 from closecast.data.sources import SOURCES
@@ -110,6 +111,9 @@ class PriceDataModule(pl.LightningDataModule):
         date_format: str | None = None,
         max_dropped_frac: float = 0.01,
         tickers: list[str] | tuple[str, ...] | None = None,
+        max_gap_days: int | None = 10,
+        max_daily_move: float | None = 2.5,
+        duplicate_dates: str = "error",
         layout: str = "auto",
         input_cache_mb: float = 512,
     ) -> None:
@@ -146,6 +150,9 @@ class PriceDataModule(pl.LightningDataModule):
                 val_frac=float(val_frac),
                 date_format=date_format,
                 max_dropped_frac=float(max_dropped_frac),
+                max_gap_days=None if max_gap_days is None else int(max_gap_days),
+                max_daily_move=None if max_daily_move is None else float(max_daily_move),
+                duplicate_dates=str(duplicate_dates),
                 frame=frame,
             )
             for name, member_path, frame in universe_members(source, ticker, tickers, path, layout)
@@ -196,6 +203,7 @@ class PriceDataModule(pl.LightningDataModule):
             self._drop(list(short), "too short for the shared calendar split", short)
             for ticker in [t for t in pending if t not in short]:
                 self.members[ticker].use_series(loaded[ticker], splits[ticker])
+                warn_if_tiny(self.members[ticker].name, len(self.members[ticker].parts["test"]))
             if len(self.members) > 1:
                 log.info(
                     "one calendar split for %d series: validation from %s, test from %s",

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from closecast.data.checks import warn_if_tiny
 from closecast.data.cleaning import clean_series
 from closecast.data.codec import Codec
 from closecast.data.high_low import high_low_tensor, with_high_low
@@ -45,6 +46,9 @@ class SeriesData:
         val_frac: float,
         date_format: str | None,
         max_dropped_frac: float,
+        max_gap_days: int | None = 10,
+        max_daily_move: float | None = 2.5,
+        duplicate_dates: str = "error",
         frame: pd.DataFrame | None = None,
     ) -> None:
         if source == "csv" and path:
@@ -60,6 +64,11 @@ class SeriesData:
         self.features, self.ma_window = features, ma_window
         self.train_frac, self.val_frac = train_frac, val_frac
         self.date_format, self.max_dropped_frac = date_format, max_dropped_frac
+        self.checks = {
+            "max_gap_days": max_gap_days,
+            "max_daily_move": max_daily_move,
+            "duplicate_dates": duplicate_dates,
+        }
         self.series: pd.Series | None = None
         self.split: Split | None = None
         self.codec: Codec | None = None
@@ -78,7 +87,14 @@ class SeriesData:
             frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
         self.feature = pick_feature(frame, self.feature, self.name)
         series = clean_series(
-            frame, self.feature, self.start, self.end, self.name, self.date_format, self.max_dropped_frac
+            frame,
+            self.feature,
+            self.start,
+            self.end,
+            self.name,
+            self.date_format,
+            self.max_dropped_frac,
+            **self.checks,
         )
         series, self.high_low = with_high_low(
             frame, series, self.features, self.name, self.date_format, self.max_dropped_frac
@@ -93,6 +109,7 @@ class SeriesData:
         series = self.load_series()
         self.check_length(series)
         self.use_series(series, split_sizes(len(series), self.train_frac, self.val_frac))
+        warn_if_tiny(self.name, len(self.parts["test"]))
 
     def check_length(self, series: pd.Series) -> None:
         """Refuse `series` when it is too short for the window and the split by fractions."""

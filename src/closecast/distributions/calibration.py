@@ -14,14 +14,16 @@ from typing import Any
 
 import torch
 
+from closecast.distributions.volatility_filter import FilterSpec
+
 INTERVAL_SCALES = ("none", "window")
 
 
 @dataclass
 class Calibration:
     """Validation choices: `shrink` in [0, 1], `interval_scale` (`INTERVAL_SCALES`), `residuals` the
-    sorted absolute log residuals `(n, horizon)` and `pit` the sorted PIT values `(n >= 2, horizon)` of a
-    distribution head (None for a point network)."""
+    sorted absolute log residuals `(n, horizon)` and `pit` the sorted PIT values `(n >= 2, horizon)` that
+    recalibrate a distribution head's quantiles (None: served as fitted; always None for a point network)."""
 
     residuals: torch.Tensor
     shrink: float = 1.0
@@ -29,6 +31,12 @@ class Calibration:
     # intervals widen in turbulent periods and narrow in calm ones.
     interval_scale: str = "none"
     pit: torch.Tensor | None = None
+    # The served distribution's network weight in a quantile average with a volatility baseline run over
+    # the request's closes (`baseline`: a `FilterSpec` as plain data, with its `name`), recalibrated by
+    # its own sorted validation PIT values `baseline_pit`; 1 serves the network alone.
+    weight: float = 1.0
+    baseline: dict[str, Any] | None = None
+    baseline_pit: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.shrink, bool) or not isinstance(self.shrink, int | float):
@@ -40,6 +48,7 @@ class Calibration:
             raise ValueError(
                 f"calibration.interval_scale={self.interval_scale!r} is not one of {INTERVAL_SCALES}"
             )
+        self._check_combination()
         r = self.residuals
         if not isinstance(r, torch.Tensor) or r.ndim != 2 or not r.is_floating_point():
             raise ValueError(f"calibration residuals must be a float tensor (n, horizon), got {_shape(r)}")
@@ -59,6 +68,41 @@ class Calibration:
         if not bool(((pit >= 0) & (pit <= 1)).all()):
             raise ValueError("calibration pit holds values outside [0, 1]; they are probabilities")
 
+    def _check_combination(self) -> None:
+        w = self.weight
+        if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and 0 <= w <= 1):
+            raise ValueError(f"calibration weight must be a number in [0, 1], got {w!r}")
+        self.weight = float(w)
+        if self.weight < 1:
+            if not isinstance(self.baseline, dict):
+                raise ValueError(
+                    f"calibration weight {self.weight} < 1 needs its baseline, got {self.baseline!r}"
+                )
+            self.filter_spec()  # a ValueError naming what is wrong with it
+        pit = self.baseline_pit
+        if pit is not None and (not isinstance(pit, torch.Tensor) or pit.ndim != 2 or pit.shape[0] < 2):
+            raise ValueError(
+                f"calibration baseline_pit must be a float tensor (n >= 2, horizon), got {_shape(pit)}"
+            )
+
+    def filter_spec(self) -> FilterSpec | None:
+        """The combined baseline as a `FilterSpec` (None when the network is served alone)."""
+        if self.baseline is None:
+            return None
+        spec = {k: v for k, v in self.baseline.items() if k != "name"}
+        try:
+            return FilterSpec(**spec)
+        except TypeError as exc:
+            raise ValueError(f"calibration baseline {sorted(self.baseline)} is malformed ({exc})") from None
+
+    def describe(self) -> dict[str, Any]:
+        """What the served distribution is: `network`, `baseline` or their `combination`, with the
+        network's weight and the baseline's name and history."""
+        weight, base = self.weight, self.baseline
+        kind = "network" if weight == 1 or base is None else "baseline" if weight == 0 else "combination"
+        out: dict[str, Any] = {"kind": kind, "network_weight": weight}
+        return out | ({"baseline": base["name"], "history": base["history"]} if kind != "network" else {})
+
     @property
     def horizon(self) -> int:
         """Horizon steps the residuals (and PIT values) cover."""
@@ -76,6 +120,9 @@ class Calibration:
             "interval_scale": self.interval_scale,
             "residuals": self.residuals.detach().cpu().float(),
             "pit": None if self.pit is None else self.pit.detach().cpu().float(),
+            "weight": self.weight,
+            "baseline": self.baseline,
+            "baseline_pit": None if self.baseline_pit is None else self.baseline_pit.detach().cpu().float(),
         }
 
     @classmethod

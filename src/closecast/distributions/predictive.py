@@ -28,12 +28,28 @@ def _standardized(y, loc, scale) -> np.ndarray:
     return (np.asarray(y, dtype=float) - loc) / scale
 
 
+def _t_ppf(level: np.ndarray, df) -> np.ndarray:
+    """Standard Student-t quantiles, broadcast over `level` and `df`; a fitted baseline has one or a few
+    degrees-of-freedom values, so the CDF is inverted once per distinct value, not once per forecast."""
+    df = np.asarray(df, dtype=float)
+    values = np.unique(df)
+    if values.size * 4 > df.size:
+        return stats.t.ppf(level, df)
+    out = np.empty(np.broadcast_shapes(level.shape, df.shape))
+    for value in values:
+        out = np.where(df == value, stats.t.ppf(level, value), out)
+    return out
+
+
 def quantile(level, loc, scale, df=None) -> np.ndarray:
     """Quantile at `level` (in (0, 1)) of a Gaussian (`df` None) or Student-t forecast."""
     level = np.asarray(level, dtype=float)
     if np.any((level <= 0) | (level >= 1)):
         raise ValueError(f"quantile levels must lie in (0, 1), got {level}")
-    z = stats.norm.ppf(level) if df is None else stats.t.ppf(level, df)
+    if df is None:
+        z = stats.norm.ppf(level)
+    else:
+        z = _t_ppf(level, df)
     return loc + np.asarray(scale, dtype=float) * z
 
 

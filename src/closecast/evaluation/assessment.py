@@ -1,10 +1,10 @@
 """Scoring a fitted network: calibrate it on validation, then score validation and test in prices beside
-the naive and drift baselines, and its predictive distribution beside the volatility baselines
-(`closecast.evaluation.distribution_scores`). These are the final scores of a run (`metrics.json`)."""
+the naive and drift baselines, and its raw and served predictive distributions beside the volatility
+baselines (`closecast.evaluation.comparison`). These are the final scores of a run (`metrics.json`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,11 +19,14 @@ from closecast.distributions.likelihood import Likelihood
 from closecast.distributions.predictive import (
     LogReturnForecast,
     log_return_forecast,
-    log_return_quantiles,
-    sorted_pit,
 )
-from closecast.evaluation.distribution_scores import baseline_forecasts, outcome, part_scores
+from closecast.distributions.served import Part, served_quantiles
+from closecast.evaluation.baseline_cache import fitted_baselines
+from closecast.evaluation.combination import choose_combination, served_parts
+from closecast.evaluation.comparison import Comparison, compare
+from closecast.evaluation.distribution_scores import outcome
 from closecast.evaluation.point import interval_coverage, score_forecasts
+from closecast.evaluation.recalibration import choose_pit
 from closecast.evaluation.shrink import choose_shrink
 
 # Scores the module logs every epoch during fit (see `ForecastModule`); in metrics.json they are the kept
@@ -63,19 +66,21 @@ def calibrate(
     fc, pit = None, None
     if likelihood.has_distribution:
         fc = log_return_forecast(codec, likelihood, raw_val, shrink)
-        pit = torch.from_numpy(sorted_pit(fc, outcome(val.last.numpy(), val.future.numpy())))
+        chosen = choose_pit(
+            fc, outcome(val.last.numpy(), val.future.numpy()), recalibration_rule(calibration)
+        )
+        pit = None if chosen is None else torch.from_numpy(chosen)
     return Calibration(torch.from_numpy(residuals), shrink, interval_scale, pit), fc
 
 
 def bounds(
-    calibration: Calibration, pred: np.ndarray, part: WindowSet, level: float, fc: LogReturnForecast | None
+    calibration: Calibration, pred: np.ndarray, part: WindowSet, level: float, served: list[Part] | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper prices `(n, horizon)` of the central `level` interval: the recalibrated quantiles
-    of the forecast distribution `fc`, or the conformal interval around `pred` for a point network."""
-    if fc is None:
+    """Lower and upper prices `(n, horizon)` of the central `level` interval: the quantiles of the served
+    distribution (its `served` parts), or the conformal interval around `pred` for a point network."""
+    if served is None:
         return interval_bounds(calibration, pred, part, level)
-    pit = None if calibration.pit is None else calibration.pit.numpy()
-    q = log_return_quantiles(fc, pit, [(1 - level) / 2, (1 + level) / 2])
+    q = served_quantiles(served, [(1 - level) / 2, (1 + level) / 2])
     last = part.last.numpy()[:, None]
     return last * np.exp(q[..., 0]), last * np.exp(q[..., 1])
 
@@ -87,7 +92,7 @@ def score_part(
     calibration: Calibration,
     level: float,
     prefix: str,
-    fc: LogReturnForecast | None = None,
+    served: list[Part] | None = None,
 ) -> dict[str, float]:
     """Model, naive and drift scores on one part, plus the coverage of the `level` interval."""
     pred = codec.decode(y_hat, part.last, calibration.shrink).numpy()
@@ -99,7 +104,7 @@ def score_part(
     for method, scores in report.items():
         head = prefix if method == "model" else f"{prefix}/{method}"
         flat.update({f"{head}/{k}": v for k, v in scores.items()})
-    lower, upper = bounds(calibration, pred, part, level, fc)
+    lower, upper = bounds(calibration, pred, part, level, served)
     flat[f"{prefix}/coverage"] = interval_coverage(future, lower, upper)
     return flat
 
@@ -114,6 +119,52 @@ def raw_scores(
     return {k: v for k, v in score_forecasts({"model": pred}, future, last)["model"].items() if k in RAW}
 
 
+def recalibration_rule(settings: Any) -> str:
+    """`calibration.recalibrate` (`auto` unless set)."""
+    return str(settings.get("recalibrate", "auto"))
+
+
+def compare_distributions(
+    codec: Codec,
+    likelihood: Likelihood,
+    raw: tuple[torch.Tensor, torch.Tensor],
+    parts: dict[str, WindowSet],
+    fits: dict,
+    calibration: Calibration,
+    settings: Any,
+    prices: np.ndarray | None = None,
+) -> tuple[Comparison, Calibration, dict[str, list[Part]] | None]:
+    """The network's raw and served distributions against the baselines, the calibration record
+    completed with the combination chosen on validation (`calibration.combine`), and the served
+    distribution's parts per part (None for a point network)."""
+    y = {p: outcome(parts[p].last.numpy(), parts[p].future.numpy()) for p in ("val", "test")}
+    anchors = {p: parts[p].anchors for p in ("val", "test")}
+    rule = recalibration_rule(settings)
+    if not likelihood.has_distribution:
+        return compare(y, anchors, fits, recalibrate=rule), calibration, None
+    pit = None if calibration.pit is None else calibration.pit.numpy()
+    own = dict(zip(("val", "test"), raw, strict=True))
+    network = {p: log_return_forecast(codec, likelihood, own[p], 1.0) for p in own}
+    shrunk = {p: Part(log_return_forecast(codec, likelihood, own[p], calibration.shrink), pit) for p in own}
+    combination = None
+    if prices is not None:
+        combination = choose_combination(
+            prices, anchors, y["val"], fits, shrunk["val"], settings, codec.horizon
+        )
+    if combination is not None:
+        base_pit = None if combination.pit is None else torch.from_numpy(combination.pit)
+        calibration = replace(
+            calibration,
+            weight=combination.weight,
+            baseline=combination.baseline_record(),
+            baseline_pit=base_pit,
+        )
+    served = {p: served_parts(shrunk[p], combination, p) for p in own}
+    comparison = compare(y, anchors, fits, network, served, rule)
+    comparison.metrics["served/weight"] = calibration.weight
+    return comparison, calibration, served
+
+
 @dataclass
 class Assessment:
     """Calibrated forecasts of one fitted network: metrics, the validation choices, test predictions."""
@@ -124,6 +175,7 @@ class Assessment:
     test_drift: np.ndarray
     test_lower: np.ndarray  # the `calibration.interval` band around test_pred
     test_upper: np.ndarray
+    comparison: Comparison
 
 
 def assess(
@@ -144,26 +196,26 @@ def assess(
     likelihood: Likelihood = net.likelihood
     raw_val, raw_test = predict_normalized(net, val), predict_normalized(net, test)
     y_val, y_test = likelihood.location(raw_val), likelihood.location(raw_test)
-    calibration, fc_val = calibrate(codec, likelihood, raw_val, val, cfg.calibration)
+    calibration, _ = calibrate(codec, likelihood, raw_val, val, cfg.calibration)
     shrink = calibration.shrink
-    fc_test = log_return_forecast(codec, likelihood, raw_test, shrink) if fc_val is not None else None
-    fcs = {"val": fc_val, "test": fc_test}
-    pit = None if calibration.pit is None else calibration.pit.numpy()
+    fits = {} if prices is None else fitted_baselines(prices, n_train, codec.horizon, cfg.get("baselines"))
+    comparison, calibration, served = compare_distributions(
+        codec, likelihood, (raw_val, raw_test), parts, fits, calibration, cfg.calibration, prices
+    )
+    served = served or {"val": None, "test": None}
     level = float(cfg.calibration.interval)
     metrics = {
-        **score_part(codec, y_val, val, calibration, level, "val", fcs["val"]),
-        **score_part(codec, y_test, test, calibration, level, "test", fcs["test"]),
+        **score_part(codec, y_val, val, calibration, level, "val", served["val"]),
+        **score_part(codec, y_test, test, calibration, level, "test", served["test"]),
     }
-    sigmas = baseline_forecasts(prices, n_train, codec.horizon) if prices is not None else {}
-    for name, part in (("val", val), ("test", test)):
-        if sigmas or fcs[name] is not None:
-            y = outcome(part.last.numpy(), part.future.numpy())
-            metrics.update(part_scores(y, part.anchors, sigmas, name, fcs[name], pit))
+    metrics.update(comparison.metrics)
     metrics["shrink"] = shrink
+    if likelihood.has_distribution:
+        metrics["recalibrated"] = float(calibration.pit is not None)
     # The network's own validation score before any shrink: a sweep still sees which trial learned most
     # when the guard sends every shrink to naive (and val/mae is then naive's for all of them).
     metrics.update({f"val/raw/{k}": v for k, v in raw_scores(codec, y_val, val.last, val.future).items()})
     test_pred = codec.decode(y_test, test.last, shrink).numpy()
-    lower, upper = bounds(calibration, test_pred, test, level, fcs["test"])
+    lower, upper = bounds(calibration, test_pred, test, level, served["test"])
     drift = codec.drift_forecast(test.last).numpy()
-    return Assessment(metrics, calibration, test_pred, drift, lower, upper)
+    return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison)

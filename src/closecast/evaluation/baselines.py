@@ -1,30 +1,85 @@
 """Volatility baselines for the predictive distribution of the next closes, all centred on the naive
-forecast (tomorrow = today, i.e. a log return of 0 from the last observed price):
+forecast (tomorrow = today, i.e. a log return of 0 from the last observed price), fitted with `arch` on
+the training part only and run through validation and test with those parameters fixed:
 
-- `constant`: the standard deviation of the training log returns, the same every day;
-- `ewma`: RiskMetrics exponential smoothing of squared returns (λ = 0.94);
-- `garch`: GARCH(1,1) with a zero mean, fitted by maximum likelihood on the training part only and then
-  run through validation and test with those parameters fixed.
+- `constant`: the standard deviation of the training log returns, the same every day (Gaussian);
+- `ewma`: RiskMetrics exponential smoothing of squared returns (λ = 0.94), Gaussian;
+- `garch`: GARCH(1,1), Gaussian;
+- the ones a volatility specialist would hold a model against, all with Student-t innovations whose
+  degrees of freedom are fitted with the rest: `ewma_t` (λ = 0.94, only the degrees of freedom fitted),
+  `garch_t` (GARCH(1,1)), `gjr_t` (GJR-GARCH(1,1): a leverage term for falling prices) and `egarch_t`
+  (EGARCH(1,1) with its asymmetry term);
+- with `refit_every=K` > 0, also `garch_t_refit`, `gjr_t_refit`, `egarch_t_refit`: refitted on the
+  expanding window of all prices before every K-th price of validation and test.
 
-Each returns `sigma` of shape `(n_prices, horizon)`: `sigma[t, k]` is the forecast standard deviation of
+Each gives `sigma` of shape `(n_prices, horizon)`: `sigma[t, k]` is the forecast standard deviation of
 the log return from price `t` to price `t + k + 1`, made with prices up to `t` only (row 0 has no return
-yet and is NaN). Multi-step spreads add the per-step variances, which assumes uncorrelated returns:
-GARCH's per-step variances come from its analytic forecast, EWMA's and constant's are flat (√h scaling)."""
+yet and is NaN), and the innovations' degrees of freedom per row (None for a Gaussian baseline).
+Multi-step spreads add the per-step variances, which assumes uncorrelated returns; GARCH and GJR per-step
+variances come from their analytic forecasts, EGARCH, EWMA and constant ones are flat (√h scaling), and a
+multi-step Student-t keeps the one-step degrees of freedom."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
-from arch.univariate import GARCH, ZeroMean
+from arch.univariate import EGARCH, GARCH, Normal, StudentsT, ZeroMean
 from arch.univariate.volatility import EWMAVariance, VolatilityProcess
-
-BASELINES = ("constant", "ewma", "garch")
-
 
 EWMA_LAMBDA = 0.94
 
 
 # arch's optimizer is tuned for returns of order 1 (percent), not 0.01; forecasts are scaled back.
 PERCENT = 100.0
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One baseline: its volatility process, innovations, and whether it is refitted."""
+
+    process: str  # constant | ewma | garch | gjr | egarch
+    student_t: bool = False
+    refit: bool = False
+
+
+FIXED = {
+    "constant": Spec("constant"),
+    "ewma": Spec("ewma"),
+    "garch": Spec("garch"),
+    "ewma_t": Spec("ewma", student_t=True),
+    "garch_t": Spec("garch", student_t=True),
+    "gjr_t": Spec("gjr", student_t=True),
+    "egarch_t": Spec("egarch", student_t=True),
+}
+REFIT = {f"{n}_refit": Spec(FIXED[n].process, True, True) for n in ("garch_t", "gjr_t", "egarch_t")}
+# The reference set: the best of these on validation is what the network is held against.
+STRONG = ("ewma_t", "garch_t", "gjr_t", "egarch_t", *REFIT)
+BASELINES = (*FIXED, *REFIT)
+
+
+@dataclass
+class BaselineFit:
+    """A baseline's forecasts over a whole series and its training-part parameters (percent returns,
+    arch's names), which are what a server needs to run it."""
+
+    name: str
+    sigma: np.ndarray  # (n_prices, horizon)
+    df: np.ndarray | None = None  # (n_prices,) degrees of freedom per row; None: Gaussian
+    params: dict[str, float] = field(default_factory=dict)
+
+    def scale(self, rows: slice | np.ndarray) -> np.ndarray:
+        """Location-scale scale `(n, horizon)` of the rows: sigma itself, or for a Student-t the scale
+        whose variance is sigma² (σ √((ν − 2) / ν))."""
+        sigma = self.sigma[rows]
+        if self.df is None:
+            return sigma
+        nu = self.df[rows][:, None]
+        return sigma * np.sqrt((nu - 2.0) / nu)
+
+    def degrees(self, rows: slice | np.ndarray) -> np.ndarray | None:
+        """Degrees of freedom `(n, 1)` of the rows (None for a Gaussian)."""
+        return None if self.df is None else self.df[rows][:, None]
 
 
 def log_returns(prices: np.ndarray) -> np.ndarray:
@@ -53,40 +108,72 @@ def _from_step_variances(step_var: np.ndarray) -> np.ndarray:
     return np.vstack([np.full((1, sigma.shape[1]), np.nan), sigma])
 
 
-def constant_sigma(prices: np.ndarray, n_train: int, horizon: int = 1) -> np.ndarray:
-    """Training standard deviation of log returns, scaled by √(steps ahead)."""
-    returns = _check_train(prices, n_train)
-    var = returns[: n_train - 1].var(ddof=1)
-    return _from_step_variances(np.full((len(returns), horizon), var))
+def _process(spec: Spec) -> VolatilityProcess:
+    return {
+        "ewma": lambda: EWMAVariance(EWMA_LAMBDA),
+        "garch": lambda: GARCH(p=1, q=1),
+        "gjr": lambda: GARCH(p=1, o=1, q=1),
+        "egarch": lambda: EGARCH(p=1, o=1, q=1),
+    }[spec.process]()
 
 
-def _filtered_sigma(
-    prices: np.ndarray, n_train: int, horizon: int, volatility: VolatilityProcess
-) -> np.ndarray:
-    returns = _check_train(prices, n_train)
-    model = ZeroMean(returns * PERCENT, volatility=volatility, rescale=False)
+def _filter(spec: Spec, returns: np.ndarray, last_obs: int, horizon: int) -> tuple[np.ndarray, dict]:
+    """Step variances `(n_returns, horizon)` of a model fitted on the first `last_obs` returns and run over
+    all of them with those parameters fixed, and the parameters."""
+    model = ZeroMean(
+        returns * PERCENT,
+        volatility=_process(spec),
+        distribution=StudentsT() if spec.student_t else Normal(),
+        rescale=False,
+    )
     # `last_obs` limits the likelihood (and the recursion's starting value) to the training returns;
     # the forecast then runs the recursion over the whole series with those parameters fixed, and each
     # row only reads returns up to its own origin.
-    fitted = model.fit(last_obs=n_train - 1, disp="off", show_warning=False)
-    fixed = model.fix(fitted.params, last_obs=n_train - 1)
-    forecast = fixed.forecast(horizon=horizon, start=0, reindex=False, align="origin")
-    return _from_step_variances(np.asarray(forecast.variance, dtype=float)) / PERCENT
+    fitted = model.fit(last_obs=last_obs, disp="off", show_warning=False)
+    fixed = model.fix(fitted.params, last_obs=last_obs)
+    # arch has no analytic multi-step EGARCH forecast: its one-step variance, flat over the horizon.
+    steps = 1 if spec.process == "egarch" else horizon
+    var = np.asarray(fixed.forecast(horizon=steps, start=0, reindex=False, align="origin").variance)
+    var = np.repeat(var, horizon, axis=1) if steps < horizon else var
+    params = {k: float(v) for k, v in fitted.params.items()}
+    # The recursion's starting value, which a server running the fitted model needs too.
+    params["backcast"] = float(model.volatility.backcast(returns[:last_obs] * PERCENT))
+    return var / PERCENT**2, params
 
 
-def ewma_sigma(prices: np.ndarray, n_train: int, horizon: int = 1, lam: float = EWMA_LAMBDA) -> np.ndarray:
-    """RiskMetrics EWMA: σ²(t+1) = λ σ²(t) + (1 − λ) r(t)², started from the early training returns."""
-    return _filtered_sigma(prices, n_train, horizon, EWMAVariance(lam))
-
-
-def garch_sigma(prices: np.ndarray, n_train: int, horizon: int = 1) -> np.ndarray:
-    """GARCH(1,1) fitted on the training returns, filtered through the rest with parameters fixed."""
-    return _filtered_sigma(prices, n_train, horizon, GARCH(p=1, q=1))
-
-
-def baseline_sigma(name: str, prices: np.ndarray, n_train: int, horizon: int = 1) -> np.ndarray:
-    """`sigma` of the baseline called `name` (one of `BASELINES`)."""
-    makers = {"constant": constant_sigma, "ewma": ewma_sigma, "garch": garch_sigma}
-    if name not in makers:
+def fit_baseline(
+    name: str, prices: np.ndarray, n_train: int, horizon: int = 1, refit_every: int = 250
+) -> BaselineFit:
+    """The baseline called `name` (one of `BASELINES`) fitted on the first `n_train` prices; a `_refit`
+    baseline is refitted on all earlier prices every `refit_every` prices after the training part."""
+    spec = FIXED.get(name) or REFIT.get(name)
+    if spec is None:
         raise ValueError(f"volatility baseline {name!r} is not one of {BASELINES}")
-    return makers[name](prices, n_train, horizon)
+    returns = _check_train(prices, n_train)
+    if spec.process == "constant":
+        var = returns[: n_train - 1].var(ddof=1)
+        return BaselineFit(name, _from_step_variances(np.full((len(returns), horizon), var)))
+    step_var, params = _filter(spec, returns, n_train - 1, horizon)
+    df = np.full(len(prices), params["nu"]) if spec.student_t else None
+    if spec.refit:
+        if refit_every < 1:
+            raise ValueError(f"baselines.refit_every={refit_every} must be at least 1 for {name}")
+        for origin in range(n_train - 1 + refit_every, len(prices) - 1, refit_every):
+            # Forecasts from price `origin` on come from a model fitted on prices 0..origin (sigma row p
+            # is step_var row p - 1).
+            var, refit = _filter(spec, returns, origin, horizon)
+            step_var[origin - 1 :] = var[origin - 1 :]
+            df[origin:] = refit["nu"]
+    return BaselineFit(name, _from_step_variances(step_var), df, params)
+
+
+def fit_baselines(
+    names: tuple[str, ...], prices: np.ndarray, n_train: int, horizon: int, refit_every: int
+) -> dict[str, BaselineFit]:
+    """`fit_baseline` for each name."""
+    return {n: fit_baseline(n, prices, n_train, horizon, refit_every) for n in names}
+
+
+def baseline_names(refit_every: int) -> tuple[str, ...]:
+    """The baselines a run scores: every fixed one, and the refitted ones unless `refit_every` is 0."""
+    return BASELINES if refit_every > 0 else tuple(FIXED)

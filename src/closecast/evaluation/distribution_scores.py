@@ -1,23 +1,27 @@
-"""Distribution scores of a run: the model's predictive distribution beside the volatility baselines
-(constant, EWMA, GARCH(1,1); `closecast.evaluation.baselines`), all on the log return from the last
-observed price.
+"""Distribution scores of one method on one part, all on the log return from the last observed price.
 
-Keys, per part (`val`, `test`) and method (the model: no method segment; baselines: `/constant`,
-`/ewma`, `/garch`): `crps` and `nll` (closed form), `pinball_05` … `pinball_95`, `coverage_50` …
-`coverage_95` and `winkler_50` … `winkler_95` (central intervals from the served, recalibrated
-quantiles for the model), and `skill` = 1 − CRPS / CRPS(constant). docs/FORECAST_QUALITY.md has the list."""
+Two kinds: closed-form scores of a location-scale forecast as fitted (`closed_form_scores`: CRPS, NLL,
+QLIKE of its variance, and the quantile scores of its own quantiles) and the scores of a served
+distribution given by its quantiles on `GRID` (`grid_scores`: CRPS as twice the mean pinball loss over the
+grid, `scoringrules.crps_quantile`, and the quantile scores read from the grid). Key names are listed in
+docs/FORECAST_QUALITY.md."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
+import scoringrules as sr
 
-from closecast.distributions.predictive import LogReturnForecast, log_return_quantiles, quantile
+from closecast.distributions.predictive import LogReturnForecast, quantile
 from closecast.evaluation import scoring_rules as scores
-from closecast.evaluation.baselines import BASELINES, baseline_sigma
 
 QuantileFn = Callable[[float], np.ndarray]
+
+# Quantile levels a served distribution is scored on: every tenth of a percent, which holds every level
+# the scores read (the pinball levels, the central intervals' ends and the 1% and 5% VaR) and keeps the
+# grid's CRPS within a fraction of a percent of the closed form (docs/FORECAST_QUALITY.md).
+GRID = tuple(float(a) for a in np.round(np.arange(1, 1000) / 1000, 3))
 
 
 def outcome(last: np.ndarray, future: np.ndarray) -> np.ndarray:
@@ -40,43 +44,62 @@ def quantile_scores(y: np.ndarray, quantile_at: QuantileFn, prefix: str) -> dict
     return out
 
 
-def forecast_scores(
-    y: np.ndarray, forecast: LogReturnForecast, quantile_at: QuantileFn, prefix: str
-) -> dict[str, float]:
-    """CRPS, NLL and the quantile scores of one method on one part."""
+def variance(forecast: LogReturnForecast) -> np.ndarray:
+    """Forecast variance `(n, horizon)`: scale² for a Gaussian, scale² ν / (ν − 2) for a Student-t (NaN
+    where ν <= 2: no finite variance)."""
+    var = np.asarray(forecast.scale, dtype=float) ** 2
+    if forecast.df is None:
+        return var
+    nu = np.asarray(forecast.df, dtype=float)
+    return np.where(nu > 2, var * nu / np.where(nu > 2, nu - 2, 1.0), np.nan)
+
+
+def qlike(y: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """QLIKE loss of a variance forecast against the squared outcome: log var + y² / var (lower is
+    better; robust to noise in the squared return as a proxy of the true variance)."""
+    return np.log(var) + np.asarray(y, dtype=float) ** 2 / var
+
+
+def closed_form_scores(y: np.ndarray, forecast: LogReturnForecast, prefix: str) -> dict[str, float]:
+    """CRPS, NLL, QLIKE and the quantile scores of a forecast as fitted (no recalibration)."""
     out = {
         f"{prefix}/crps": float(np.mean(scores.crps(y, forecast.loc, forecast.scale, forecast.df))),
         f"{prefix}/nll": float(
             np.mean(scores.negative_log_density(y, forecast.loc, forecast.scale, forecast.df))
         ),
+        f"{prefix}/qlike": float(np.mean(qlike(y, variance(forecast)))),
     }
-    out.update(quantile_scores(y, quantile_at, prefix))
+    out.update(quantile_scores(y, lambda a: quantile(a, forecast.loc, forecast.scale, forecast.df), prefix))
     return out
 
 
-def baseline_forecasts(prices: np.ndarray, n_train: int, horizon: int) -> dict[str, np.ndarray]:
-    """Each baseline's `sigma` `(n_prices, horizon)`, fitted on the first `n_train` prices only."""
-    return {name: baseline_sigma(name, prices, n_train, horizon) for name in BASELINES}
+def grid_crps(y: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Per-sample CRPS `(n,)` (mean over the horizon) of quantiles `q` `(n, horizon, len(GRID))`."""
+    return sr.crps_quantile(y, q, np.asarray(GRID), backend="numpy").mean(axis=1)
 
 
-def part_scores(
-    y: np.ndarray,
-    anchors: slice,
-    sigmas: dict[str, np.ndarray],
-    prefix: str,
-    model: LogReturnForecast | None = None,
-    pit: np.ndarray | None = None,
-) -> dict[str, float]:
-    """Distribution scores of the baselines (naive-centred Gaussians) and, if given, the model."""
-    out: dict[str, float] = {}
-    for name, sigma in sigmas.items():
-        fc = LogReturnForecast(np.zeros_like(y), sigma[anchors])
-        out.update(forecast_scores(y, fc, lambda a, fc=fc: quantile(a, fc.loc, fc.scale), f"{prefix}/{name}"))
-    if model is not None:
-        out.update(forecast_scores(y, model, lambda a: log_return_quantiles(model, pit, [a])[..., 0], prefix))
-    reference = out.get(f"{prefix}/constant/crps")
-    if reference:
-        for head in [prefix, *(f"{prefix}/{name}" for name in sigmas)]:
-            if f"{head}/crps" in out:
-                out[f"{head}/skill"] = scores.skill(out[f"{head}/crps"], reference)
-    return out
+def at_level(q: np.ndarray, level: float) -> np.ndarray:
+    """The `(n, horizon)` quantiles at one level of `GRID`."""
+    return q[..., GRID.index(round(level, 3))]
+
+
+def grid_scores(y: np.ndarray, q: np.ndarray, prefix: str) -> tuple[dict[str, float], np.ndarray]:
+    """Scores of a served distribution given by its quantiles `q` `(n, horizon, len(GRID))`, and its
+    per-sample CRPS."""
+    crps = grid_crps(y, q)
+    out = {f"{prefix}/crps": float(crps.mean())}
+    out.update(quantile_scores(y, lambda a: at_level(q, a), prefix))
+    return out, crps
+
+
+def grid_pit(y: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """PIT values `(n, horizon)` of outcomes under the distribution with quantiles `q` on `GRID`: the level
+    at which `y` falls, interpolated linearly between grid quantiles (0 or 1 beyond the grid's ends)."""
+    levels = np.concatenate([[0.0], GRID, [1.0]])
+    below = (q <= y[..., None]).sum(axis=-1)  # how many grid quantiles lie at or below y
+    lo = np.take_along_axis(q, np.clip(below - 1, 0, len(GRID) - 1)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(q, np.clip(below, 0, len(GRID) - 1)[..., None], -1)[..., 0]
+    frac = np.where(hi > lo, (y - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+    inner = (below > 0) & (below < len(GRID))
+    step = levels[np.minimum(below + 1, len(GRID))] - levels[below]
+    return np.where(inner, levels[below] + frac * step, np.where(below == 0, 0.0, 1.0))

@@ -1,17 +1,16 @@
-"""The shrink guard: how far to trust the network's move toward naive, chosen on validation, and the
-Diebold-Mariano statistic (Newey-West errors) it tests the gain with."""
+"""The shrink guard: how far to trust the network's move toward naive, chosen on validation and tested
+with the Diebold-Mariano statistic (`closecast.evaluation.significance`)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
-from arch.covariance.kernel import Bartlett
 
 from closecast.data.codec import Codec
 from closecast.data.windows import WindowSet
+from closecast.evaluation.significance import mean_gain_z
 
 SHRINK_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 
@@ -60,25 +59,3 @@ def choose_shrink(
         return 0.0
     z = mean_gain_z(gains[best, half:], min_lag=codec.horizon - 1)
     return float(SHRINK_GRID[best]) if z >= min_gain_z else 0.0
-
-
-def mean_gain_z(gains: np.ndarray, min_lag: int = 0) -> float:
-    """Mean of a series of forecast-loss differences over its Newey-West (HAC) standard error.
-
-    The Diebold-Mariano statistic: errors of daily forecasts come in volatile and calm stretches, so
-    their differences are autocorrelated and the i.i.d. standard error would overstate the evidence.
-    Bartlett weights (`arch`), lag `max(min_lag, floor(4 (n / 100) ** (2 / 9)))` capped at n - 1.
-    Returns -inf for fewer than 2 values; a constant series has no spread, so any positive mean is
-    overwhelming evidence (inf).
-    """
-    g = np.asarray(gains, dtype=np.float64)
-    n = g.size
-    if n < 2:
-        return -math.inf
-    mean = float(g.mean())
-    lag = min(n - 1, max(min_lag, int(4 * (n / 100) ** (2 / 9))))
-    # A fixed bandwidth: the lag rule above, not arch's data-driven choice.
-    var = float(Bartlett(g, bandwidth=lag, center=True).cov.long_run[0, 0])
-    if var <= 0:
-        return math.inf if mean > 0 else -math.inf if mean < 0 else 0.0
-    return mean / math.sqrt(var / n)

@@ -1,252 +1,231 @@
-"""A loaded artifact ready to answer: the one inference path of the CLI and the server."""
+"""A loaded artifact ready to answer: the one inference path of the CLI and the server.
+
+One network, one or many series: each window is read by its own series' codec and calibration (a series
+the network never saw, by a codec fitted on the request's own history: `closecast.inference.series`), and
+any number of windows, of any series, go through the network in one call."""
 
 from __future__ import annotations
 
-import math
+import copy
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from closecast.data.codec import Codec
-from closecast.distributions.calibration import Calibration
-from closecast.distributions.conformal import conformal_quantile
-from closecast.distributions.predictive import LogReturnForecast, log_return_forecast, log_return_quantiles
+from closecast.distributions.predictive import LogReturnForecast, log_return_forecast
 from closecast.errors import InputError
+from closecast.inference.answer import answer, row_of
+from closecast.inference.inputs import (
+    MAX_INTERVAL,
+    check_high_low,
+    check_horizon,
+    check_interval,
+    check_prices,
+    check_quantiles,
+    level_name,
+    parse_device,
+)
+from closecast.inference.series import (
+    SeriesModel,
+    cautious_calibration,
+    pick_series,
+    series_models,
+    stacked_codec,
+    unseen_series,
+)
 from closecast.models.lstm import LSTMForecaster
 
-MAX_INTERVAL = 0.999
+__all__ = ["MAX_INTERVAL", "Forecaster", "Item", "level_name", "parse_device"]
 
 
-def parse_device(device: str | None) -> torch.device:
-    """`None`/`cpu`/`cuda`/`cuda:N`/`mps` → a device present on this host, or `InputError`."""
-    name = "cpu" if device in (None, "") else str(device)
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError) as exc:
-        raise InputError(f"device {name!r} is not a device name (use 'cpu' or 'cuda')") from exc
-    if dev.type == "cpu":
-        return dev
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"device {name!r} is not available on this host (no CUDA); use 'cpu'")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(f"device {name!r}: this host has {torch.cuda.device_count()} CUDA devices")
-        return dev
-    if dev.type == "mps" and torch.backends.mps.is_available():
-        return dev
-    raise InputError(f"device {name!r} is not available on this host; use 'cpu'")
+@dataclass
+class Item:
+    """One window to forecast: prices (oldest first), the series they are (None: the artifact's only
+    one), how they are normalized (`closecast.inference.series.NORMALIZE`; None is `codec`) and, for range
+    inputs, each day's High and Low."""
+
+    values: Any
+    series: str | None = None
+    normalize: str | None = None
+    high: Any = None
+    low: Any = None
 
 
-def level_name(level: float) -> str:
-    """The key a quantile level is answered under: the level as a caller writes it (`0.05`, `0.5`)."""
-    return repr(float(level))
+@dataclass
+class Prepared:
+    """A checked item: its last window, that window's High and Low (range inputs) and its series."""
+
+    window: np.ndarray
+    high_low: tuple[np.ndarray, np.ndarray] | None
+    model: SeriesModel
+    values: np.ndarray  # every checked price sent: a combined baseline reads more than the window
 
 
 class Forecaster:
-    """A loaded artifact ready to answer: weights on a device, codec and calibration at hand.
+    """A loaded artifact ready to answer: weights on a device, each series' codec and calibration at hand.
 
     A likelihood head (`student_t`, `gaussian`) answers intervals and quantiles from its predictive
-    distribution, recalibrated on validation (`closecast.distributions.predictive`); a point network
-    (`none`, and every artifact from before the head) from its conformal residuals.
+    distribution, recalibrated on the series' validation part (`closecast.distributions.predictive`); a
+    point network (`none`, and every artifact from before the head) from its conformal residuals.
     """
 
     def __init__(self, artifact: dict[str, Any], device: str | torch.device | None = None) -> None:
         self.device = device if isinstance(device, torch.device) else parse_device(device)
-        self.codec = Codec.from_dict(artifact["codec"])
-        self.calibration = Calibration.from_dict(artifact["calibration"])
+        self.series = series_models(artifact)
+        self.names = list(self.series)
+        # The fields every series shares (window, horizon, target, inputs): the first series' codec.
+        self.layout = self.series[self.names[0]].codec
         self.net = LSTMForecaster(**artifact["model"])
         self.net.load_state_dict(artifact["state_dict"])
         self.net.eval().to(self.device)
         self.likelihood = self.net.likelihood
-        self.residuals = self.calibration.residuals.double().numpy()
-        pit = self.calibration.pit
-        self.pit = None if pit is None else pit.double().numpy()
-        self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "calibration")}
-        # The validation choices without their arrays.
-        self.metadata["calibration"] = {
-            "shrink": self.calibration.shrink,
-            "interval_scale": self.calibration.interval_scale,
-        }
+        self.unseen_calibration = cautious_calibration(list(self.series.values()))
+        self.metadata = {k: v for k, v in artifact.items() if k not in ("state_dict", "series")}
+        self.metadata["series"] = list(self.names)
+        # Per series: what its distribution answers are, and how they scored against the reference.
+        self.metadata["serves"] = {name: m.serves() for name, m in self.series.items()}
 
     @property
     def window(self) -> int:
-        return self.codec.window
+        return self.layout.window
 
     @property
     def horizon(self) -> int:
-        return self.codec.horizon
+        return self.layout.horizon
+
+    @property
+    def needs_high_low(self) -> bool:
+        return self.layout.needs_high_low
 
     @property
     def inputs(self) -> list[str]:
         """The arrays a request gives this model: `values`, and `high` and `low` for range inputs."""
-        return ["values", "high", "low"] if self.codec.needs_high_low else ["values"]
+        return ["values", "high", "low"] if self.needs_high_low else ["values"]
 
-    @staticmethod
-    def check_prices(values: Any, key: str = "values") -> np.ndarray:
-        """`values` as a flat float64 array of positive finite prices, or `InputError` naming `key`."""
-        try:
-            arr = np.array(values, dtype=np.float64)  # a copy: callers may pass read-only arrays
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{key} must be a flat list of numbers ({exc})") from exc
-        if arr.ndim != 1:
-            raise InputError(f"{key} must be a flat list of numbers, got shape {arr.shape}")
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            raise InputError(f"{key} must be finite; position {int(bad[0])} is {arr[bad[0]]}")
-        bad = np.flatnonzero(arr <= 0)
-        if bad.size:
-            raise InputError(
-                f"{key} are prices and must be positive; position {int(bad[0])} is {arr[bad[0]]}"
-            )
-        return arr
+    def model(self, series: str | None = None, normalize: str | None = None) -> SeriesModel | None:
+        """The trained series a request names (`pick_series`), or None for an unseen one."""
+        return pick_series(self.series, series, normalize)
 
-    def check_values(self, values: Any) -> np.ndarray:
-        """The last `window` values as float64, or `InputError` saying what is wrong."""
-        arr = self.check_prices(values)
-        if arr.size < self.window:
-            raise InputError(f"need at least window={self.window} values, got {arr.size}")
-        return arr[-self.window :]
+    def metadata_of(self, series: str | None) -> dict[str, Any]:
+        """The artifact's metadata as an answer for `series` carries it (None: a series the network never
+        saw): its data range, metrics and validation choices (without their arrays)."""
+        model = self.series.get(series) if series is not None else None
+        if series is not None and model is None:
+            self.model(series)  # raises, naming the series there are
+        data = {} if model is None else model.data
+        calibration = self.unseen_calibration if model is None else model.calibration
+        return {
+            **self.metadata,
+            "series": series,
+            "normalize": "window" if model is None else "codec",
+            "ticker": data.get("ticker", series),
+            "feature": data.get("feature"),
+            "data": dict(data),
+            "metrics": {} if model is None else dict(model.metrics),
+            "calibration": {"shrink": calibration.shrink, "interval_scale": calibration.interval_scale},
+            "serves": calibration.describe() if model is None else model.serves(),
+        }
 
-    def check_high_low(self, high: Any, low: Any, n_values: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The last `window` Highs and Lows for a model with range inputs, or `InputError`; None for a
-        closes-only model, which ignores them. One High and one Low per value (the same days, oldest
-        first), High >= Low > 0; they may be unadjusted beside adjusted closes (only their ratio is read)."""
-        if not self.codec.needs_high_low:
-            return None
-        missing = [key for key, given in (("high", high), ("low", low)) if given is None]
-        if missing:
-            raise InputError(
-                f"this model reads each day's High and Low (data.features={self.codec.features}); "
-                f"send {' and '.join(missing)} too: one number per value, oldest first, like `values`"
-            )
-        high, low = self.check_prices(high, "high"), self.check_prices(low, "low")
-        for key, arr in (("high", high), ("low", low)):
-            if arr.size != n_values:
+    def prepare(self, item: Item, spread: bool = False) -> Prepared:
+        """The checked window of `item`, its High and Low and its series, or `InputError`; `spread`: the
+        answer needs an interval or quantiles."""
+        values = check_prices(item.values)
+        model = self.model(item.series, item.normalize)
+        if values.size < self.window:
+            raise InputError(f"need at least window={self.window} values, got {values.size}")
+        high_low = check_high_low(self.layout.features, item.high, item.low, values.size)
+        if model is None:
+            if spread and not self.likelihood.has_distribution:
                 raise InputError(
-                    f"{key} has {arr.size} numbers but values has {n_values}; send one {key} per value"
+                    "normalize='window': this checkpoint is a point network (model.likelihood=none), whose "
+                    "intervals and quantiles come from a trained series' residuals; drop interval and "
+                    "quantiles, or name a trained series"
                 )
-        bad = np.flatnonzero(high < low)
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(
-                f"high must be at least low each day; position {i} has high {high[i]} < low {low[i]}"
-            )
-        return high[-self.window :], low[-self.window :]
-
-    def check_horizon(self, horizon: int | None) -> int:
-        """Default 1; at most what the artifact was trained for."""
-        h = 1 if horizon is None else horizon
-        if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= self.horizon:
-            raise InputError(f"horizon must be an integer from 1 to {self.horizon} for this model, got {h!r}")
-        return h
-
-    @staticmethod
-    def check_quantiles(quantiles: Any) -> list[float] | None:
-        """Quantile levels, each strictly between 0 and 1, or `InputError`."""
-        if quantiles is None:
-            return None
-        levels = [quantiles] if isinstance(quantiles, int | float) else list(quantiles)
-        for q in levels:
-            if isinstance(q, bool) or not isinstance(q, int | float) or not 0.0 < q < 1.0:
-                raise InputError(f"quantile levels must be numbers strictly between 0 and 1, got {q!r}")
-        return [float(q) for q in levels]
-
-    def check(
-        self, values: Any, horizon: int | None = None, interval: float | None = None
-    ) -> tuple[np.ndarray, int]:
-        """The window to forecast from and the horizon, or `InputError` (the first half of `predict`)."""
-        h = self.check_horizon(horizon)
-        window = self.check_values(values)
-        if interval is not None and not (0.0 < interval <= MAX_INTERVAL):
-            raise InputError(f"interval must be in (0, {MAX_INTERVAL}], got {interval}")
-        return window, h
+            model = unseen_series(self.layout, self.unseen_calibration, values, high_low)
+        w = self.window
+        last = None if high_low is None else (high_low[0][-w:], high_low[1][-w:])
+        return Prepared(values[-w:], last, model, values)
 
     def outputs(
         self,
         windows: np.ndarray,
+        models: list[SeriesModel] | None = None,
         distribution: bool = True,
         high_low: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, LogReturnForecast | None]:
         """Predicted prices `(n, horizon)` for checked windows `(n, window)` (and their checked High and
-        Low, for range inputs), and the predictive distribution of the log returns (None for a point
-        network or without `distribution`), in one network call."""
-        codec = self.codec
+        Low `(n, window)` each, for range inputs), row i read by `models[i]` (default: the only series),
+        and the predictive distribution of the log returns (None for a point network or without
+        `distribution`), in one network call."""
+        models = models or [self.model()] * len(windows)
+        codec, shrink = stacked_codec(models)
         with torch.inference_mode():
             prices = torch.from_numpy(windows)
             ranges = [torch.from_numpy(a) for a in high_low or ()]
             raw = self.net(codec.encode(prices, *ranges).to(self.device)).cpu()
-            shrink = self.calibration.shrink
             point = codec.decode(self.likelihood.location(raw), prices[:, -1], shrink).numpy()
         if not (self.likelihood.has_distribution and distribution):
             return point, None
+        if isinstance(shrink, torch.Tensor):  # the distribution's arithmetic is numpy's
+            codec = copy.copy(codec)
+            codec.std, shrink = codec.std.numpy(), shrink.numpy()
         return point, log_return_forecast(codec, self.likelihood, raw, shrink)
 
     def forecast(
-        self, windows: np.ndarray, high_low: tuple[np.ndarray, np.ndarray] | None = None
+        self,
+        windows: np.ndarray,
+        high_low: tuple[np.ndarray, np.ndarray] | None = None,
+        models: list[SeriesModel] | None = None,
     ) -> np.ndarray:
         """Predicted prices `(n, horizon)` for checked windows `(n, window)`, in one network call.
 
         Encoding and decoding are elementwise, so a window's numbers do not depend on its neighbours;
         only the network's float32 sums may round differently in a batch (~1e-7 relative).
         """
-        return self.outputs(windows, distribution=False, high_low=high_low)[0]
+        return self.outputs(windows, models, distribution=False, high_low=high_low)[0]
 
-    def price_quantiles(
-        self, window: np.ndarray, point: np.ndarray, dist: LogReturnForecast | None, levels: list[float]
-    ) -> np.ndarray:
-        """Prices `(horizon, len(levels))` at each quantile level, for one window."""
-        if dist is not None:
-            return window[-1] * np.exp(log_return_quantiles(dist, self.pit, levels)[0])
-        # A point network: the level's side of the conformal interval that has it as a bound.
-        scale = float(self.calibration.residual_scale(torch.from_numpy(window)))
-        out = np.empty((len(point), len(levels)))
-        for j, level in enumerate(levels):
-            if level == 0.5:
-                out[:, j] = point
-                continue
-            radius = conformal_quantile(self.residuals, abs(2 * level - 1)) * scale
-            with np.errstate(over="ignore"):
-                out[:, j] = point * np.exp(np.sign(level - 0.5) * radius[: len(point)])
-        return out
-
-    def answer(
+    def predict_items(
         self,
-        forecast: np.ndarray,
-        window: np.ndarray,
-        horizon: int,
+        items: list[Item],
+        horizon: int | None = None,
         interval: float | None = None,
-        quantiles: list[float] | None = None,
-        dist: LogReturnForecast | None = None,
-    ) -> dict[str, Any]:
-        """The answer from one row `(horizon,)` of `forecast` and of `dist` (the second half of
-        `predict`)."""
-        predictions = forecast[:horizon].tolist()
-        result: dict[str, Any] = {"prediction": predictions[0], "predictions": predictions}
-        point = np.asarray(predictions)
-        if quantiles:
-            q = self.price_quantiles(window, point, dist, quantiles)[:horizon]
-            result["quantiles"] = {
-                level_name(a): [float(v) if math.isfinite(v) else None for v in q[:, j].tolist()]
-                for j, a in enumerate(quantiles)
-            }
-        if interval is not None:
-            result["interval"] = interval
-            if dist is not None:
-                ends = [(1 - interval) / 2, (1 + interval) / 2]
-                lower, upper = self.price_quantiles(window, point, dist, ends).T
-            else:
-                # 1 unless the artifact scales its residuals by the window's volatility.
-                scale = float(self.calibration.residual_scale(torch.from_numpy(window)))
-                radius = conformal_quantile(self.residuals, interval)[:horizon] * scale
-                with np.errstate(over="ignore", invalid="ignore"):
-                    lower, upper = point * np.exp(-radius), point * np.exp(radius)
-            lower, upper = lower[:horizon], upper[:horizon]
-            # Too few calibration residuals for this level (or a bound past the largest float) give an
-            # unbounded side: upper is None, lower is 0.
-            result["lower"] = [float(v) if math.isfinite(v) else 0.0 for v in lower.tolist()]
-            result["upper"] = [float(v) if math.isfinite(v) else None for v in upper.tolist()]
-        return result
+        quantiles: Any = None,
+        label: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Forecast each item's next `horizon` prices, with an optional central interval and optional
+        quantiles (levels in (0, 1)), every window through the network in one call; `InputError` for a
+        bad item starts with `items[i]: ` (with `label`)."""
+        h = check_horizon(horizon, self.horizon)
+        check_interval(interval)
+        levels = check_quantiles(quantiles)
+        spread = bool(levels) or interval is not None
+        prepared = []
+        for i, item in enumerate(items):
+            try:
+                prepared.append(self.prepare(item, spread))
+            except InputError as exc:
+                if not label:
+                    raise
+                raise InputError(f"items[{i}]: {exc}") from None
+        windows = np.stack([p.window for p in prepared])
+        high_low = None
+        if self.needs_high_low:
+            high_low = tuple(np.stack([p.high_low[k] for p in prepared]) for k in (0, 1))
+        models = [p.model for p in prepared]
+        point, dist = self.outputs(windows, models, distribution=spread, high_low=high_low)
+        return [
+            answer(
+                p.model,
+                point[i],
+                p.window,
+                h,
+                interval,
+                levels,
+                p.model.served_parts(row_of(dist, i), p.values),
+            )
+            for i, p in enumerate(prepared)
+        ]
 
     def predict(
         self,
@@ -256,14 +235,11 @@ class Forecaster:
         quantiles: Any = None,
         high: Any = None,
         low: Any = None,
+        series: str | None = None,
+        normalize: str | None = None,
     ) -> dict[str, Any]:
-        """Forecast the next `horizon` prices after `values`, with an optional central interval and
-        optional quantiles (levels in (0, 1)), from the calibrated distribution or conformal residuals.
-        A model with range inputs needs the same days' `high` and `low`; others ignore them."""
-        window, h = self.check(values, horizon, interval)
-        levels = self.check_quantiles(quantiles)
-        high_low = self.check_high_low(high, low, np.size(values))
-        batch = None if high_low is None else (high_low[0][None], high_low[1][None])
-        wanted = bool(levels) or interval is not None
-        point, dist = self.outputs(window[None], distribution=wanted, high_low=batch)
-        return self.answer(point[0], window, h, interval, levels, dist)
+        """Forecast the next `horizon` prices after `values` of `series` (default: the artifact's only
+        one; `normalize='window'`: a series the network never saw), with an optional central interval and
+        optional quantiles. A model with range inputs needs the same days' `high` and `low`."""
+        item = Item(values, series, normalize, high, low)
+        return self.predict_items([item], horizon, interval, quantiles, label=False)[0]

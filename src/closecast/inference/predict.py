@@ -38,13 +38,19 @@ def predict_next_from_values(
     quantiles: Any = None,
     high: Any = None,
     low: Any = None,
+    series: str | None = None,
+    normalize: str | None = None,
 ) -> tuple[float, dict[str, Any]]:
-    """Next value after `values` (prices, oldest first) and the checkpoint's metadata; with `quantiles`
-    (levels in (0, 1)) the metadata holds them under `quantiles`, as `/predict` answers them. A model
-    with range inputs needs each day's `high` and `low` too (one per value); others ignore them."""
+    """Next value after `values` (prices, oldest first) of `series` and the checkpoint's metadata for it;
+    with `quantiles` (levels in (0, 1)) the metadata holds them under `quantiles`, as `/predict` answers
+    them. `series` is required when the checkpoint holds several; `normalize='window'` (without `series`)
+    answers a series the network never saw, normalized by `values` themselves (at least 4 × window of
+    them). A model with range inputs needs each day's `high` and `low` too (one per value)."""
     forecaster = load_forecaster(checkpoint_path, device)
-    result = forecaster.predict(values, quantiles=quantiles, high=high, low=low)
-    meta = dict(forecaster.metadata)
+    result = forecaster.predict(
+        values, quantiles=quantiles, high=high, low=low, series=series, normalize=normalize
+    )
+    meta = forecaster.metadata_of(result["series"])
     meta.update(checkpoint_path=str(checkpoint_path), device=str(forecaster.device), **result)
     return result["prediction"], meta
 
@@ -102,14 +108,23 @@ def read_csv_prices(
     return prices.tolist(), name, ranges
 
 
-def _warn_other_series(name: str, ticker: Any) -> None:
-    """A forecast for one stock from a model trained on another is rarely what the user meant."""
-    if ticker and name.upper() != str(ticker).upper():
+def csv_series(forecaster: Forecaster, name: str, args: argparse.Namespace) -> str | None:
+    """The series a CSV of `name` is answered as: `--series` when given, else the checkpoint's series of
+    that name, else (one series) its only one, with a warning that it was trained on another."""
+    if args.series is not None or args.normalize == "window":
+        return args.series
+    by_name = {n.upper(): n for n in forecaster.names}
+    if name.upper() in by_name:
+        return by_name[name.upper()]
+    if len(forecaster.names) == 1:
+        # A forecast for one stock from a model trained on another is rarely what the user meant.
         print(
-            f"warning: the CSV holds {name!r} but the checkpoint was trained on {ticker!r}; "
-            "its forecast may not fit this series (train one on it with data.ticker=...)",
+            f"warning: the CSV holds {name!r} but the checkpoint was trained on {forecaster.names[0]!r}; "
+            "its forecast may not fit this series (train one on it with data.ticker=..., or pass "
+            "--normalize window to normalize it by its own history)",
             file=sys.stderr,
         )
+    return None
 
 
 def _read_values(args: argparse.Namespace) -> list[float]:
@@ -140,6 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, help="read prices from this CSV (Yahoo layout)")
     parser.add_argument("--column", help="CSV column to read (default Adj Close, else Close)")
     parser.add_argument("--horizon", type=int, default=None, help="steps ahead (up to the model's horizon)")
+    parser.add_argument(
+        "--series", default=None, help="which of the checkpoint's series (required when it holds several)"
+    )
+    parser.add_argument(
+        "--normalize",
+        choices=("codec", "window"),
+        default=None,
+        help="codec: the series' training normalization (default); window: a series the network never "
+        "saw, normalized by the given history (at least 4 x window values)",
+    )
     parser.add_argument("--interval", type=float, default=None, help="prediction interval level, e.g. 0.9")
     parser.add_argument(
         "--quantiles", type=float, nargs="+", default=None, help="quantile levels in (0, 1): 0.05 0.5 0.95"
@@ -148,15 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         forecaster = load_forecaster(args.checkpoint, args.device)
         ranges: dict[str, list[float]] = {}
+        series = args.series
         if args.csv:
-            values, name, ranges = read_csv_prices(args.csv, args.column, forecaster.codec.needs_high_low)
-            _warn_other_series(name, forecaster.metadata.get("ticker"))
+            values, name, ranges = read_csv_prices(args.csv, args.column, forecaster.needs_high_low)
+            series = csv_series(forecaster, name, args)
         else:
             values = _read_values(args)
-            if forecaster.codec.needs_high_low:
+            if forecaster.needs_high_low:
                 raise InputError(
                     f"{args.checkpoint}: this model reads each day's High and Low "
-                    f"(data.features={forecaster.codec.features}), which plain values cannot carry; "
+                    f"(data.features={forecaster.layout.features}), which plain values cannot carry; "
                     "pass --csv <file> with High and Low columns (Yahoo layout)"
                 )
         result = forecaster.predict(
@@ -164,12 +190,14 @@ def main(argv: list[str] | None = None) -> int:
             horizon=args.horizon,
             interval=args.interval,
             quantiles=args.quantiles,
+            series=series,
+            normalize=args.normalize,
             **ranges,
         )
     except (InputError, ArtifactError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    meta = forecaster.metadata
+    meta = forecaster.metadata_of(result["series"])
     result.update(
         checkpoint=str(args.checkpoint),
         ticker=meta.get("ticker"),

@@ -23,15 +23,20 @@ from prometheus_fastapi_instrumentator import metrics as http_metrics
 from closecast.serving.dependencies import require_api_key
 from closecast.serving.error_handlers import add_error_handlers
 from closecast.serving.middleware import BodyLimits, ResponseTime
+from closecast.serving.openapi import narrow
 from closecast.serving.registry import Registry
 from closecast.serving.routes import health_router, models_router, predict_router, reload_models
-from closecast.serving.schemas import MAX_BODY_BYTES, MAX_VALUES
+from closecast.serving.schemas import MAX_BATCH_BODY_BYTES, MAX_BATCH_ITEMS, MAX_BODY_BYTES, MAX_VALUES
 from closecast.serving.settings import Settings
 
 log = logging.getLogger("closecast.serve")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 TOO_LARGE = f"request body is over {MAX_BODY_BYTES} bytes; send at most {MAX_VALUES} values"
+BATCH_TOO_LARGE = (
+    f"request body is over {MAX_BATCH_BODY_BYTES} bytes; send at most {MAX_BATCH_ITEMS} items of one "
+    "window each (only the last window of values is read), or split the batch"
+)
 
 
 async def watch(app: FastAPI, interval: float) -> None:
@@ -69,15 +74,7 @@ def narrowed_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = original()
-            props = schema["components"]["schemas"]["PredictRequest"]["properties"]
-            entries = list(app.state.registry.entries.values())
-            if entries:
-                props["values"]["minItems"] = max(e.context["window"] for e in entries)
-                horizon = props["horizon"]["anyOf"][0]
-                horizon["maximum"] = min(e.context["horizon_max"] for e in entries)
-            devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-            props["device"]["enum"] = devices + (["cuda"] if len(devices) > 1 else [])
+            narrow(original(), list(app.state.registry.entries.values()))
         return app.openapi_schema
 
     return openapi
@@ -94,7 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.registry, app.state.settings = Registry(settings.checkpoints_dir), settings
     app.add_middleware(
-        BodyLimits, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout, too_large=TOO_LARGE
+        BodyLimits,
+        max_bytes=MAX_BODY_BYTES,
+        timeout=settings.body_timeout,
+        too_large=TOO_LARGE,
+        per_path={"/predict/batch": (MAX_BATCH_BODY_BYTES, BATCH_TOO_LARGE)},
     )
     # The two conventional HTTP metrics (requests by handler/method/grouped status, and latency); the
     # library's default set adds size histograms nobody here reads, at a cost on every request.

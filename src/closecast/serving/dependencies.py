@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from closecast.inference.forecaster import Forecaster
 from closecast.serving.registry import Entry, Registry
-from closecast.serving.schemas import PredictRequest
+from closecast.serving.schemas import BatchRequest, PredictRequest
 
 
 class NoModelLoaded(LookupError):
@@ -57,16 +57,37 @@ class PredictTarget:
     forecaster: Forecaster
 
 
-async def get_predict_target(body: PredictRequest, request: Request) -> PredictTarget:
-    """The entry `body.checkpoint_path` names (503, 404) and its forecaster on `body.device` (422)."""
-    # The body is declared here only: FastAPI validates a body, and reports its errors, once for every
-    # dependency declaring it, so the route takes it from here. The registry is read directly rather
-    # than as a sub-dependency, which would be one more solving step on every request.
+@dataclass(frozen=True)
+class BatchTarget:
+    """A `/predict/batch` body, the loaded checkpoint it names and that checkpoint's forecaster."""
+
+    body: BatchRequest
+    entry: Entry
+    forecaster: Forecaster
+
+
+async def resolve_target(request: Request, checkpoint_path: str, device: str) -> tuple[Entry, Forecaster]:
+    """The entry `checkpoint_path` names (503, 404) and its forecaster on `device` (422)."""
+    # The registry is read directly rather than as a sub-dependency, which would be one more solving
+    # step on every request.
     registry = await get_registry(request)
     if not registry.entries:
         raise NoModelLoaded(f"no checkpoint is loaded from {str(registry.directory)!r}; train one")
-    entry = registry.resolve(body.checkpoint_path)
-    return PredictTarget(body, entry, entry.forecaster(body.device))
+    entry = registry.resolve(checkpoint_path)
+    return entry, entry.forecaster(device)
+
+
+async def get_predict_target(body: PredictRequest, request: Request) -> PredictTarget:
+    """The `/predict` body with the entry and forecaster it names."""
+    # The body is declared here only: FastAPI validates a body, and reports its errors, once for every
+    # dependency declaring it, so the route takes it from here.
+    return PredictTarget(body, *await resolve_target(request, body.checkpoint_path, body.device))
+
+
+async def get_batch_target(body: BatchRequest, request: Request) -> BatchTarget:
+    """The `/predict/batch` body with the entry and forecaster it names."""
+    return BatchTarget(body, *await resolve_target(request, body.checkpoint_path, body.device))
 
 
 Target = Annotated[PredictTarget, Depends(get_predict_target)]
+Batch = Annotated[BatchTarget, Depends(get_batch_target)]

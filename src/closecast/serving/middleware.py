@@ -41,17 +41,27 @@ class BodyLimits:
     The server (uvicorn) times out idle connections but not a body that stops half way; without this a
     client could hold a connection, and a worker's memory, for as long as it likes. The errors are raised
     from `receive`, where the route reads its body, so the app's own exception handlers answer them.
+    `per_path` gives routes with larger bodies (a batch) their own limit and message.
     """
 
-    def __init__(self, app: Any, max_bytes: int, timeout: float, too_large: str) -> None:
-        self.app, self.max_bytes, self.timeout, self.too_large = app, max_bytes, timeout, too_large
+    def __init__(
+        self,
+        app: Any,
+        max_bytes: int,
+        timeout: float,
+        too_large: str,
+        per_path: dict[str, tuple[int, str]] | None = None,
+    ) -> None:
+        self.app, self.timeout = app, timeout
+        self.default, self.per_path = (max_bytes, too_large), dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes, refusal = self.per_path.get(scope["path"], self.default)
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-        too_large = declared.isdigit() and int(declared) > self.max_bytes
+        too_large = declared.isdigit() and int(declared) > max_bytes
         size, done = 0, False
 
         async def limited_receive() -> dict:
@@ -59,7 +69,7 @@ class BodyLimits:
             if done:  # the body is read: later calls wait for a disconnect, which may take any time
                 return await receive()
             if too_large:
-                raise HTTPException(413, self.too_large)
+                raise HTTPException(413, refusal)
             try:
                 message = await _within(self.timeout, receive())
             except TimeoutError:
@@ -70,8 +80,8 @@ class BodyLimits:
                 ) from None
             if message["type"] == "http.request":
                 size += len(message.get("body", b""))
-                if size > self.max_bytes:
-                    raise HTTPException(413, self.too_large)
+                if size > max_bytes:
+                    raise HTTPException(413, refusal)
                 done = not message.get("more_body", False)
             return message
 

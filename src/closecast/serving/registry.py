@@ -24,8 +24,9 @@ log = logging.getLogger("closecast.serve")
 DEFAULT_CHECKPOINT = "best.pt"
 METRIC_KEYS = ("mae", "rmse", "mape", "mase")
 DATA_KEYS = ("start", "end", "train_end", "val_end")
-# What /models reports of an artifact: never its training config, run directory or storage URLs.
-REPORTED = ("window", "horizon", "ticker", "feature", "features", "target", "created")
+# What /models reports of an artifact's input layout (its series share it). It never reports the training
+# config, run directory or storage URLs.
+LAYOUT_KEYS = ("features", "target")
 
 
 class CheckpointNotFound(LookupError):
@@ -38,6 +39,18 @@ def _number(value: Any) -> float | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def series_context(name: str | None, record: dict[str, Any]) -> dict[str, Any]:
+    """The part of a /predict answer for one series of an artifact (None: an unseen series)."""
+    data, metrics = record["data"], record["metrics"]
+    return {
+        "series": name,
+        "ticker": _text(data.get("ticker", name)),
+        "feature": _text(data.get("feature")),
+        "data": {k: _text(data.get(k)) for k in DATA_KEYS},
+        "metrics": {k: _number(metrics.get(f"test/{k}")) for k in METRIC_KEYS},
+    }
 
 
 @dataclass
@@ -57,29 +70,35 @@ class Entry:
         forecaster = self.forecasters["cpu"] = Forecaster(self.artifact, "cpu")
         # One forecast now, so the first client does not wait for the kernels' one-time setup.
         ones = [1.0] * forecaster.window
-        forecaster.predict(ones, high=ones, low=ones)
+        forecaster.predict(ones, high=ones, low=ones, series=forecaster.names[0])
         art = self.artifact
-        data, metrics = art["data"], art["metrics"]
-        # The part of every /predict answer that depends only on the artifact.
-        self.context = {
-            "checkpoint": self.name,
-            "window": art["window"],
-            "horizon_max": art["horizon"],
-            "ticker": _text(art.get("ticker")),
-            "feature": _text(art.get("feature")),
-            "data": {k: _text(data.get(k)) for k in DATA_KEYS},
-            "metrics": {k: _number(metrics.get(f"test/{k}")) for k in METRIC_KEYS},
+        # The part of every /predict answer that depends only on the artifact, then on the series.
+        self.context = {"checkpoint": self.name, "window": art["window"], "horizon_max": art["horizon"]}
+        self.series_context: dict[str | None, dict[str, Any]] = {
+            name: series_context(name, record) for name, record in art["series"].items()
         }
+        self.series_context[None] = series_context(None, {"data": {}, "metrics": {}})
+        only = next(iter(art["series"].values())) if len(art["series"]) == 1 else None
+        layout = next(iter(art["series"].values()))["codec"]
         self.info = {
             "name": self.name,
             "sha256": self.sha256,
             "size_bytes": self.stamp[1],
             "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.stamp[0] / 1e9)),
-            **{k: art.get(k) if k in art else art["codec"].get(k) for k in REPORTED},
+            "window": art["window"],
+            "horizon": art["horizon"],
+            **{k: layout.get(k) for k in LAYOUT_KEYS},
+            # One series: its ticker, feature and data range here too, as before series were listed.
+            **{k: _text(only["data"].get(k)) if only else None for k in ("ticker", "feature")},
+            "data": {k: _text(only["data"].get(k)) if only else None for k in DATA_KEYS},
+            "created": art.get("created"),
             "inputs": forecaster.inputs,  # the request arrays this model reads
+            "series": [
+                {"name": name, **{k: v for k, v in self.series_context[name].items() if k != "series"}}
+                for name in art["series"]
+            ],
             "model": dict(art["model"]),
-            "data": {k: _text(data.get(k)) for k in DATA_KEYS},
-            "metrics": {k: _number(v) for k, v in metrics.items()},
+            "metrics": {k: _number(v) for k, v in art["metrics"].items()},
             "versions": dict(art["versions"]),
         }
 

@@ -15,9 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from closecast.errors import InputError
-from closecast.serving.dependencies import LoadedRegistry, Target
+from closecast.inference.forecaster import Item
+from closecast.serving.dependencies import Batch, LoadedRegistry, Target
 from closecast.serving.metrics import MODELS
-from closecast.serving.schemas import ERRORS, PredictResponse
+from closecast.serving.schemas import BATCH_ERRORS, ERRORS, BatchResponse, PredictResponse
 
 predict_router = APIRouter()
 health_router = APIRouter(tags=["operations"])
@@ -41,13 +42,41 @@ async def predict(target: Target) -> dict[str, Any]:
     # thread; more workers (WORKERS) are how the server uses more cores.
     start = time.perf_counter()
     result = forecaster.predict(
-        body.values, body.horizon, body.interval, body.quantiles, high=body.high, low=body.low
+        body.values,
+        body.horizon,
+        body.interval,
+        body.quantiles,
+        high=body.high,
+        low=body.low,
+        series=body.series,
+        normalize=body.normalize,
     )
     entry.inference_seconds.observe(time.perf_counter() - start)
-    if not all(map(math.isfinite, result["predictions"] + result.get("lower", []))):
+    if not finite(result):
         raise InputError("values are out of range: the forecast is not a finite number")
     horizon = len(result["predictions"])
-    return {**result, **entry.context, "device": str(forecaster.device), "horizon": horizon}
+    context = entry.series_context[result["series"]]
+    return {**result, **entry.context, **context, "device": str(forecaster.device), "horizon": horizon}
+
+
+@predict_router.post("/predict/batch", response_model=BatchResponse, responses=BATCH_ERRORS)
+async def predict_batch(target: Batch) -> dict[str, Any]:
+    """Forecast many series' next close(s) at once: every item's window through the network in one call."""
+    body, entry, forecaster = target.body, target.entry, target.forecaster
+    items = [Item(i.values, i.series, i.normalize, i.high, i.low) for i in body.items]
+    start = time.perf_counter()
+    results = forecaster.predict_items(items, body.horizon, body.interval, body.quantiles)
+    entry.inference_seconds.observe(time.perf_counter() - start)
+    for i, result in enumerate(results):
+        if not finite(result):
+            raise InputError(f"items[{i}]: values are out of range: the forecast is not a finite number")
+    horizon = len(results[0]["predictions"])
+    return {**entry.context, "device": str(forecaster.device), "horizon": horizon, "items": results}
+
+
+def finite(result: dict[str, Any]) -> bool:
+    """Whether a forecast's predictions and lower bounds are finite numbers."""
+    return all(map(math.isfinite, result["predictions"] + result.get("lower", [])))
 
 
 @health_router.get("/health", responses={503: {"description": "No checkpoint is loaded."}})

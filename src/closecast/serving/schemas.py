@@ -1,18 +1,23 @@
-"""The request and response bodies of `POST /predict`, as pydantic models (they are the OpenAPI schema)."""
+"""The request and response bodies of `POST /predict` and `POST /predict/batch`, as pydantic models (they
+are the OpenAPI schema)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from closecast.data.codec import MAX_PRICE
 from closecast.inference.forecaster import MAX_INTERVAL
+from closecast.inference.series import HISTORY_WINDOWS
 
 MAX_VALUES = 10_000  # values per request; a window is tens of prices, so this is generous
 MAX_BODY_BYTES = 512 * 1024  # fits MAX_VALUES numbers written with full float precision
-MAX_PRICE = 1e12  # far above any quoted price; beyond it a forecast can overflow to infinity
 
 MAX_QUANTILES = 99  # levels per request
+MAX_BATCH_ITEMS = 1000  # windows per batch request: one network call of this many rows stays in milliseconds
+MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024  # fits MAX_BATCH_ITEMS windows of 200 full-precision prices
+MAX_SERIES_NAME = 200  # characters of a series name
 Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
 Level = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 # fmt: off
@@ -31,9 +36,13 @@ EXAMPLE = {  # the capstone's body: 60 recent closes (any window the default sea
 # fmt: on
 
 
+Normalize = Literal["codec", "window"] | None
+
+
 class PredictRequest(BaseModel):
-    """The body of `POST /predict`: the original capstone's body, plus optional `horizon`, `interval`,
-    `quantiles`, and `high`/`low` (needed by a model with range inputs)."""
+    """The body of `POST /predict`: the original capstone's body, plus optional `series` (required for a
+    checkpoint of several series), `normalize`, `horizon`, `interval`, `quantiles`, and `high`/`low`
+    (needed by a model with range inputs)."""
 
     model_config = ConfigDict(
         strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [EXAMPLE]}
@@ -68,6 +77,25 @@ class PredictRequest(BaseModel):
         description="Name of a loaded artifact: `best`, `best.pt` or `checkpoints/best.pt`.",
     )
     device: str = Field("cpu", max_length=32, description="`cpu`, or `cuda`/`cuda:N` where present.")
+    series: str | None = Field(
+        None,
+        max_length=MAX_SERIES_NAME,
+        description=(
+            "Which of the checkpoint's series `values` are (see /models `series`): required when it holds "
+            "several, optional with one. Omitted or null with `normalize: window`: a series the network "
+            "never saw."
+        ),
+    )
+    normalize: Normalize = Field(
+        None,
+        description=(
+            "`codec` (default): normalized by the named series' training statistics. `window`: a series "
+            "the network never saw (`series` omitted or null), normalized by the request's own history: "
+            f"send at least {HISTORY_WINDOWS} × the checkpoint's window values; quantiles are the "
+            "network's own (not recalibrated) and the move is shrunk as for the most cautious trained "
+            "series."
+        ),
+    )
     horizon: int | None = Field(
         None, ge=1, description="Steps ahead: default 1, at most the checkpoint's horizon (else 422)."
     )
@@ -114,6 +142,8 @@ class PredictResponse(BaseModel):
 
     prediction: float
     predictions: list[float]
+    series: str | None = Field(description="The series answered; null for an unseen one.")
+    normalize: str = Field(description="`codec` (the series' training statistics) or `window`.")
     checkpoint: str
     device: str
     window: int
@@ -134,6 +164,65 @@ class PredictResponse(BaseModel):
         ),
         examples=[{"0.05": [55.1], "0.5": [56.1], "0.95": [57.2]}],
     )
+
+
+class BatchItem(BaseModel):
+    """One window of a batch: a series' recent prices, as `POST /predict` takes them."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    series: str | None = Field(None, max_length=MAX_SERIES_NAME, description="As in `POST /predict`.")
+    values: list[Price] = Field(min_length=1, max_length=MAX_VALUES, description="As in `POST /predict`.")
+    normalize: Normalize = Field(None, description="As in `POST /predict`.")
+    high: list[Price] | None = Field(None, max_length=MAX_VALUES, description="As in `POST /predict`.")
+    low: list[Price] | None = Field(None, max_length=MAX_VALUES, description="As in `POST /predict`.")
+
+
+class BatchRequest(BaseModel):
+    """The body of `POST /predict/batch`: many series' windows, answered by one network call; the
+    checkpoint, device, horizon, interval and quantiles apply to every item."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    items: list[BatchItem] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description=(
+            f"At most {MAX_BATCH_ITEMS} windows, each `{{series, values}}` (the whole body at most "
+            f"{MAX_BATCH_BODY_BYTES} bytes); answered in the same order."
+        ),
+    )
+    checkpoint_path: str = Field("best.pt", max_length=255, description="As in `POST /predict`.")
+    device: str = Field("cpu", max_length=32, description="As in `POST /predict`.")
+    horizon: int | None = Field(None, ge=1, description="As in `POST /predict`.")
+    interval: float | None = Field(None, gt=0, le=MAX_INTERVAL, description="As in `POST /predict`.")
+    quantiles: list[Level] | None = Field(
+        None, min_length=1, max_length=MAX_QUANTILES, description="As in `POST /predict`."
+    )
+
+
+class BatchAnswer(BaseModel):
+    """One item's forecast, as `POST /predict` answers it (without the checkpoint's details)."""
+
+    prediction: float
+    predictions: list[float]
+    series: str | None
+    normalize: str
+    interval: float | None = None
+    lower: list[float] | None = None
+    upper: list[float | None] | None = None
+    quantiles: dict[str, list[float | None]] | None = None
+
+
+class BatchResponse(BaseModel):
+    """The forecasts of a batch, in the order of its items, with the checkpoint that made them."""
+
+    checkpoint: str
+    device: str
+    window: int
+    horizon: int
+    horizon_max: int
+    items: list[BatchAnswer]
 
 
 class ErrorBody(BaseModel):
@@ -162,8 +251,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
             f"{MAX_VALUES}, non-numbers, NaN/Infinity, non-positive prices, unknown device, a horizon "
             "beyond the checkpoint's, quantile levels outside (0, 1), a forecast out of range; for a "
             "checkpoint with range inputs: missing `high`/`low`, a length other than `values`, or a "
-            "High below its Low."
+            "High below its Low; a `series` missing for a checkpoint of several, or not among its "
+            f"series; `normalize: window` with a named series or fewer than {HISTORY_WINDOWS} × window "
+            "values."
         ),
     },
     503: {"model": ErrorBody, "description": "No checkpoint is loaded."},
+}
+
+
+BATCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    413: {"model": ErrorBody, "description": f"Body over {MAX_BATCH_BODY_BYTES} bytes."},
+    422: {
+        "model": ErrorBody,
+        "description": (
+            f"No items or more than {MAX_BATCH_ITEMS}; any item `POST /predict` would refuse, named by "
+            "its index (`items[3]: …` or `items.3.values: …`)."
+        ),
+    },
 }

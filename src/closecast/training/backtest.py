@@ -33,6 +33,7 @@ from closecast.evaluation import report
 from closecast.evaluation.assessment import assess, predict_normalized
 from closecast.evaluation.point import interval_coverage, score_forecasts
 from closecast.evaluation.shrink import choose_shrink
+from closecast.evaluation.significance import diebold_mariano
 from closecast.training.trainer import build, fit_network, torch_threads
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class BacktestResult:
     forecasts: list[FoldForecasts] = field(default_factory=list)
     seconds: float = 0.0
     distribution: pd.DataFrame | None = None  # fold × method distribution scores (`report.fold_rows`)
+    # Diebold-Mariano t of the served test CRPS against each fold's reference, over all folds' samples.
+    dm_t: float = math.nan
 
 
 def only_series(datamodule: PriceDataModule) -> SeriesData:
@@ -135,6 +138,7 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
     rows: list[dict] = []
     dist_rows: list[dict] = []
     forecasts: list[FoldForecasts] = []
+    loss_pairs: list[tuple[np.ndarray, np.ndarray]] = []  # per fold: served and reference test CRPS
     for k, split in enumerate(splits, start=1):
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = fold_datamodule(fold_cfg, series, split, loader.high_low)
@@ -168,7 +172,10 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
         forecasts.append(fc)
         scores = score_forecasts({"model": fc.model, "drift": fc.drift}, fc.actual, fc.last)
         rows += _rows(str(k), fc.dates, scores, result.metrics["test/coverage"], result.metrics["shrink"])
-        dist_rows += report.fold_rows(str(k), result.metrics, len(test))
+        comparison = result.comparison
+        dist_rows += report.fold_rows(str(k), result.metrics, len(test), comparison.reference)
+        if "served" in comparison.losses and comparison.reference:
+            loss_pairs.append((comparison.losses["served"], comparison.losses[comparison.reference]))
         log.info(
             "fold %d/%d: test %s..%s, model MASE %.4f, drift MASE %.4f, shrink %.2f",
             k, len(splits), fc.dates[0].date(), fc.dates[-1].date(),
@@ -185,7 +192,11 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
     coverage = interval_coverage(pooled["actual"], pooled["lower"], pooled["upper"])
     rows += _rows("all", list(pooled["dates"]), scores, coverage, math.nan)
     dist = pd.DataFrame(report.with_skill(dist_rows + report.pooled_rows(dist_rows)))
-    return BacktestResult(pd.DataFrame(rows), forecasts, time.perf_counter() - began, dist)
+    dm_t = math.nan
+    if loss_pairs:
+        model, reference = (np.concatenate(x) for x in zip(*loss_pairs, strict=True))
+        dm_t = diebold_mariano(model, reference, min_lag=int(cfg.data.horizon) - 1)[0]
+    return BacktestResult(pd.DataFrame(rows), forecasts, time.perf_counter() - began, dist, dm_t)
 
 
 def guard_study(output_dir: Path, zs: tuple[float, ...] = (0.0, 1.0, 1.645, 2.0)) -> dict[float, float]:
@@ -228,7 +239,8 @@ def save_outputs(result: BacktestResult, output_dir: Path, title: str) -> dict[s
         paths["distribution"] = output_dir / "backtest_distribution.csv"
         result.distribution.to_csv(paths["distribution"], index=False)
         rows = result.distribution.to_dict("records")
-        text += f"\n{report.backtest_markdown(rows)}\n\n{report.backtest_verdict(rows)}\n"
+        verdict = report.backtest_verdict(rows, result.dm_t)
+        text += f"\n{report.backtest_markdown(rows)}\n\n{verdict}\n"
     paths["md"].write_text(text)
     fig = backtest_figure(result.forecasts, result.table, title)
     fig.savefig(paths["png"], dpi=100)

@@ -3,10 +3,12 @@
 One path for one or several series (`data.ticker=X` or `data.tickers=[AAPL,GOOG,IBM,MSFT]`): one fit on
 the series' pooled samples (`closecast.data.datamodule`), then each series is finished on its own
 (`closecast.training.series`): shrink guard and quantile recalibration on its own validation part, scores
-on its own test part, its own serving artifact (the same weights, its codec).
+on its own test part. The run saves one serving artifact, `model.pt`: the weights and every series' codec
+and calibration (`save_run_artifact`).
 
 metrics.json holds one series' keys as they are. With several series it holds each series' keys under
-its ticker (`AAPL/test/crps`, …) and, under the plain keys (`test/crps`, …), their mean over the series:
+its ticker (`AAPL/test/served/crps`, …) and, under the plain keys (`test/served/crps`, …), their mean over
+the series:
 what a sweep optimizes. `val/loss` is the validation loss of the kept epoch (pooled over the series; the
 one checkpointing and early stopping used)."""
 
@@ -22,9 +24,14 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from closecast.artifacts.publish import atomic_write, publish
+from closecast.artifacts.publish import atomic_write, publish, save_artifact
+from closecast.artifacts.schema import build_universe_artifact
+from closecast.data.codec import MAX_PRICE
 from closecast.data.datamodule import PriceDataModule
 from closecast.evaluation.report import SUMMARY_AT, pooled_table, series_scores, universe_summary
 from closecast.training.hparams import log_final_metrics
@@ -53,18 +60,80 @@ def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
     return metrics
 
 
-def publish_run(cfg: DictConfig, trainer: pl.Trainer, artifact_path: Path) -> Path | None:
-    """Copy the run's artifact to `paths.checkpoints_dir/publish_name` unless told not to."""
-    # A smoke run (`+trainer.fast_dev_run=true`) trains on a batch or two: never a model to serve.
-    if cfg.get("publish", True) and not trainer.fast_dev_run:
-        return publish(artifact_path, cfg.paths.checkpoints_dir, cfg.get("publish_name", "best.pt"))
+def not_for_serving(cfg: DictConfig, trainer: pl.Trainer, largest_price: float) -> str | None:
+    """Why this run's artifact must not be published even when asked (None: it may be)."""
+    if trainer.fast_dev_run:
+        return "a smoke run (trainer.fast_dev_run) trains on a batch or two"
+    # Lightning reads an int as a number of batches and a float as a share of them.
+    limit, overfit = cfg.trainer.get("limit_train_batches"), cfg.trainer.get("overfit_batches")
+    if limit is not None and not (isinstance(limit, float) and limit >= 1.0):
+        return f"a debug run (trainer.limit_train_batches={limit}) trains on part of the training data"
+    if overfit:
+        return f"a debug run (trainer.overfit_batches={overfit}) trains on part of the training data"
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        job = HydraConfig.get().job.get("num")
+        return (
+            f"job {job} of a multirun: the last job to end would win, not the best (a sweep publishes "
+            "its pick when it ends); publish the job you choose with python -m closecast.artifacts.publish"
+        )
+    if largest_price > MAX_PRICE:
+        return (
+            f"the series reaches {largest_price:.4g}, above the largest price the server accepts "
+            f"({MAX_PRICE:.0e}): every request would be refused; train on a rescaled series"
+        )
     return None
 
 
-def artifact_name(index: int, ticker: str) -> str:
-    """The first listed series' artifact is the run's `model.pt` (published, and a sweep trial's
-    artifact); every other series' is `model_<TICKER>.pt` beside it."""
-    return "model.pt" if index == 0 else f"model_{ticker}.pt"
+ARTIFACT_NAME = "model.pt"  # the run's serving artifact, in its run dir (a sweep trial's artifact too)
+
+
+def save_run_artifact(
+    cfg: DictConfig,
+    net: nn.Module,
+    results: dict[str, SeriesResult],
+    metrics: dict[str, float],
+    output_dir: Path,
+) -> Path:
+    """Save the run's one serving artifact, `output_dir/model.pt`: the fitted network's weights, every
+    series' record (codec, calibration, data range, metrics) and the run's metrics."""
+    artifact = build_universe_artifact(
+        net,
+        {ticker: result.record for ticker, result in results.items()},
+        metrics,
+        extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
+    )
+    return save_artifact(artifact, output_dir / ARTIFACT_NAME)
+
+
+def publish_run(
+    cfg: DictConfig, trainer: pl.Trainer, artifact_path: Path, largest_price: float
+) -> tuple[Path | None, str]:
+    """Copy the run's artifact to `paths.checkpoints_dir/publish_name` when the run asks to (`publish=true`)
+    and is meant to be served; the published path (or None) and the line that says which and why."""
+    name = cfg.get("publish_name", "best.pt")
+    why_not = not_for_serving(cfg, trainer, largest_price)
+    if why_not:
+        asked = "publish=true, but " if cfg.get("publish", False) else ""
+        return None, f"not published: {asked}{why_not}"
+    if not cfg.get("publish", False):
+        return None, (
+            "not published: a run publishes only when asked (publish=true; make train asks); to serve this "
+            f"one: python -m closecast.artifacts.publish {artifact_path} --checkpoints-dir "
+            f"{cfg.paths.checkpoints_dir} --name {name}"
+        )
+    target = publish(artifact_path, cfg.paths.checkpoints_dir, name)
+    return target, f"published: {target} (publish=true); make serve serves it"
+
+
+def scored_part(cfg: DictConfig) -> str:
+    """The part a run's tables and logged scores show: test, but validation only in a sweep's trial,
+    which is judged on validation (its test scores stay in metrics.json, for after the pick)."""
+    return "val" if (cfg.get("hpo") or {}).get("trial") is not None else "test"
+
+
+def shown(metrics: dict[str, float], part: str) -> dict[str, float]:
+    """`metrics` less the test scores when only validation is shown (`part` val)."""
+    return metrics if part == "test" else {k: v for k, v in metrics.items() if "test" not in k.split("/")}
 
 
 def run_metrics(results: dict[str, SeriesResult]) -> dict[str, float]:
@@ -82,7 +151,7 @@ def run_metrics(results: dict[str, SeriesResult]) -> dict[str, float]:
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
     """Fit one network on the series of `cfg.data`, finish each series on its own, write metrics.json and
-    one artifact per series, publish the first series'; return the metrics (non-zero DDP ranks: none)."""
+    the one serving artifact, publish it; return the metrics (non-zero DDP ranks: none)."""
     with torch_threads(cfg.get("threads")):
         output_dir, datamodule, fitted = fit_run(cfg, extra_callbacks)
         trainer, logger = fitted.trainer, fitted.logger
@@ -94,7 +163,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         tensorboard = logger.experiment if logger and not several else None
         fitting = fit_metrics(trainer)
         results: dict[str, SeriesResult] = {}
-        for index, (ticker, member) in enumerate(datamodule.members.items()):
+        for ticker, member in datamodule.members.items():
             plot_dir = output_dir / ticker if several else output_dir
             plot_dir.mkdir(exist_ok=True)
             results[ticker] = finish_series(
@@ -103,19 +172,20 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
                 fitted.net,
                 output_dir,
                 fitting,
-                artifact_name(index, ticker),
                 plot_dir=plot_dir,
                 tensorboard=tensorboard,
                 step=trainer.global_step,
             )
         metrics = run_metrics(results)
         if logger:
-            log_final_metrics(logger, cfg, metrics, trainer.global_step)
+            log_final_metrics(logger, cfg, shown(metrics, scored_part(cfg)), trainer.global_step)
         atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
-        published = publish_run(cfg, trainer, next(iter(results.values())).artifact)
+        artifact = save_run_artifact(cfg, fitted.net, results, metrics, output_dir)
+        largest = max(float(m.series.max()) for m in datamodule.members.values())
+        published = publish_run(cfg, trainer, artifact, largest)
 
         log.info("best checkpoint: %s", fitted.best_path or "(none)")
-        print_run(cfg, datamodule, results, metrics, output_dir, published)
+        print_run(cfg, datamodule, results, metrics, output_dir, artifact, published)
         return metrics
 
 
@@ -139,37 +209,37 @@ def print_run(
     results: dict[str, SeriesResult],
     metrics: dict[str, float],
     output_dir: Path,
-    published: Path | None,
+    artifact: Path,
+    published: tuple[Path | None, str],
 ) -> None:
     """The end-of-run tables: each series' own, then (several series) their overview, and the run's files;
     beyond `SUMMARY_AT` series, the summary of their scores, each series' tables going to a file."""
+    part = scored_part(cfg)
     tickers = list(results)
     many = len(results) > SUMMARY_AT
     tables_file = output_dir / "series_tables.txt"
     with tables_file.open("w") if many else nullcontext(sys.stdout) as tables, redirect_stdout(tables):
         for ticker, result in results.items():
-            print_series(cfg, result, datamodule.members[ticker].codec)
+            print_series(cfg, result, datamodule.members[ticker].codec, part)
+    if part == "val":
+        print("a sweep's trial: validation scores only (its test scores are in metrics.json)")
     if len(results) == 1:
         (result,) = results.values()
         plots = ", ".join(str(p) for p in result.plots)
-        print(
-            f"run dir:  {output_dir}\nartifact: {result.artifact}\nplots:    {plots}"
-            + (f"\npublished: {published}" if published else "")
-        )
+        print(f"run dir:  {output_dir}\nartifact: {artifact}\nplots:    {plots}\n{published[1]}")
         return
     scores_csv = output_dir / "series_scores.csv"
-    series_scores(metrics, tickers).to_csv(scores_csv)
-    print(f"\none network on {len(results)} series, each scored on its own test part ({scores_csv}):")
-    print(universe_summary(metrics, tickers) if many else pooled_table(metrics, tickers))
-    artifacts = "\n".join(f"  {t}: {r.artifact}" for t, r in results.items())
+    series_scores(metrics, tickers, part).to_csv(scores_csv)
+    print(f"\none network on {len(results)} series, each scored on its own {part} part ({scores_csv}):")
+    print(universe_summary(metrics, tickers, part) if many else pooled_table(metrics, tickers, part))
     if many:
         print(f"each series' tables: {tables_file}")
-        artifacts = f"  {output_dir}/model*.pt ({len(results)} files)"
-    first = next(iter(results.values()))
+    line = published[1]
     print(
-        f"run dir:  {output_dir}\nartifacts (same weights, each series' codec and calibration):\n{artifacts}"
-        + (f"\npublished: {published} ({first.data['ticker']})" if published else "")
+        f"run dir:  {output_dir}\nartifact: {artifact} (one network, each of the {len(results)} series' "
+        "codec and calibration; /predict takes `series`)"
     )
+    print(line)
 
 
 def objective(metrics: dict[str, float], optimized: Any) -> float | tuple[float, ...] | None:

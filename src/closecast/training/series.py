@@ -1,5 +1,6 @@
-"""The end of a run for one series, after fitting: its calibrated scores, test plots, serving artifact and
-end-of-run tables. A run does this once per series: once for `data.ticker`, once each for `data.tickers`."""
+"""The end of a run for one series, after fitting: its calibrated scores, test plots, its record in the
+run's serving artifact and end-of-run tables. A run does this once per series: once for `data.ticker`,
+once each for `data.tickers`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from closecast.artifacts.publish import save_artifact
-from closecast.artifacts.schema import build_artifact
+from closecast.artifacts.schema import series_record
 from closecast.data.codec import Codec
 from closecast.data.series import SeriesData
 from closecast.evaluation.assessment import assess
@@ -26,7 +26,7 @@ class SeriesResult:
 
     metrics: dict[str, float]
     data: dict[str, Any]  # `SeriesData.describe()`
-    artifact: Path
+    record: dict[str, Any]  # its part of the run's serving artifact (`series_record`)
     plots: list[Path]
 
 
@@ -36,14 +36,13 @@ def finish_series(
     net: torch.nn.Module,
     output_dir: Path,
     run_metrics: dict[str, float],
-    artifact_name: str = "model.pt",
     plot_dir: Path | None = None,
     tensorboard: Any = None,
     step: int = 0,
 ) -> SeriesResult:
     """Calibrate the fitted `net` on one series' validation part and score its validation and test parts
-    (`closecast.evaluation.assessment`), plot its test forecasts and save its serving artifact (that
-    series' codec)."""
+    (`closecast.evaluation.assessment`), plot its test forecasts and build its record for the run's
+    serving artifact (its codec, calibration, data range and metrics)."""
     prices = member.series.to_numpy(dtype=np.float64)
     result = assess(cfg, member.codec, net, member.parts, prices, member.split.n_train)
     metrics = result.metrics
@@ -62,24 +61,19 @@ def finish_series(
         tensorboard=tensorboard,
         step=step,
     )
-    artifact = build_artifact(
-        net,
-        member.codec,
-        result.calibration,
-        data_meta,
-        metrics,
-        extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
-    )
-    return SeriesResult(metrics, data_meta, save_artifact(artifact, output_dir / artifact_name), plot_files)
+    record = series_record(member.codec, result.calibration, data_meta, metrics)
+    return SeriesResult(metrics, data_meta, record, plot_files)
 
 
-def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec) -> None:
-    """The end-of-run tables of one series: point scores beside naive and drift, distribution scores."""
+def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec, part: str = "test") -> None:
+    """The end-of-run tables of one series on `part` (test; a sweep's trial: val): point scores beside
+    naive and drift, distribution scores."""
     meta, metrics = series.data, series.metrics
     print(
         f"\n{meta['ticker']} {meta['feature']} {meta['start']}..{meta['end']}, "
         f"target={codec.target}, shrink={metrics['shrink']}, window={codec.window}, horizon={codec.horizon}"
     )
-    print(summary_table(metrics))
-    print(f"{float(cfg.calibration.interval):.0%} interval coverage on test: {metrics['test/coverage']:.3f}")
-    print(distribution_table(metrics))
+    print(summary_table(metrics, part))
+    coverage = metrics[f"{part}/coverage"]
+    print(f"{float(cfg.calibration.interval):.0%} interval coverage on {part}: {coverage:.3f}")
+    print(distribution_table(metrics, part))

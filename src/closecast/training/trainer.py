@@ -23,6 +23,7 @@ from closecast.distributions.likelihood import likelihood_of
 from closecast.evaluation.assessment import raw_scores
 from closecast.models.module import ForecastModule
 from closecast.training.hparams import run_hparams
+from closecast.training.resume import ConfigStamp, prepare_resume
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +43,17 @@ def build(conf: Any, **kwargs: Any) -> Any:
     return hydra.utils.instantiate(conf, _execution_whitelist_=TRUSTED_TARGETS, **kwargs)
 
 
-def checkpoint_dir(cfg: DictConfig, output_dir: Path) -> Path:
-    """Where the run's Lightning checkpoints go: its own `checkpoints/`, or, when it resumes, the folder of
-    the checkpoint it resumes from, so that Lightning restores the best score so far with it and the best
-    epoch is chosen across both parts of the run."""
-    resume = cfg.get("ckpt_path")
-    return Path(resume).resolve().parent if resume else output_dir / "checkpoints"
-
-
 def build_callbacks(cfg: DictConfig, output_dir: Path) -> list[pl.Callback]:
-    """Callbacks from `cfg.callbacks`; checkpoint callbacks write into `checkpoint_dir`."""
-    callbacks = []
+    """Callbacks from `cfg.callbacks`; checkpoint callbacks write into the run's own `checkpoints/` (a
+    resume too: `closecast.training.resume`), each checkpoint stamped with the run's config."""
+    callbacks: list[pl.Callback] = [ConfigStamp(cfg)]
     for name, conf in (cfg.get("callbacks") or {}).items():
         if conf is None:
             continue
         if name == "progress_bar" and not cfg.trainer.get("enable_progress_bar", True):
             continue  # `trainer.enable_progress_bar=false` alone turns the bar off
         if str(conf.get("_target_", "")).endswith(".ModelCheckpoint"):
-            callbacks.append(build(conf, dirpath=str(checkpoint_dir(cfg, output_dir))))
+            callbacks.append(build(conf, dirpath=str(output_dir / "checkpoints")))
         else:
             callbacks.append(build(conf))
     return callbacks
@@ -118,12 +112,13 @@ def fit_network(
 ) -> Fitted:
     """Build the network and module from `cfg`, fit on the datamodule's train part with early stopping on
     its validation part, and reload the best checkpoint. The test part is never read here."""
+    resume = prepare_resume(cfg, output_dir)
     callbacks = build_callbacks(cfg, output_dir) + list(extra_callbacks or [])
     logger = build(cfg.logger, save_dir=str(output_dir)) if cfg.get("logger") else False
     module, trainer = build_module_and_trainer(cfg, datamodule, callbacks, logger)
     if logger:
         logger.log_hyperparams(run_hparams(cfg))  # before fit, so the run's hparams.yaml holds them
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     ckpt = best_checkpoint(trainer)
     best = ckpt.best_model_path if ckpt else ""
     if best and trainer.is_global_zero:

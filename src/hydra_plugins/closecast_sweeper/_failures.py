@@ -22,8 +22,8 @@ class FailureBudget:
         self.failed: list[int] = []
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.state != TrialState.FAIL:
-            return
+        if trial.state != TrialState.FAIL or "repeats" in trial.user_attrs:
+            return  # a refused repeat (`_repeats`) never ran: no failure
         self.failed.append(trial.number)
         if len(self.failed) > self.allowed:
             error = self.errors.get(trial.number)

@@ -9,6 +9,7 @@
   continues the search instead of drawing its first configurations again.
 - Trials in flight carry Optuna's heartbeats and their sweep's host and pid; the next sweep marks FAIL
   those whose sweep is gone (dead pid on this host at once, a stale heartbeat on any host).
+- No parameter set runs twice: a trial that draws an earlier one's is refused and drawn again (`_repeats`).
 - A job that raises (or returns a non-finite value) is FAIL; the sweep stops only when failures exceed
   `max_failure_rate` × `n_trials`. An interrupted trial is FAIL, never left RUNNING.
 - The storage is opened before any job starts, so a bad URL stops the sweep with a clear error.
@@ -46,6 +47,7 @@ from closecast.hpo.storage import claim, fail_orphaned_trials, open_storage, red
 
 from ._ddp import started_for_trial, trial_environment
 from ._failures import FailureBudget, TrialFailed
+from ._repeats import RepeatedParams, Repeats
 from ._results import publish_best, write_results
 from ._study import open_study
 
@@ -93,6 +95,7 @@ class ClosecastSweeperImpl:
         heartbeat_interval: int | None = 30,
         grace_period: int | None = None,
         export: Any = None,
+        pruner_spec: Any = None,
     ) -> None:
         if not 0.0 <= float(max_failure_rate) <= 1.0:
             raise ValueError(f"hydra.sweeper.max_failure_rate={max_failure_rate} must be within [0, 1]")
@@ -107,11 +110,12 @@ class ClosecastSweeperImpl:
             instantiate({"_target_": custom_search_space, "_partial_": True}) if custom_search_space else None
         )
         self.params = params
-        self.pruner = pruner
+        self.pruner, self.pruner_spec = pruner, pruner_spec  # the pruner and the config it was made from
         self.heartbeat_interval = heartbeat_interval or None
         self.grace_period = grace_period or None
         self.export = export
         self.errors: dict[int, BaseException] = {}
+        self.repeats = Repeats()
         self._lock = threading.Lock()
         self.job_idx = 0
         self.launched = 0
@@ -174,6 +178,7 @@ class ClosecastSweeperImpl:
         distributions, fixed, deletes = space
         claim(trial)
         overrides = [*self._job(trial, distributions, fixed), *deletes]
+        self.repeats.check(trial)  # a parameter set an earlier trial holds is not run again
         with self._lock:
             idx, self.job_idx = self.job_idx, self.job_idx + 1
             self.launched += 1
@@ -193,6 +198,8 @@ class ClosecastSweeperImpl:
                 raise error
             self.errors[trial.number] = error
             raise TrialFailed(f"trial {trial.number}'s job failed: {error!r}") from error
+        if isinstance(ret.return_value, optuna.TrialPruned):  # train.py returns it: no failure in its log
+            raise ret.return_value
         if run_dir and (Path(run_dir) / "model.pt").exists():
             trial.set_user_attr("artifact", str(Path(run_dir) / "model.pt"))
         return ret.return_value
@@ -225,7 +232,7 @@ class ClosecastSweeperImpl:
             if self.seed is None
             else TrialSeededSampler(functools.partial(self._make_sampler, grid or {}), int(self.seed))
         )
-        study = open_study(self, storage, sampler)
+        study = open_study(self, storage, sampler, distributions)
         self._fail_orphans(study)
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         log.info(
@@ -241,16 +248,25 @@ class ClosecastSweeperImpl:
         if finished >= n_trials:
             self._complete(study, finished)
             return
-        study.optimize(
-            functools.partial(self._objective, space=(distributions, fixed, deletes)),
-            n_trials=n_trials,  # at most the study's size from this process; the callback stops it sooner
-            n_jobs=1 if self.in_process else max(1, self.n_jobs),
-            catch=(TrialFailed,),  # FAIL, and the sweep goes on (within the budget below)
-            callbacks=[
-                MaxTrialsCallback(n_trials, states=FINISHED),
-                FailureBudget(self.max_failure_rate * n_trials, self.max_failure_rate, n_trials, self.errors),
-            ],
-        )
+        callbacks = [
+            MaxTrialsCallback(n_trials, states=FINISHED),
+            FailureBudget(self.max_failure_rate * n_trials, self.max_failure_rate, n_trials, self.errors),
+            self.repeats,
+        ]
+        draws = n_trials  # at most the study's size from this process; the callback stops it sooner
+        with self.repeats.quiet():
+            while draws > 0 and not self.repeats.exhausted:
+                refused = len(self.repeats.numbers)
+                study.optimize(
+                    functools.partial(self._objective, space=(distributions, fixed, deletes)),
+                    n_trials=draws,
+                    n_jobs=1 if self.in_process else max(1, self.n_jobs),
+                    catch=(TrialFailed, RepeatedParams),  # FAIL, and the sweep goes on (within budgets)
+                    callbacks=callbacks,
+                )
+                # A refused repeat is drawn again, while the study is short of its size.
+                missing = n_trials - len(study.get_trials(deepcopy=False, states=FINISHED))
+                draws = min(len(self.repeats.numbers) - refused, missing)
         if self.launched:
             pareto_csv = write_results(study, self.directions, Path(self.config.hydra.sweep.dir))
             publish_best(study, self.export, pareto_csv)

@@ -28,12 +28,12 @@ def test_candidates_are_ranked_on_validation_and_rerun_only_when_new(tmp_path):
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["overrides"][-1] for r in rows] == ["model.hidden=4", "model.hidden=8"]
     # Two different networks, two different validation scores: the table measures the candidates.
-    assert rows[0]["val/crps"] != rows[1]["val/crps"]
+    assert rows[0]["val/raw/crps"] != rows[1]["val/raw/crps"]
     assert not any(k.startswith("test/") for r in rows for k in r)
     table = first.stdout.strip().splitlines()
     assert table[0].startswith("| candidate | AAPL | mean val CRPS / EWMA")
     assert "test" not in first.stdout  # neither a test column nor the training runs' test tables
-    ratio = rows[0]["val/crps"] / rows[0]["val/ewma/crps"]
+    ratio = rows[0]["val/raw/crps"] / rows[0]["val/ewma/crps"]
     assert table[2].startswith(f"| hidden 4 | {ratio:.4f} | **{ratio:.4f}** |")
 
     again = run_script(*args, cwd=tmp_path)
@@ -44,7 +44,7 @@ def test_candidates_are_ranked_on_validation_and_rerun_only_when_new(tmp_path):
     shown = run_script(candidates[0], "--tickers", "AAPL", "--log", str(log), "--show-test", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr[-4000:]
     assert "mean test / EWMA" in shown.stdout
-    assert "test/crps" in json.loads(log.read_text().splitlines()[-1])
+    assert "test/raw/crps" in json.loads(log.read_text().splitlines()[-1])
 
 
 def test_a_candidate_without_a_name_is_refused_with_the_form_to_use(tmp_path):

@@ -55,7 +55,7 @@ def test_report_scores_the_extra_series_beside_the_bundled_ticker_and_names_thei
     assert [bt["ticker"] for bt in saved["backtests"]] == ["GOOG", "IBM", "SP500", "NASDAQ"]
     distribution = text[text.index("### Default training runs") : text.index("### Walk-forward")]
     for tr in saved["trains"]:
-        crps = tr["metrics"]["test/crps"]
+        crps = tr["metrics"]["test/served/crps"]
         assert f"| {tr['ticker']} | {crps:.6f} |" in distribution  # each series' own scores, in its row
     targets = next(line for line in distribution.splitlines() if line.startswith("- Point MASE"))
     mase = [tr["metrics"]["test/mase"] for tr in saved["trains"]]
@@ -66,7 +66,7 @@ def test_report_scores_the_extra_series_beside_the_bundled_ticker_and_names_thei
     pooled = pooled[: pooled.index("\n## ")]
     assert "`python train.py 'data.tickers=[GOOG,IBM]'`" in pooled
     for name in ("GOOG", "IBM"):
-        own = saved["pooled"]["metrics"][f"{name}/test/crps"]
+        own = saved["pooled"]["metrics"][f"{name}/test/served/crps"]
         assert f"| {name} | {own:.6f} |" in pooled
     for name in ("GOOG", "IBM", "SP500", "NASDAQ"):
         assert (doc.parent / "results" / f"{name}_return.png").stat().st_size > 0

@@ -28,7 +28,7 @@ def served(trained_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("served")
-    train(compose_train(tmp / "h3", ["data.horizon=3"]))
+    train(compose_train(tmp / "h3", ["data.horizon=3", "publish=true"]))
     checkpoints = tmp / "checkpoints"
     checkpoints.mkdir()
     shutil.copyfile(trained_artifact, checkpoints / "best.pt")
@@ -228,10 +228,11 @@ def module_forecast(artifact: dict, window: torch.Tensor) -> list[float]:
 
     net = LSTMForecaster(**artifact["model"])
     net.load_state_dict(artifact["state_dict"])
-    codec = Codec.from_dict(artifact["codec"])
+    ((_, record),) = artifact["series"].items()
+    codec = Codec.from_dict(record["codec"])
     with torch.no_grad():
         out = net.likelihood.location(net.eval()(codec.encode(window).unsqueeze(0)))
-        return codec.decode(out, window[-1:], artifact["calibration"]["shrink"])[0].tolist()
+        return codec.decode(out, window[-1:], record["calibration"]["shrink"])[0].tolist()
 
 
 def test_artifact_answers_bit_identically_to_the_module_forward(
@@ -249,7 +250,7 @@ def test_artifact_answers_bit_identically_to_the_module_forward(
     prices = torch.tensor(sample_closes(400), dtype=torch.float64)
     codec = Codec.fit(prices[:300], "return", 30, 2)
     default = build_artifact(net, codec, Calibration(torch.zeros(5, 2)), {"ticker": "AAPL"}, {})
-    published = torch.load(trained_artifact, weights_only=True)
+    published = load_artifact(trained_artifact)
     for artifact in (published, default):
         forecaster = Forecaster(artifact)
         for start in range(0, 300, 37):

@@ -83,7 +83,8 @@ def test_models_reports_no_config_paths_or_urls(checkpoints: Path, tmp_path: Pat
         config={"hpo": {"storage": secret}, "paths": {"root_dir": str(tmp_path)}},
         run_dir=str(tmp_path / "multirun" / "7"),
     )
-    artifact["data"] = {**artifact["data"], "path": str(tmp_path / "prices.csv"), "url": secret}
+    record = artifact["series"]["AAPL"]
+    record["data"] = {**record["data"], "path": str(tmp_path / "prices.csv"), "url": secret}
     torch.save(artifact, checkpoints / "sweep.pt")
     with TestClient(create_app(Settings(checkpoints_dir=checkpoints, reload_interval=0))) as client:
         body = client.get("/models").json()
@@ -98,10 +99,11 @@ def test_models_reports_no_config_paths_or_urls(checkpoints: Path, tmp_path: Pat
 
 
 MALFORMED = {
-    "data.pt": lambda a: a.update(data="oops"),
+    "data.pt": lambda a: a["series"]["AAPL"].update(data="oops"),
     "metrics.pt": lambda a: a.update(metrics=[1, 2]),
-    "residuals.pt": lambda a: a["calibration"].update(residuals=torch.tensor(0.5)),
-    "codec.pt": lambda a: a["codec"].update(std=-1.0),
+    "residuals.pt": lambda a: a["series"]["AAPL"]["calibration"].update(residuals=torch.tensor(0.5)),
+    "codec.pt": lambda a: a["series"]["AAPL"]["codec"].update(std=-1.0),
+    "series.pt": lambda a: a.update(series=[]),
     "state.pt": lambda a: a.update(state_dict={"w": "not a tensor"}),
 }
 

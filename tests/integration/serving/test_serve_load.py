@@ -58,6 +58,13 @@ def test_schemathesis_finds_no_server_error_and_no_broken_promise(url: str, tmp_
         "--no-color",
         f"--report-dir={tmp_path}",
     ]
+    # A batch body over its byte limit is refused (413) before it is read, whatever it holds: the schema
+    # allows more items of more values than fit in it.
+    (tmp_path / "schemathesis.toml").write_text(
+        '[[operations]]\ninclude-name = "POST /predict/batch"\n'
+        "checks.negative_data_rejection.expected-statuses = "
+        '["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]\n'
+    )
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert re.search(r"(\d+) generated, \1 passed", done.stdout), done.stdout[-2000:]

@@ -27,7 +27,7 @@ def served(trained_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("ranges")
-    train(compose_train(tmp / "range", [RANGE]))
+    train(compose_train(tmp / "range", [RANGE, "publish=true"]))
     checkpoints = tmp / "checkpoints"
     checkpoints.mkdir()
     shutil.copyfile(tmp / "range" / "checkpoints" / "best.pt", checkpoints / "range.pt")

@@ -12,6 +12,7 @@ import torch
 from closecast.data.splits import walk_forward_splits
 from closecast.errors import DataError
 from closecast.evaluation.assessment import assess
+from closecast.evaluation.baselines import BASELINES, STRONG
 from closecast.evaluation.report import backtest_point_markdown
 from closecast.training.backtest import (
     fold_config,
@@ -121,15 +122,25 @@ def test_backtest_writes_table_plot_and_markdown(tmp_path):
     study = guard_study(tmp_path / "run", (0.0, float(cfg.calibration.min_gain_z)))
     pooled = float(table[(table.fold == "all") & (table.method == "model")].mase.iloc[0])
     assert study[float(cfg.calibration.min_gain_z)] == pytest.approx(pooled, rel=1e-9)
-    # Distribution scores per fold and pooled, for the model and the three volatility baselines.
+    # Distribution scores per fold and pooled, for the model, every volatility baseline and each fold's
+    # reference (the strong baseline chosen on that fold's validation part).
     dist = result.distribution
-    assert set(dist.method) == {"model", "constant", "ewma", "garch"} and len(dist) == 12
-    assert np.isfinite(dist[["crps", "nll", "skill", "coverage_90", "winkler_90"]].to_numpy()).all()
+    methods = {"model", "reference", *BASELINES}
+    assert set(dist.method) == methods and len(dist) == 3 * len(methods)
+    assert np.isfinite(dist[["crps", "raw_crps", "skill", "coverage_90", "winkler_90"]].to_numpy()).all()
+    refs = dist[dist.method == "reference"]
+    for row in refs[refs.fold != "all"].itertuples():
+        chosen = dist[(dist.fold == row.fold) & (dist.method == row.chosen)].iloc[0]
+        assert row.chosen in STRONG and row.crps == chosen.crps
+    assert np.isfinite(result.dm_t)
     pooled_rows = dist[dist.fold == "all"].set_index("method")
     folds_rows = dist[(dist.fold != "all") & (dist.method == "garch")]
     weighted = (folds_rows.crps * folds_rows.samples).sum() / folds_rows.samples.sum()
     assert pooled_rows.loc["garch", "crps"] == pytest.approx(weighted)
-    assert "GARCH(1,1)" in paths["md"].read_text() and paths["distribution"].is_file()
+    text = paths["md"].read_text()
+    assert (
+        "reference baseline chosen on each fold's validation part" in text and paths["distribution"].is_file()
+    )
 
 
 @pytest.mark.slow

@@ -41,7 +41,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("ensemble")
-    train(compose_train(tmp, ["model.members=3"]))
+    train(compose_train(tmp, ["model.members=3", "publish=true"]))
     return tmp / "checkpoints"
 
 
@@ -115,13 +115,13 @@ def test_members_train_apart_and_the_served_answer_is_the_modules_forward(traine
     net = LSTMForecaster(**artifact["model"])
     net.load_state_dict(state)
     module = ForecastModule(net=net.eval(), likelihood=net.likelihood, optimizer=partial(torch.optim.Adam))
-    codec = Codec.from_dict(artifact["codec"])
+    codec = Codec.from_dict(artifact["series"]["AAPL"]["codec"])
     prices = torch.tensor(sample_closes(200), dtype=torch.float64)
     for start in (0, 57, 133):
         window = prices[start : start + artifact["window"]]
         with torch.no_grad():
             raw = module(codec.encode(window).unsqueeze(0))
-        shrink = forecaster.calibration.shrink
+        shrink = forecaster.series["AAPL"].calibration.shrink
         expected = codec.decode(net.likelihood.location(raw), window[-1:], shrink)[0].tolist()
         answer = forecaster.predict(window.tolist(), quantiles=[0.05, 0.5, 0.95])
         assert answer["predictions"] == expected

@@ -14,6 +14,7 @@ from closecast.distributions.predictive import LogReturnForecast, log_return_qua
 from closecast.evaluation.distribution_scores import outcome
 from closecast.inference.forecaster import Forecaster
 from closecast.training.run import train
+from closecast.training.trainer import build
 from tests.helpers.configs import compose_train
 
 LEVELS = ("05", "25", "50", "75", "95")
@@ -23,7 +24,8 @@ COVERAGES = ("50", "80", "90", "95")
 @pytest.fixture(scope="module")
 def student_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("student")
-    return tmp, train(compose_train(tmp))
+    # Recalibration always on: the artifact test below reads its PIT values.
+    return tmp, train(compose_train(tmp, ["calibration.recalibrate=always", "publish=true"]))
 
 
 def _prices(n=300, seed=0):
@@ -61,16 +63,34 @@ def test_a_codec_without_features_encodes_as_before_and_bad_features_are_named()
 def test_default_run_trains_by_nll_and_scores_its_distribution_beside_the_baselines(student_run):
     tmp, metrics = student_run
     saved = json.loads((tmp / "run" / "metrics.json").read_text())
-    for head in ("test", "test/constant", "test/ewma", "test/garch", "val", "val/garch"):
-        keys = ["crps", "nll", "skill"] + [f"pinball_{p}" for p in LEVELS]
-        keys += [f"{k}_{c}" for c in COVERAGES for k in ("coverage", "winkler")]
-        for key in keys:
+    quantile_keys = [f"pinball_{p}" for p in LEVELS]
+    quantile_keys += [f"{k}_{c}" for c in COVERAGES for k in ("coverage", "winkler")]
+    for head in (
+        "test/raw",
+        "test/constant",
+        "test/ewma",
+        "test/garch",
+        "test/egarch_t",
+        "val/raw",
+        "val/garch",
+    ):
+        for key in ["crps", "nll", "qlike", "skill", *quantile_keys]:
             assert np.isfinite(saved[f"{head}/{key}"]), f"{head}/{key}"
+    for head in ("test/served", "test/egarch_t/served", "test/gjr_t_refit/served", "val/served"):
+        for key in ["crps", "skill", *quantile_keys]:
+            assert np.isfinite(saved[f"{head}/{key}"]), f"{head}/{key}"
+    # Against the reference: a ratio, a DM test, the model confidence set, VaR and PIT tests.
+    assert saved["test/served/vs_reference"] > 0 and 0 <= saved["test/served/dm_p"] <= 1
+    assert saved["test/served/in_mcs"] in (0.0, 1.0) and 0 <= saved["test/served/pit_p"] <= 1
+    for level in ("01", "05"):
+        for key in ("rate", "kupiec", "independence", "conditional"):
+            assert 0 <= saved[f"test/served/var{level}/{key}"] <= 1
+    assert saved["recalibrated"] == 1.0
     assert saved["test/constant/skill"] == 0.0
-    assert saved["test/skill"] == pytest.approx(1 - saved["test/crps"] / saved["test/constant/crps"])
+    assert saved["test/raw/skill"] == pytest.approx(1 - saved["test/raw/crps"] / saved["test/constant/crps"])
     # Recalibrated on validation: the 90% interval is neither empty nor everything.
-    assert 0.7 < saved["test/coverage_90"] < 1.0
-    assert saved["test/coverage"] == saved["test/coverage_90"]  # calibration.interval is 0.9 here
+    assert 0.7 < saved["test/served/coverage_90"] < 1.0
+    assert saved["test/coverage"] == saved["test/served/coverage_90"]  # calibration.interval is 0.9 here
     # val/loss is the validation NLL on the normalized scale; a Student-t NLL can be negative.
     assert np.isfinite(saved["val/loss"])
 
@@ -79,30 +99,31 @@ def test_the_artifact_carries_the_head_the_features_and_the_recalibration(studen
     tmp, _ = student_run
     artifact = load_artifact(tmp / "checkpoints" / "best.pt")  # weights-only load + schema check
     assert artifact["model"]["likelihood"] == "student_t" and artifact["model"]["input_size"] == 3
-    assert artifact["codec"]["features"] == ["return", "abs_return", "ma_dev"]
-    pit = artifact["calibration"]["pit"]
+    record = artifact["series"]["AAPL"]
+    assert record["codec"]["features"] == ["return", "abs_return", "ma_dev"]
+    pit = record["calibration"]["pit"]
     assert pit.ndim == 2 and pit.shape[1] == 1 and bool((pit[1:] >= pit[:-1]).all())
-    broken = dict(artifact)
-    broken["calibration"] = {**artifact["calibration"], "pit": None}
-    with pytest.raises(ArtifactError, match="calibration pit"):
-        check_artifact(broken)
-    broken["calibration"] = {**artifact["calibration"], "pit": pit + 2}
+    broken = {**artifact, "series": {"AAPL": dict(record)}}
+    broken["series"]["AAPL"]["calibration"] = {**record["calibration"], "pit": pit + 2}
     with pytest.raises(ArtifactError, match="probabilities"):
         check_artifact(broken)
 
 
 def test_point_network_keeps_conformal_intervals_and_still_scores_the_baselines(tmp_path):
-    metrics = train(compose_train(tmp_path, ["model.likelihood=none", "data.features=[return]"]))
-    assert "test/crps" not in metrics and np.isfinite(metrics["test/garch/crps"])
+    metrics = train(
+        compose_train(tmp_path, ["model.likelihood=none", "data.features=[return]", "publish=true"])
+    )
+    assert "test/served/crps" not in metrics and np.isfinite(metrics["test/garch/crps"])
     artifact = load_artifact(tmp_path / "checkpoints" / "best.pt")
-    assert artifact["calibration"]["pit"] is None and artifact["model"]["likelihood"] == "none"
+    record = artifact["series"]["AAPL"]
+    assert record["calibration"]["pit"] is None and artifact["model"]["likelihood"] == "none"
     # An artifact from before the head (no likelihood, codec without features) still validates and
     # answers exactly as the same network does with the new keys.
     values = np.exp(np.linspace(4.0, 4.2, 40)).tolist()
     expected = Forecaster(artifact).predict(values, interval=0.9)
     artifact["model"].pop("likelihood")
     for key in ("features", "ma_window", "feature_std"):
-        artifact["codec"].pop(key)
+        record["codec"].pop(key)
     check_artifact(artifact)
     assert Forecaster(artifact).predict(values, interval=0.9) == expected
 
@@ -120,3 +141,30 @@ def test_recalibrated_quantiles_follow_the_validation_pit_and_stay_monotone():
     assert np.mean((y >= raw[..., 0]) & (y <= raw[..., 1])) < 0.8
     assert inside == pytest.approx(0.9, abs=0.01)
     assert outcome(np.array([100.0]), np.array([[110.0]]))[0, 0] == pytest.approx(np.log(1.1))
+
+
+def test_what_is_scored_is_what_the_artifact_serves(student_run):
+    """Every test sample answered by the published artifact from the closes up to its origin gives the
+    interval the run scored: the same coverage, the same served distribution, combination included."""
+    tmp, metrics = student_run
+    cfg = compose_train(tmp, ["calibration.recalibrate=always"])
+    datamodule = build(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    member = next(iter(datamodule.members.values()))
+    prices = member.series.to_numpy(dtype=np.float64)
+    test = member.parts["test"]
+    artifact = load_artifact(tmp / "checkpoints" / "best.pt")
+    forecaster = Forecaster(artifact)
+    serves = forecaster.metadata["serves"]
+    # This tiny seeded run combines the network with a baseline: the baseline part is exercised too.
+    assert serves["kind"] == "combination" and 0 < serves["network_weight"] < 1
+    assert serves["network_weight"] == metrics["served/weight"]
+    assert serves["vs_reference"] == pytest.approx(metrics["test/served/vs_reference"])
+    covered = []
+    for i, anchor in enumerate(range(test.anchors.start, test.anchors.stop)):
+        answer = forecaster.predict(prices[: anchor + 1].tolist(), interval=0.9)
+        actual = float(test.future[i, 0])
+        covered.append(answer["lower"][0] <= actual <= answer["upper"][0])
+    assert np.mean(covered) == pytest.approx(metrics["test/coverage"], abs=1e-12)
+    assert metrics["test/coverage"] == pytest.approx(metrics["test/served/coverage_90"], abs=1e-12)

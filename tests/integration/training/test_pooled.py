@@ -1,5 +1,6 @@
 """Several series in one network (`data.tickers`): each series normalized on its own training part, scored
-and served on its own; one objective for a sweep; the usual clear error for a bad ticker."""
+on its own and served from the run's one artifact by its own record; one objective for a sweep; the usual
+clear error for a bad ticker."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ PAIR = "data.tickers=[AAPL,IBM]"
 def pooled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
     """One tiny pooled run on AAPL and IBM (published as best.pt)."""
     tmp = tmp_path_factory.mktemp("pooled")
-    return tmp, train(compose_train(tmp, [PAIR]))
+    return tmp, train(compose_train(tmp, [PAIR, "publish=true"]))
 
 
 def test_each_series_is_normalized_on_its_own_training_part(tmp_path):
@@ -55,19 +56,14 @@ def test_a_change_in_one_series_test_prices_changes_nothing_before_it(tmp_path, 
     ibm.to_csv(data / "sample" / "IBM.csv", index=False)
     changed = train(compose_train(tmp_path, [PAIR, f"data.data_dir={data}", "publish=false"]))
 
-    before = {
-        t: load_artifact(run_dir / "run" / n) for t, n in (("AAPL", "model.pt"), ("IBM", "model_IBM.pt"))
-    }
-    after = {
-        t: load_artifact(tmp_path / "run" / n) for t, n in (("AAPL", "model.pt"), ("IBM", "model_IBM.pt"))
-    }
+    before, after = load_artifact(run_dir / "run" / "model.pt"), load_artifact(tmp_path / "run" / "model.pt")
     for ticker in ("AAPL", "IBM"):
-        assert after[ticker]["codec"] == before[ticker]["codec"]
-        for name, weight in before[ticker]["state_dict"].items():
-            assert torch.equal(after[ticker]["state_dict"][name], weight)
-    for key in ("test/crps", "test/mae", "test/coverage_90", "val/crps", "shrink"):
+        assert after["series"][ticker]["codec"] == before["series"][ticker]["codec"]
+    for name, weight in before["state_dict"].items():
+        assert torch.equal(after["state_dict"][name], weight)
+    for key in ("test/served/crps", "test/mae", "test/served/coverage_90", "val/served/crps", "shrink"):
         assert changed[f"AAPL/{key}"] == metrics[f"AAPL/{key}"]
-    assert changed["IBM/val/crps"] == metrics["IBM/val/crps"]
+    assert changed["IBM/val/served/crps"] == metrics["IBM/val/served/crps"]
     assert changed["val/loss"] == metrics["val/loss"]
     assert changed["IBM/test/mae"] != metrics["IBM/test/mae"]  # the change did reach IBM's test part
 
@@ -75,51 +71,55 @@ def test_a_change_in_one_series_test_prices_changes_nothing_before_it(tmp_path, 
 def test_metrics_per_series_with_their_mean_and_unlike_a_single_series_run(tmp_path, pooled_run):
     run_dir, metrics = pooled_run
     saved = json.loads((run_dir / "run" / "metrics.json").read_text())
-    assert saved["AAPL/test/crps"] == pytest.approx(metrics["AAPL/test/crps"])
+    assert saved["AAPL/test/served/crps"] == pytest.approx(metrics["AAPL/test/served/crps"])
     for key in (
-        "test/crps",
-        "test/ewma/crps",
-        "test/garch/crps",
-        "test/coverage_90",
+        "test/served/crps",
+        "test/ewma/served/crps",
+        "test/garch/served/crps",
+        "test/served/coverage_90",
         "test/mase",
-        "val/crps",
+        "val/served/crps",
     ):
         assert f"AAPL/{key}" in saved and f"IBM/{key}" in saved
         assert saved[key] == pytest.approx((saved[f"AAPL/{key}"] + saved[f"IBM/{key}"]) / 2)
-    assert saved["AAPL/test/crps"] != saved["IBM/test/crps"]
+    assert saved["AAPL/test/served/crps"] != saved["IBM/test/served/crps"]
     single = train(compose_train(tmp_path, ["publish=false"]))  # the same tiny run on AAPL alone
-    assert single["test/crps"] != metrics["AAPL/test/crps"]
-    assert single["test/ewma/crps"] == pytest.approx(metrics["AAPL/test/ewma/crps"])  # same series, same test
+    assert single["test/served/crps"] != metrics["AAPL/test/served/crps"]
+    assert single["test/ewma/served/crps"] == pytest.approx(
+        metrics["AAPL/test/ewma/served/crps"]
+    )  # same series, same test
 
 
-def test_one_artifact_per_series_each_loads_in_the_server_registry(pooled_run):
+def test_one_artifact_holds_every_series_and_loads_in_the_server_registry(pooled_run):
     run_dir, metrics = pooled_run
+    assert sorted(p.name for p in (run_dir / "run").glob("*.pt")) == ["model.pt"]
     registry = Registry(run_dir / "run")
     report = registry.reload()
-    assert report["loaded"] == ["model.pt", "model_IBM.pt"] and not report["errors"]
-    aapl, ibm = registry.resolve("model"), registry.resolve("model_IBM")
-    assert (aapl.context["ticker"], ibm.context["ticker"]) == ("AAPL", "IBM")
-    assert aapl.artifact["codec"] != ibm.artifact["codec"]
-    assert aapl.artifact["metrics"]["test/crps"] == pytest.approx(metrics["AAPL/test/crps"])
-    assert ibm.artifact["metrics"]["test/crps"] == pytest.approx(metrics["IBM/test/crps"])
-    for name, weight in aapl.artifact["state_dict"].items():
-        assert torch.equal(ibm.artifact["state_dict"][name], weight)
+    assert report["loaded"] == ["model.pt"] and not report["errors"]
+    entry = registry.resolve("model")
+    aapl, ibm = entry.artifact["series"]["AAPL"], entry.artifact["series"]["IBM"]
+    assert (entry.series_context["AAPL"]["ticker"], entry.series_context["IBM"]["ticker"]) == ("AAPL", "IBM")
+    assert aapl["codec"] != ibm["codec"]
+    assert aapl["metrics"]["test/served/crps"] == pytest.approx(metrics["AAPL/test/served/crps"])
+    assert ibm["metrics"]["test/served/crps"] == pytest.approx(metrics["IBM/test/served/crps"])
+    assert entry.artifact["metrics"]["test/served/crps"] == pytest.approx(metrics["test/served/crps"])
     # The same closes, the same weights: each series' own codec and calibration give its own spread.
-    closes = [100.0 + (-1) ** i * 0.5 * i for i in range(aapl.artifact["window"])]
-    q_aapl = aapl.forecaster("cpu").predict(closes, quantiles=[0.05, 0.95])["quantiles"]
-    q_ibm = ibm.forecaster("cpu").predict(closes, quantiles=[0.05, 0.95])["quantiles"]
+    forecaster = entry.forecaster("cpu")
+    closes = [100.0 + (-1) ** i * 0.5 * i for i in range(entry.artifact["window"])]
+    q_aapl = forecaster.predict(closes, quantiles=[0.05, 0.95], series="AAPL")["quantiles"]
+    q_ibm = forecaster.predict(closes, quantiles=[0.05, 0.95], series="IBM")["quantiles"]
     assert q_aapl != q_ibm
-    # The first listed series is the run's published artifact, byte for byte.
+    # The run's one artifact is the published one, byte for byte.
     assert (run_dir / "checkpoints" / "best.pt").read_bytes() == (run_dir / "run" / "model.pt").read_bytes()
 
 
 def test_a_pooled_run_gives_a_sweep_one_objective(pooled_run):
     _, metrics = pooled_run
     assert objective(metrics, "val/loss") == metrics["val/loss"]  # the pooled validation loss of the fit
-    assert objective(metrics, "val/crps") == pytest.approx(
-        (metrics["AAPL/val/crps"] + metrics["IBM/val/crps"]) / 2
+    assert objective(metrics, "val/served/crps") == pytest.approx(
+        (metrics["AAPL/val/served/crps"] + metrics["IBM/val/served/crps"]) / 2
     )
-    assert objective(metrics, "IBM/val/crps") == metrics["IBM/val/crps"]
+    assert objective(metrics, "IBM/val/served/crps") == metrics["IBM/val/served/crps"]
     assert objective(metrics, ["val/raw/mae", "val/raw/rmse"]) == (
         metrics["val/raw/mae"],
         metrics["val/raw/rmse"],
@@ -172,9 +172,9 @@ def test_a_pooled_run_resumes_from_last_checkpoint(tmp_path):
     steps = torch.load(last, weights_only=False)["global_step"]
     resumed = [PAIR, "trainer.max_epochs=2", "callbacks.early_stopping=null", f"ckpt_path={last}"]
     metrics = train(compose_train(tmp_path / "b", resumed))
-    after = torch.load(last, weights_only=False)
+    after = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert (after["epoch"], after["global_step"]) == (1, 2 * steps)
-    assert metrics["epochs"] == 2 and "IBM/test/crps" in metrics
+    assert metrics["epochs"] == 2 and "IBM/test/served/crps" in metrics
 
 
 @pytest.mark.slow
@@ -188,6 +188,9 @@ def test_a_pooled_sweep_optimizes_the_pooled_objective(tmp_path):
         run = Path(trial.user_attrs["artifact"]).parent
         saved = json.loads((run / "metrics.json").read_text())
         assert trial.values == [pytest.approx(saved["val/loss"])]
-        assert (run / "model_IBM.pt").exists() and "IBM/test/crps" in saved
+        assert (
+            list(load_artifact(run / "model.pt")["series"]) == ["AAPL", "IBM"]
+            and "IBM/test/served/crps" in saved
+        )
     assert trials[0].values != trials[1].values
-    assert load_artifact(tmp_path / "checkpoints" / "best.pt")["ticker"] == "AAPL"
+    assert list(load_artifact(tmp_path / "checkpoints" / "best.pt")["series"]) == ["AAPL", "IBM"]

@@ -15,7 +15,7 @@ from tests.helpers.configs import ROOT, TINY, compose_train
 
 
 def test_hidden_override_reaches_the_artifact(tmp_path):
-    train(compose_train(tmp_path, ["model.hidden=128", "publish_name=big.pt"]))
+    train(compose_train(tmp_path, ["model.hidden=128", "publish=true", "publish_name=big.pt"]))
     artifact = torch.load(tmp_path / "checkpoints" / "big.pt", weights_only=True)
     assert artifact["format"] == FORMAT
     assert artifact["model"]["hidden"] == 128
@@ -23,15 +23,18 @@ def test_hidden_override_reaches_the_artifact(tmp_path):
 
 
 def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
-    metrics = train(compose_train(tmp_path))
+    metrics = train(compose_train(tmp_path, ["publish=true"]))
     artifact = load_artifact(tmp_path / "run" / "model.pt")
-    assert artifact["ticker"] == "AAPL" and artifact["feature"] == "Adj Close"
+    assert list(artifact["series"]) == ["AAPL"]  # a universe of one
+    record = artifact["series"]["AAPL"]
+    assert record["data"]["ticker"] == "AAPL" and record["data"]["feature"] == "Adj Close"
     assert artifact["window"] == 10 and artifact["horizon"] == 1
-    assert artifact["data"]["start"] == "2009-01-02" and artifact["data"]["end"] == "2013-03-01"
-    codec = artifact["codec"]
+    assert record["data"]["start"] == "2009-01-02" and record["data"]["end"] == "2013-03-01"
+    codec = record["codec"]
     assert codec["target"] == "return" and codec["std"] > 0 and "shrink" not in codec
-    assert artifact["calibration"]["shrink"] == metrics["shrink"] and 0 <= metrics["shrink"] <= 1
+    assert record["calibration"]["shrink"] == metrics["shrink"] and 0 <= metrics["shrink"] <= 1
     assert artifact["metrics"]["test/mase"] == pytest.approx(metrics["test/mase"])
+    assert record["metrics"]["test/mase"] == pytest.approx(metrics["test/mase"])
     assert {"torch", "closecast", "python"} <= set(artifact["versions"])
     # The published copy is byte-identical to the run's artifact.
     assert (tmp_path / "checkpoints" / "best.pt").read_bytes() == (tmp_path / "run" / "model.pt").read_bytes()
@@ -59,7 +62,9 @@ def test_resume_from_last_checkpoint_continues_training(tmp_path):
         tmp_path / "b", ["trainer.max_epochs=4", "callbacks.early_stopping=null", f"ckpt_path={last}"]
     )
     metrics = train(resumed)
-    after = torch.load(last, weights_only=False)  # the resumed run goes on in the same checkpoint folder
+    # The resumed run goes on in its own checkpoint folder; the first run's stays as it was.
+    assert torch.load(last, weights_only=False)["epoch"] == 1
+    after = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert after["epoch"] == 3
     assert after["global_step"] == 2 * saved["global_step"], "resumed run continues the step count"
     assert metrics["epochs"] == 4
@@ -75,10 +80,12 @@ def test_last_checkpoint_is_the_last_epoch_and_resuming_keeps_the_best(tmp_path)
 
     resumed = ["trainer.max_epochs=5", *frozen, f"ckpt_path={folder / 'last.ckpt'}"]
     metrics = train(compose_train(tmp_path / "b", resumed))
-    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 4
+    own = tmp_path / "b" / "run" / "checkpoints"
+    assert torch.load(own / "last.ckpt", weights_only=False)["epoch"] == 4
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 2  # the first run's, untouched
     assert metrics["epochs"] == 5
     # No epoch after the resume beat epoch 0: it is still the kept one, with its score.
-    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in own.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
     assert metrics["val/loss"] == first["val/loss"]
     assert load_artifact(tmp_path / "b" / "run" / "model.pt")["metrics"]["val/loss"] == first["val/loss"]
 
@@ -104,7 +111,7 @@ def _run_entry(args: list[str], tmp_path: Path, timeout: int = 600) -> subproces
 
 
 def test_hydra_entry_writes_a_run_dir_and_publishes(tmp_path):
-    proc = _run_entry(["model.hidden=16"], tmp_path)
+    proc = _run_entry(["model.hidden=16", "publish=true"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
     assert len(runs) == 1
@@ -125,7 +132,14 @@ def test_hydra_entry_rejects_an_unknown_ticker_with_a_clear_message(tmp_path):
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tmp_path):
     proc = _run_entry(
-        ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"], tmp_path
+        [
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.max_epochs=2",
+            "publish=true",
+        ],
+        tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr

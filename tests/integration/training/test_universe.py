@@ -23,12 +23,12 @@ def test_universe_preset_summarizes_many_series(tmp_path, capsys):
     run = tmp_path / "run"
     scores = pd.read_csv(run / "series_scores.csv", index_col="series")
     assert list(scores.index) == tickers
-    assert scores.loc["MSFT", "crps"] == metrics["MSFT/test/crps"]
-    assert scores["crps"].mean() == pytest.approx(metrics["test/crps"], rel=1e-12)
+    assert scores.loc["MSFT", "served_crps"] == metrics["MSFT/test/served/crps"]
+    assert scores["served_crps"].mean() == pytest.approx(metrics["test/served/crps"], rel=1e-12)
     lines = {line.split()[0]: line for line in out.splitlines() if line.split()}
     for label in ("mean", "median", "worst", "best"):
         assert label in lines, out
-    worst = scores["crps/ewma"].idxmax()
+    worst = scores["vs_reference"].idxmax()
     assert lines["worst"].endswith(f"  {worst}")
     # Each series' own tables go to a file, not to the console.
     tables = (run / "series_tables.txt").read_text()

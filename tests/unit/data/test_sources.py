@@ -95,7 +95,7 @@ def test_cleaning_removes_each_kind_of_bad_row_and_logs_it(caplog):
                 "2020-01-09",
                 "not a date",
             ],
-            "Close": [103.0, 101.0, 1.0, 102.0, np.nan, np.inf, 0.0, -5.0, 110.0],
+            "Close": [103.0, 101.0, 1.0, 102.0, -np.inf, np.inf, 0.0, -5.0, 110.0],
         }
     )
     with caplog.at_level(logging.WARNING, logger="closecast.data.cleaning"):
@@ -265,7 +265,7 @@ def test_a_price_column_that_mostly_does_not_parse_is_refused(written):
 def test_dropping_more_than_the_allowed_share_is_refused_with_counts_per_rule(caplog):
     prices = np.linspace(10, 20, 200)
     prices[[5, 6, 7]] = -1.0
-    prices[9] = np.nan
+    prices[9] = np.inf  # an empty cell (NaN) is a day without trading, no bad row
     frame = pd.DataFrame({"Date": business_days(200), "Close": prices})
     with pytest.raises(DataError, match="p.csv: the integrity step would drop 4 of 200 rows") as err:
         clean_series(frame, "Close", name="p.csv")

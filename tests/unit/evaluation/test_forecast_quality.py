@@ -52,8 +52,9 @@ def test_artifact_and_predict_carry_the_horizon(horizon_run):
     tmp, cfg, metrics = horizon_run
     path = tmp / "checkpoints" / "best.pt"
     artifact = load_artifact(path)
-    assert artifact["horizon"] == HORIZON and artifact["codec"]["horizon"] == HORIZON
-    calibration = artifact["calibration"]
+    record = next(iter(artifact["series"].values()))
+    assert artifact["horizon"] == HORIZON and record["codec"]["horizon"] == HORIZON
+    calibration = record["calibration"]
     assert tuple(calibration["residuals"].shape)[1] == HORIZON
 
     # The artifact answers exactly what the training run computed for the last test sample.
@@ -65,13 +66,13 @@ def test_artifact_and_predict_carry_the_horizon(horizon_run):
     out = forecaster.predict(values, horizon=HORIZON, interval=0.9)
     assert len(out["predictions"]) == HORIZON == len(out["lower"]) == len(out["upper"])
     net_out = forecaster.net(datamodule.parts["test"].x[-1:])
-    codec = Codec.from_dict(artifact["codec"])
+    codec = Codec.from_dict(record["codec"])
     expected = codec.decode(net_out.detach(), torch.tensor([values[-1]]), calibration["shrink"])[0]
     np.testing.assert_allclose(out["predictions"], expected.numpy(), rtol=1e-6)
     for lo, p, hi in zip(out["lower"], out["predictions"], out["upper"], strict=True):
         assert lo < p < hi
     # The band is the stored conformal radius per step, scaled by this window's volatility.
-    assert calibration["interval_scale"] == "window" and "interval_scale" not in artifact["codec"]
+    assert calibration["interval_scale"] == "window" and "interval_scale" not in record["codec"]
     volatility = np.std(np.diff(np.log(values)), ddof=1)
     radius = conformal_quantile(np.asarray(calibration["residuals"], dtype=np.float64), 0.9) * volatility
     np.testing.assert_allclose(out["upper"], np.array(out["predictions"]) * np.exp(radius), rtol=1e-5)

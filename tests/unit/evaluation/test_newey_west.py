@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from closecast.evaluation.shrink import mean_gain_z
+from closecast.evaluation.significance import mean_gain_z
 
 
 def mean_gain_z_by_hand(gains, min_lag=0):

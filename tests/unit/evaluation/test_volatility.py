@@ -1,4 +1,5 @@
-"""Volatility baselines: no look-ahead, the EWMA recursion by hand, and skill on simulated GARCH data."""
+"""Volatility baselines: no look-ahead (refits included), training-only parameters, the EWMA recursion by
+hand, Student-t scales, and skill on simulated GARCH data."""
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,10 @@ def sample_prices() -> np.ndarray:
     return pd.read_csv(SAMPLE)["Adj Close"].to_numpy(float)[:1200]
 
 
+def sigma_of(name: str, prices: np.ndarray, n_train: int, horizon: int = 1) -> np.ndarray:
+    return V.fit_baseline(name, prices, n_train, horizon, refit_every=100).sigma
+
+
 def simulated_garch(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Prices from a GARCH(1,1) on percent returns, and the true one-step sigma of each next log return."""
     model = ZeroMean(volatility=GARCH(), distribution=Normal(seed=np.random.default_rng(seed)))
@@ -29,21 +34,49 @@ def simulated_garch(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_a_test_period_price_cannot_change_an_earlier_forecast(name):
     prices = sample_prices()
     n_train, changed = 840, 1100
-    before = V.baseline_sigma(name, prices, n_train, horizon=3)
+    before = sigma_of(name, prices, n_train, horizon=3)
     edited = prices.copy()
     edited[changed] *= 1.25
-    after = V.baseline_sigma(name, edited, n_train, horizon=3)
+    after = sigma_of(name, edited, n_train, horizon=3)
     np.testing.assert_array_equal(before[1:changed], after[1:changed])
     if name != "constant":  # the recursions do react to the new price from its own day on
         assert np.abs(before[changed:] - after[changed:]).max() > 1e-4
 
 
-def test_garch_parameters_come_from_the_training_part_only():
+@pytest.mark.parametrize("name", ["garch", "garch_t", "gjr_t", "egarch_t", "ewma_t"])
+def test_parameters_come_from_the_training_part_only(name):
     prices = sample_prices()
     # Forecasts made before the end of training equal those of a series that stops there.
-    full = V.garch_sigma(prices, 840, horizon=2)
-    short = V.garch_sigma(prices[:840], 840, horizon=2)
-    np.testing.assert_allclose(full[1:840], short[1:840], rtol=1e-12)
+    full = V.fit_baseline(name, prices, 840, horizon=2)
+    short = V.fit_baseline(name, prices[:840], 840, horizon=2)
+    np.testing.assert_allclose(full.sigma[1:840], short.sigma[1:840], rtol=1e-12)
+    assert full.params == short.params
+
+
+def test_a_refit_changes_forecasts_only_from_its_own_origin_on():
+    prices = sample_prices()
+    fixed = V.fit_baseline("gjr_t", prices, 840, refit_every=100)
+    refit = V.fit_baseline("gjr_t_refit", prices, 840, refit_every=100)
+    # The first refit is fitted on prices 0..939 and forecasts from price 939 on.
+    np.testing.assert_array_equal(refit.sigma[1:939], fixed.sigma[1:939])
+    np.testing.assert_array_equal(refit.df[:939], fixed.df[:939])
+    assert np.abs(refit.sigma[939:] - fixed.sigma[939:]).max() > 0
+    assert refit.df[939] != fixed.df[939] and refit.df[1039] != refit.df[939]
+    with pytest.raises(ValueError, match="refit_every=0"):
+        V.fit_baseline("gjr_t_refit", prices, 840, refit_every=0)
+
+
+def test_student_t_baselines_have_the_forecast_variance_and_fitted_tails():
+    prices = sample_prices()
+    fit = V.fit_baseline("egarch_t", prices, 840)
+    nu = fit.df[1:, None]
+    assert 2 < nu.min() == nu.max() < 30  # daily returns have fat tails: a few degrees of freedom
+    np.testing.assert_allclose(fit.scale(slice(1, None)) ** 2 * nu / (nu - 2), fit.sigma[1:] ** 2)
+    assert fit.degrees(slice(1, None)).shape == (len(prices) - 1, 1)
+    assert V.fit_baseline("garch", prices, 840).degrees(slice(1, None)) is None
+    # EGARCH has no analytic multi-step forecast: its spread is flat per step (√h).
+    two = V.fit_baseline("egarch_t", prices, 840, horizon=2).sigma
+    np.testing.assert_allclose(two[1:, 1], np.sqrt(2) * two[1:, 0], rtol=1e-12)
 
 
 def test_ewma_follows_the_riskmetrics_recursion_on_a_hand_example():
@@ -55,7 +88,7 @@ def test_ewma_follows_the_riskmetrics_recursion_on_a_hand_example():
     var = [float((weights * returns**2).sum())]
     for r in returns:
         var.append(lam * var[-1] + (1 - lam) * r**2)
-    sigma = V.ewma_sigma(prices, n_train=5, horizon=2)
+    sigma = sigma_of("ewma", prices, n_train=5, horizon=2)
     assert np.isnan(sigma[0]).all()
     # Row t is the forecast made at price t: it has seen returns 0..t-1, so its first step is var[t].
     np.testing.assert_allclose(sigma[1:, 0], np.sqrt(var[1:]), rtol=1e-10)
@@ -64,15 +97,15 @@ def test_ewma_follows_the_riskmetrics_recursion_on_a_hand_example():
 
 def test_constant_is_the_training_std_scaled_by_sqrt_of_the_steps():
     prices = sample_prices()
-    sigma = V.constant_sigma(prices, 840, horizon=4)
+    sigma = sigma_of("constant", prices, 840, horizon=4)
     expected = np.diff(np.log(prices[:840])).std(ddof=1) * np.sqrt([1, 2, 3, 4])
     np.testing.assert_allclose(sigma[1:], np.broadcast_to(expected, sigma[1:].shape))
 
 
 def test_garch_multi_step_spread_grows_toward_its_long_run_level():
     prices = sample_prices()
-    one = V.garch_sigma(prices, 840, horizon=1)
-    five = V.garch_sigma(prices, 840, horizon=5)
+    one = sigma_of("garch", prices, 840, horizon=1)
+    five = sigma_of("garch", prices, 840, horizon=5)
     np.testing.assert_allclose(five[1:, 0], one[1:, 0], rtol=1e-12)
     assert (np.diff(five[1:], axis=1) > 0).all()  # cumulative spreads of positive variances
 
@@ -87,10 +120,10 @@ def test_known_sigma_has_skill_over_constant_and_fitted_garch_recovers_most_of_i
     def crps_of(sigma: np.ndarray) -> float:
         return float(S.crps_gaussian(outcome, 0.0, sigma).mean())
 
-    reference = crps_of(V.constant_sigma(prices, n_train)[anchors, 0])
+    reference = crps_of(sigma_of("constant", prices, n_train)[anchors, 0])
     perfect = S.skill(crps_of(true_sigma[anchors]), reference)
-    garch = S.skill(crps_of(V.garch_sigma(prices, n_train)[anchors, 0]), reference)
-    late = S.skill(crps_of(V.garch_sigma(prices, n_train)[anchors - 1, 0]), reference)
+    garch = S.skill(crps_of(sigma_of("garch", prices, n_train)[anchors, 0]), reference)
+    late = S.skill(crps_of(sigma_of("garch", prices, n_train)[anchors - 1, 0]), reference)
     assert perfect > 0.02
     assert garch > 0.6 * perfect
     assert late < garch  # a forecast one day stale loses skill: the rows are aligned to their anchors
@@ -98,8 +131,8 @@ def test_known_sigma_has_skill_over_constant_and_fitted_garch_recovers_most_of_i
 
 def test_bad_inputs_name_the_value_and_the_way_out():
     with pytest.raises(ValueError, match="n_train=2"):
-        V.garch_sigma(np.array([1.0, 2.0, 3.0]), 2)
+        V.fit_baseline("garch", np.array([1.0, 2.0, 3.0]), 2)
     with pytest.raises(ValueError, match="positive prices"):
-        V.ewma_sigma(np.array([1.0, -2.0, 3.0]), 3)
+        V.fit_baseline("ewma", np.array([1.0, -2.0, 3.0]), 3)
     with pytest.raises(ValueError, match="one of"):
-        V.baseline_sigma("har", np.array([1.0, 2.0, 3.0]), 3)
+        V.fit_baseline("har", np.array([1.0, 2.0, 3.0]), 3)

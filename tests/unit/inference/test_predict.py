@@ -23,7 +23,7 @@ PRICES = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv")["Adj Close"].tolist(
 
 def test_artifact_loads_with_weights_only(trained_artifact):
     artifact = torch.load(trained_artifact, weights_only=True)
-    assert artifact["format"] == "closecast.artifact/2"
+    assert artifact["format"] == "closecast.artifact/3" and list(artifact["series"]) == ["AAPL"]
 
 
 def test_predict_next_from_values_matches_the_network(trained_artifact):
@@ -36,8 +36,9 @@ def test_predict_next_from_values_matches_the_network(trained_artifact):
     f = Forecaster(artifact)
     window = torch.tensor(PRICES[-10:], dtype=torch.float64)
     with torch.no_grad():
-        y = f.likelihood.location(f.net(f.codec.encode(window).unsqueeze(0)))
-    expected = float(f.codec.decode(y, window[-1:], f.calibration.shrink)[0, 0])
+        aapl = f.series["AAPL"]
+        y = f.likelihood.location(f.net(aapl.codec.encode(window).unsqueeze(0)))
+    expected = float(aapl.codec.decode(y, window[-1:], aapl.calibration.shrink)[0, 0])
     assert value == pytest.approx(expected, rel=1e-9)
     # Only the last `window` values matter.
     again, _ = predict_next_from_values([1.0] * 5 + PRICES[-10:], trained_artifact)

@@ -1,0 +1,133 @@
+"""The artifacts the serving benchmark serves, and its batch figures.
+
+`default_artifact` builds what `make train` publishes, in shape: the default network (configs/model/
+lstm.yaml: its size and likelihood head), the default inputs, window and horizon (configs/data/default.yaml),
+codecs fitted on the bundled prices and a calibration record of the same kind (residuals and PIT values);
+the weights are seeded, not trained (speed only). With `n_series` > 1 it is what a pooled run publishes:
+one network and that many series' records.
+
+The batch figures: one `POST /predict/batch` of `n_series` windows, one series each, sent one at a time
+over a kept-alive connection to the loaded server (p50, p99, forecasts per second), and the same batch in
+this process (`Forecaster.predict_items`), to show what the server adds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
+
+
+def default_artifact(path: Path, n_series: int = 1, seed: int = 0) -> Path:
+    """Save an artifact of the default configuration's shape with `n_series` series records."""
+    import pandas as pd
+    import torch
+    from omegaconf import OmegaConf
+
+    from closecast.artifacts.publish import save_artifact
+    from closecast.artifacts.schema import build_universe_artifact, series_record
+    from closecast.data.codec import Codec
+    from closecast.distributions.calibration import Calibration
+    from closecast.models.lstm import LSTMForecaster
+
+    data = OmegaConf.load(ROOT / "configs" / "data" / "default.yaml")
+    model = OmegaConf.load(ROOT / "configs" / "model" / "lstm.yaml")
+    features = list(data.features)
+    torch.manual_seed(seed)
+    net = LSTMForecaster(
+        hidden=model.hidden,
+        layers=model.layers,
+        dropout=model.dropout,
+        input_size=len(features),
+        horizon=data.horizon,
+        likelihood=model.likelihood,
+    )
+    torch.nn.init.normal_(net.head.weight, std=0.05)  # the untrained head is zero: make it compute
+    rng = np.random.default_rng(seed)
+    records = {}
+    for k in range(n_series):
+        ticker = TICKERS[k % len(TICKERS)]
+        frame = pd.read_csv(ROOT / "data" / "sample" / f"{ticker}.csv")
+        column = "Adj Close" if "Adj Close" in frame.columns else "Close"
+        prices = torch.tensor(frame[column].to_numpy(dtype=float))
+        start = (37 * k) % (len(prices) // 4)  # each series its own stretch, so its own statistics
+        train = prices[start : start + int((len(prices) - start) * data.train_frac)]
+        codec = Codec.fit(train, data.target, data.window, data.horizon, features, data.ma_window)
+        sorted_draws = np.sort(rng.uniform(0.0, 1.0, (500, data.horizon)), axis=0)
+        calibration = Calibration(
+            torch.from_numpy(sorted_draws * 0.05), 0.5, "none", torch.from_numpy(sorted_draws)
+        )
+        name = ticker if n_series == 1 else f"{ticker}_{k}"
+        meta = {"ticker": name, "feature": column, "start": None, "end": None}
+        records[name] = series_record(codec, calibration, meta, {})
+    return save_artifact(build_universe_artifact(net, records, {}), path)
+
+
+def batch_items(n_series: int, window: int) -> list[dict]:
+    """One window of prices per series of a `default_artifact(n_series)`, as a batch body's items."""
+    return [
+        {
+            "series": f"{TICKERS[k % len(TICKERS)]}_{k}",
+            "values": [round(100.0 + 5.0 * (((i + k) * 7919) % 97) / 97, 4) for i in range(window)],
+        }
+        for k in range(n_series)
+    ]
+
+
+def measure_batch(url: str, items: list[dict], requests: int) -> dict:
+    """p50/p99 ms of one batch request to the server at `url`, one request at a time, and forecasts/s."""
+    body = json.dumps({"items": items, "checkpoint_path": "universe.pt"}).encode()
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    headers = {"Content-Type": "application/json"}
+    times, errors = [], 0
+    try:
+        for i in range(requests + max(3, requests // 10)):  # the first few warm the route
+            start = time.perf_counter()
+            connection.request("POST", "/predict/batch", body, headers)
+            response = connection.getresponse()
+            answer = response.read()
+            elapsed = time.perf_counter() - start
+            if response.status != 200 or len(json.loads(answer)["items"]) != len(items):
+                errors += 1
+            if i >= max(3, requests // 10):
+                times.append(elapsed)
+    finally:
+        connection.close()
+    p50 = float(np.percentile(times, 50))
+    return {
+        "batch_items": len(items),
+        "batch_body_bytes": len(body),
+        "batch_p50_ms": p50 * 1e3,
+        "batch_p99_ms": float(np.percentile(times, 99)) * 1e3,
+        "batch_forecasts_per_s": len(items) / p50,
+        "batch_requests": requests,
+        "batch_errors": errors,
+    }
+
+
+def measure_batch_inproc(artifact: Path, items: list[dict], iterations: int) -> dict:
+    """p50 ms of the same batch in this process: the forecaster's own time, without HTTP and JSON."""
+    import torch
+
+    from closecast.artifacts.schema import load_artifact
+    from closecast.inference.forecaster import Forecaster, Item
+
+    torch.set_num_threads(1)  # as the server does
+    forecaster = Forecaster(load_artifact(artifact))
+    batch = [Item(i["values"], i["series"]) for i in items]
+    for _ in range(3):
+        forecaster.predict_items(batch)
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        forecaster.predict_items(batch)
+        times.append(time.perf_counter() - start)
+    return {"batch_inproc_p50_ms": float(np.percentile(times, 50)) * 1e3}

@@ -1,0 +1,118 @@
+"""A fitted volatility baseline run over the closes a request sends: the one-step variance of the next
+log return from the GARCH, GJR-GARCH, EGARCH or EWMA recursion with the parameters fitted on the
+training part (by `arch`, in `closecast.evaluation.baselines`), in numpy, so serving needs no `arch`.
+
+The recursion starts from the training part's backcast, as `arch` starts its own, and reads the last
+`history` returns of what it is given; `arch`'s filter over a whole series gives the same numbers
+(a test checks it). Scoring the served distribution runs this same filter over the same number of
+past prices a request may send, so what is scored is what is served."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from closecast.distributions.predictive import LogReturnForecast
+
+PROCESSES = ("ewma", "garch", "gjr", "egarch")
+PERCENT = 100.0  # the parameters are for percent returns, as `arch` fitted them
+EWMA_LAMBDA = 0.94
+_ABS_NORMAL = math.sqrt(2.0 / math.pi)  # E|z| of a standard normal: arch's EGARCH centring constant
+
+
+@dataclass
+class FilterSpec:
+    """A fitted baseline as plain data: its process, `arch`'s parameter names and values (`omega`,
+    `alpha[1]`, `gamma[1]`, `beta[1]`, `nu`), the training backcast, and how many past returns it reads."""
+
+    process: str
+    params: dict[str, float] = field(default_factory=dict)
+    backcast: float = 1.0
+    history: int = 250
+
+    def __post_init__(self) -> None:
+        if self.process not in PROCESSES:
+            raise ValueError(f"volatility filter process {self.process!r} is not one of {PROCESSES}")
+        if not (isinstance(self.history, int) and self.history >= 1):
+            raise ValueError(f"volatility filter history must be a positive integer, got {self.history!r}")
+        if not all(isinstance(v, float) and math.isfinite(v) for v in [*self.params.values(), self.backcast]):
+            raise ValueError("volatility filter parameters must be finite numbers")
+
+    def to_dict(self) -> dict:
+        return {
+            "process": self.process,
+            "params": dict(self.params),
+            "backcast": self.backcast,
+            "history": self.history,
+        }
+
+
+def _param(spec: FilterSpec, name: str) -> float:
+    return float(spec.params.get(name, 0.0))
+
+
+def one_step_variance(spec: FilterSpec, returns: np.ndarray) -> np.ndarray:
+    """Returns `(n, k)` (percent-free log returns, oldest first; NaN where a row has fewer) → the variance
+    `(n,)` of each row's next return."""
+    r = np.asarray(returns, dtype=np.float64) * PERCENT
+    n = r.shape[0]
+    omega, alpha, gamma, beta = (_param(spec, k) for k in ("omega", "alpha[1]", "gamma[1]", "beta[1]"))
+    if spec.process == "egarch":
+        ln_var = np.full(n, spec.backcast)  # arch's EGARCH backcast is already a log variance
+        started = np.zeros(n, dtype=bool)
+        z = np.zeros(n)
+        for col in r.T:
+            seen = np.isfinite(col)
+            nxt = (
+                omega + np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0) + beta * ln_var
+            )
+            nxt = np.minimum(nxt, 700.0)
+            ln_var = np.where(seen, nxt, ln_var)
+            z = np.where(seen, np.nan_to_num(col) / np.exp(0.5 * ln_var), z)
+            started |= seen
+        var = np.exp(
+            np.minimum(
+                omega + np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0) + beta * ln_var,
+                700.0,
+            )
+        )
+    elif spec.process == "ewma":
+        var = np.full(n, spec.backcast)
+        for col in r.T:
+            var = np.where(
+                np.isfinite(col), EWMA_LAMBDA * var + (1 - EWMA_LAMBDA) * np.nan_to_num(col) ** 2, var
+            )
+    else:
+        # Before the first return, arch puts the backcast in every lagged term (half of it for the
+        # leverage term, whose sign is unknown).
+        var, sq, neg = np.full(n, spec.backcast), np.full(n, spec.backcast), np.full(n, 0.5)
+        for col in r.T:
+            seen = np.isfinite(col)
+            cur = omega + (alpha + gamma * neg) * sq + beta * var
+            var = np.where(seen, cur, var)
+            sq = np.where(seen, np.nan_to_num(col) ** 2, sq)
+            neg = np.where(seen, (np.nan_to_num(col) < 0).astype(float), neg)
+        var = omega + (alpha + gamma * neg) * sq + beta * var
+    return var / PERCENT**2
+
+
+def history_returns(prices: np.ndarray, history: int) -> np.ndarray:
+    """Rows of prices `(n, m)` (oldest first) → their last `history` log returns `(n, history)`, NaN-padded
+    on the left where a row is shorter."""
+    prices = np.asarray(prices, dtype=np.float64)
+    r = np.diff(np.log(prices), axis=1)[:, -history:]
+    pad = history - r.shape[1]
+    return np.hstack([np.full((r.shape[0], pad), np.nan), r]) if pad > 0 else r
+
+
+def filter_forecast(spec: FilterSpec, returns: np.ndarray, horizon: int) -> LogReturnForecast:
+    """The baseline's naive-centred forecast `(n, horizon)` from each row of past `returns`: one-step
+    variance, flat over the horizon (√h), Student-t with the fitted degrees of freedom when it has one."""
+    var = one_step_variance(spec, returns)[:, None] * np.arange(1, horizon + 1)
+    nu = spec.params.get("nu")
+    if nu is None:
+        return LogReturnForecast(np.zeros_like(var), np.sqrt(var))
+    scale = np.sqrt(var * (nu - 2.0) / nu)
+    return LogReturnForecast(np.zeros_like(var), scale, np.full_like(var, nu))

@@ -1,0 +1,210 @@
+"""The series a forecaster answers: each trained series with its own codec and calibration (from the
+artifact), a series the network never saw normalized by its own history, and several series' codecs
+stacked so that one network call answers windows of many series."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from closecast.data.codec import Codec
+from closecast.distributions.calibration import Calibration
+from closecast.distributions.predictive import LogReturnForecast
+from closecast.distributions.served import Part
+from closecast.distributions.volatility_filter import filter_forecast, history_returns
+from closecast.errors import InputError
+
+# How a request's prices are normalized: `codec`, by the named series' training statistics (a series
+# the network was trained on); `window`, by the request's own history (a series it never saw).
+NORMALIZE = ("codec", "window")
+
+
+# An unseen series' normalization is fitted on at least this many windows of its history: the spread of
+# daily returns from 4 × 40 prices is within about 6% of its value (relative error ≈ 1/√(2n)).
+HISTORY_WINDOWS = 4
+
+
+NAMES_SHOWN = 20  # series names an error message lists before it says how many more there are
+
+
+@dataclass(eq=False)
+class SeriesModel:
+    """One series as a forecast reads it: its codec, calibration, data range and metrics. `name` is None
+    for a series the network never saw (normalized by the request's own history)."""
+
+    name: str | None
+    codec: Codec
+    calibration: Calibration
+    data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.residuals = self.calibration.residuals.double().numpy()
+        pit, base_pit = self.calibration.pit, self.calibration.baseline_pit
+        self.pit = None if pit is None else pit.double().numpy()
+        self.baseline_pit = None if base_pit is None else base_pit.double().numpy()
+        c = self.codec
+        n = len(c.features)
+        # The statistics one row of a stacked codec needs (`stacked_codec`), in a fixed order.
+        self.stats = (
+            c.mean,
+            c.std,
+            self.calibration.shrink,
+            *(c.feature_std or [1.0] * n),
+            *(c.feature_mean or [0.0] * n),
+        )
+
+    def served_parts(self, dist: LogReturnForecast | None, values: np.ndarray) -> list[Part] | None:
+        """The served distribution of one request as parts of a quantile average: the network's
+        recalibrated distribution `dist` (a batch of one) and, for a combination, the baseline run over the
+        checked `values` sent (`closecast.distributions.served`); None for a point network."""
+        if dist is None:
+            return None
+        weight, spec = self.calibration.weight, self.calibration.filter_spec()
+        parts = [Part(dist, self.pit, weight)]
+        if spec is not None and weight < 1:
+            horizon = dist.loc.shape[1]
+            base = filter_forecast(spec, history_returns(values[None], spec.history), horizon)
+            parts.append(Part(base, self.baseline_pit, 1.0 - weight))
+        return parts
+
+    def serves(self) -> dict[str, Any]:
+        """What this series' distribution answers are (`Calibration.describe`) and, where the metrics
+        say, their test CRPS ratio to the reference baseline, DM statistic and 10% MCS membership."""
+        scored = ("vs_reference", "dm_t", "in_mcs")
+        metrics = self.metrics or {}
+        return self.calibration.describe() | {
+            k: metrics[f"test/served/{k}"]
+            for k in scored
+            if isinstance(metrics.get(f"test/served/{k}"), float)
+        }
+
+    @property
+    def normalize(self) -> str:
+        return "codec" if self.name is not None else "window"
+
+
+def series_models(artifact: dict[str, Any]) -> dict[str, SeriesModel]:
+    """Each series of a (checked) artifact by name, its codec and calibration rebuilt from plain data."""
+    return {
+        name: SeriesModel(
+            name,
+            Codec.from_dict(record["codec"]),
+            Calibration.from_dict(record["calibration"]),
+            dict(record["data"]),
+            dict(record["metrics"]),
+        )
+        for name, record in artifact["series"].items()
+    }
+
+
+def cautious_calibration(models: list[SeriesModel]) -> Calibration:
+    """The calibration an unseen series is answered with: no series' validation vouches for it, so its
+    move is shrunk as much as the most cautious series' (the smallest shrink), and a distribution head's
+    quantiles are the network's own, not recalibrated (no PIT values)."""
+    cautious = min(models, key=lambda m: m.calibration.shrink).calibration
+    # A series the network never saw gets the network alone, as fitted: no baseline fitted on it.
+    return dataclasses.replace(cautious, pit=None, weight=1.0, baseline=None, baseline_pit=None)
+
+
+def min_history(window: int) -> int:
+    """The fewest prices a request must send to be normalized by its own history (`HISTORY_WINDOWS`)."""
+    return HISTORY_WINDOWS * window
+
+
+def unseen_series(
+    layout: Codec,
+    calibration: Calibration,
+    prices: np.ndarray,
+    high_low: tuple[np.ndarray, np.ndarray] | None,
+) -> SeriesModel:
+    """A series the network never saw: a codec of `layout`'s shape fitted on all of the request's
+    `prices` (and its High and Low, for range inputs), or `InputError` when they are too few or flat."""
+    need = min_history(layout.window)
+    if prices.size < need:
+        raise InputError(
+            f"normalize='window' fits the normalization on the request's own history: send at least "
+            f"{need} values ({HISTORY_WINDOWS} × window={layout.window}), got {prices.size}"
+        )
+    hl = None if high_low is None else torch.from_numpy(np.stack(high_low))
+    try:
+        codec = Codec.fit(
+            torch.from_numpy(prices),
+            layout.target,
+            layout.window,
+            layout.horizon,
+            layout.features,
+            layout.ma_window,
+            hl,
+        )
+    except ValueError as exc:
+        raise InputError(
+            f"normalize='window': {exc}; send a history whose prices move, or name a trained series"
+        ) from None
+    return SeriesModel(None, codec, calibration)
+
+
+def pick_series(
+    models: dict[str, SeriesModel], series: str | None = None, normalize: str | None = None
+) -> SeriesModel | None:
+    """The trained series of `models` a request names (the only one when `series` is None), or None for
+    a series the network never saw (`normalize='window'`); `InputError` naming the series there are."""
+    if normalize in (None, "codec") and series is not None:  # the usual case, first: one look-up
+        found = models.get(series)
+        if found is not None:
+            return found
+    mode = "codec" if normalize is None else normalize
+    if mode not in NORMALIZE:
+        raise InputError(f"normalize must be one of {list(NORMALIZE)}, got {normalize!r}")
+    if mode == "window":
+        if series is not None:
+            raise InputError(
+                f"series {series!r} with normalize='window': a named series is read by its own "
+                "training codec; drop normalize, or drop series to answer a series the network never saw"
+            )
+        return None
+    names = list(models)
+    if series is None:
+        if len(names) == 1:
+            return models[names[0]]
+        raise InputError(
+            f"this checkpoint holds {len(names)} series ({known_names(names)}); name one "
+            "with `series`, or send normalize='window' for a series the network never saw"
+        )
+    raise InputError(
+        f"series {series!r} is not in this checkpoint (it holds {known_names(names)}); name "
+        "one of those, or omit series and send normalize='window' for a series the network "
+        "never saw"
+    )
+
+
+def known_names(names: list[str]) -> str:
+    """`names` for an error message: the first `NAMES_SHOWN`, then how many more."""
+    shown = ", ".join(names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return shown + (f", … and {more} more (GET /models lists them)" if more > 0 else "")
+
+
+def stacked_codec(models: list[SeriesModel]) -> tuple[Codec, Any]:
+    """The codec and shrink for a stack of windows `(n, window)` whose row i belongs to `models[i]`.
+
+    One series: its own codec and shrink. Several: a copy of the first codec whose statistics are
+    columns `(n, 1)`, and the shrinks as a column: the codec's arithmetic broadcasts, so one `encode` and
+    one `decode` read every row by its own series' numbers (the artifact schema checks that the series
+    share the target, window, horizon and input features, the fields that stay scalars).
+    """
+    first = models[0]
+    if all(m is first for m in models):
+        return first.codec, first.calibration.shrink
+    stats = torch.tensor([m.stats for m in models], dtype=torch.float64)
+    n = len(first.codec.features)
+    stacked = copy.copy(first.codec)
+    stacked.mean, stacked.std = stats[:, 0:1], stats[:, 1:2]
+    stacked.feature_std = [stats[:, 3 + j : 4 + j] for j in range(n)]
+    stacked.feature_mean = [stats[:, 3 + n + j : 4 + n + j] for j in range(n)]
+    return stacked, stats[:, 2:3]
