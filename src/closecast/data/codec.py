@@ -173,22 +173,32 @@ class Codec:
                 out.append((log_p - mean)[..., first:])
         return out
 
+    def stats(self) -> tuple[float, float, list[float], list[float]]:
+        """The statistics `encode` normalizes by: mean, std, and each input channel's mean and std."""
+        return self.mean, self.std, self.feature_mean or [0.0] * len(self.features), self.feature_std
+
     def encode(
-        self, windows: torch.Tensor, high: torch.Tensor | None = None, low: torch.Tensor | None = None
+        self,
+        windows: torch.Tensor,
+        high: torch.Tensor | None = None,
+        low: torch.Tensor | None = None,
+        stats: tuple | None = None,
     ) -> torch.Tensor:
         """Prices `(..., window)` → network input `(..., input_length, n_features)` in float32; range
-        inputs read the same days' `high` and `low` `(..., window)`."""
+        inputs read the same days' `high` and `low` `(..., window)`. `stats` replaces this codec's
+        `stats()` with each window's own (tensors `(..., 1)`: windows of several series, each normalized
+        by its series' codec)."""
+        mean, std, means, stds = stats or self.stats()
         prices = windows.double()
         if self.target == "return":
-            base = (torch.diff(prices.log(), dim=-1) - self.mean) / self.std
+            base = (torch.diff(prices.log(), dim=-1) - mean) / std
         else:
-            base = (prices - self.mean) / self.std
+            base = (prices - mean) / std
         if self.features == ["return"]:
             return base.float().unsqueeze(-1)
-        means = self.feature_mean or [0.0] * len(self.features)
         channels = [
             base if c is None else (c - m) / s
-            for c, m, s in zip(self._channels(prices, high, low), means, self.feature_std, strict=True)
+            for c, m, s in zip(self._channels(prices, high, low), means, stds, strict=True)
         ]
         return torch.stack(channels, dim=-1).float()
 

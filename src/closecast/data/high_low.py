@@ -104,14 +104,6 @@ def clean_high_low(
     return kept, pd.DataFrame({"high": high[keep], "low": low[keep]}, index=kept.index)
 
 
-def high_low_windows(high_low: torch.Tensor | None, window: int, rows: slice) -> tuple[torch.Tensor, ...]:
-    """The High and Low of the input windows `rows` (strided views of `high_low` `(2, n)`, as the prices
-    are windowed); empty without `high_low`."""
-    if high_low is None:
-        return ()
-    return tuple(h.unfold(0, window, 1)[rows] for h in high_low)
-
-
 def with_high_low(
     frame: pd.DataFrame,
     series: pd.Series,

@@ -16,6 +16,7 @@ from closecast.data.checks import warn_if_tiny
 from closecast.data.cleaning import clean_series
 from closecast.data.codec import Codec
 from closecast.data.high_low import high_low_tensor, with_high_low
+from closecast.data.price_grid import warn_coarse_grid
 from closecast.data.sources import pick_feature, read_source
 from closecast.data.splits import Split, min_length, sample_counts, split_sizes
 from closecast.data.windows import WindowSet, make_windows
@@ -48,11 +49,16 @@ class SeriesData:
         max_gap_days: int | None = 10,
         max_daily_move: float | None = 2.5,
         duplicate_dates: str = "error",
+        frame: pd.DataFrame | None = None,
     ) -> None:
         if source == "csv" and path:
             ticker = Path(str(path)).stem  # a CSV series is named by its file, never the default ticker
         self.source, self.ticker, self.path = source, ticker, path
-        self.name = str(path) if source == "csv" and path else ticker  # what error messages call it
+        # What error messages call it: its file, or its name in the file or dataset it is read from.
+        self.name = str(path) if source == "csv" and path else ticker
+        if source in ("panel", "skfolio"):
+            self.name = f"series {ticker!r} of " + (f"{str(path)!r}" if source == "panel" else "skfolio")
+        self.frame = frame  # the raw frame, where a universe source has read it (else read at setup)
         self.start, self.end, self.feature, self.data_dir = start, end, feature, data_dir
         self.window, self.horizon, self.target = window, horizon, target
         self.features, self.ma_window = features, ma_window
@@ -76,7 +82,9 @@ class SeriesData:
 
     def load_series(self) -> pd.Series:
         """Read and clean the configured series (no split, no statistics)."""
-        frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+        frame = self.frame
+        if frame is None:
+            frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
         self.feature = pick_feature(frame, self.feature, self.name)
         series = clean_series(
             frame,
@@ -91,6 +99,7 @@ class SeriesData:
         series, self.high_low = with_high_low(
             frame, series, self.features, self.name, self.date_format, self.max_dropped_frac
         )
+        warn_coarse_grid(series, self.name)
         return series
 
     def setup(self) -> None:
@@ -98,6 +107,12 @@ class SeriesData:
         if self.parts:
             return
         series = self.load_series()
+        self.check_length(series)
+        self.use_series(series, split_sizes(len(series), self.train_frac, self.val_frac))
+        warn_if_tiny(self.name, len(self.parts["test"]))
+
+    def check_length(self, series: pd.Series) -> None:
+        """Refuse `series` when it is too short for the window and the split by fractions."""
         need = min_length(self.window, self.horizon, self.train_frac, self.val_frac)
         if len(series) < need:
             raise DataError(
@@ -105,8 +120,6 @@ class SeriesData:
                 f"horizon={self.horizon} and split {self.train_frac}/{self.val_frac}/rest need at least "
                 f"{need}; use a longer date range or a smaller data.window"
             )
-        self.use_series(series, split_sizes(len(series), self.train_frac, self.val_frac))
-        warn_if_tiny(self.name, len(self.parts["test"]))
 
     def use_series(self, series: pd.Series, split: Split) -> None:
         """Window `series` by an explicit split (the backtest's folds); the codec sees train prices only."""

@@ -1,4 +1,5 @@
-"""Where prices come from: the bundled sample, Yahoo Finance (cached) or a CSV file."""
+"""Where one series' prices come from: the bundled sample, Yahoo Finance (cached) or a CSV file. Sources
+of many series at once are in `closecast.data.universe`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from closecast.errors import DataError
 log = logging.getLogger(__name__)
 
 
-SOURCES = ("sample", "yahoo", "csv")
+SOURCES = ("sample", "yahoo", "csv", "panel", "skfolio")
 
 
 DATE_COLUMNS = ("Date", "date", "Datetime", "datetime", "timestamp")
@@ -43,8 +44,9 @@ def read_csv_file(path: Path, what: str, way_out: str) -> pd.DataFrame:
         raise DataError(f"{where} cannot be read ({exc.strerror or exc}); {way_out}") from None
 
 
-def yf_download(ticker: str, start: str | None, end: str | None) -> pd.DataFrame:
-    """The one place that talks to Yahoo Finance (tests replace it with a recorded frame)."""
+def yf_download(ticker: str | list[str], start: str | None, end: str | None) -> pd.DataFrame:
+    """The one place that talks to Yahoo Finance, for one ticker or a list in one request (tests replace
+    it with a recorded frame)."""
     import yfinance as yf
 
     return yf.download(ticker, start=start, end=end, auto_adjust=False, progress=False, threads=False)
@@ -61,15 +63,18 @@ def _flatten_yahoo(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def load_yahoo(ticker: str, start: str | None, end: str | None, cache_dir: Path) -> pd.DataFrame:
-    """Download `ticker` with yfinance, caching it as CSV; a cached file is reused."""
+def load_yahoo(
+    ticker: str, start: str | None, end: str | None, cache_dir: Path, frame: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Download `ticker` with yfinance (or take its part `frame` of a several-ticker download), caching
+    it as CSV; a cached file is reused."""
     cache = Path(cache_dir) / f"{ticker}_{start or 'first'}_{end or 'last'}.csv"
     if cache.exists():
         log.info("using cached download %s", cache)
         return read_csv_file(cache, "cached download", "delete it to download again")
     offline_hint = "use data.source=sample (bundled prices) or data.source=csv data.path=<file>"
     try:
-        frame = yf_download(ticker, start, end)
+        frame = yf_download(ticker, start, end) if frame is None else frame
     except Exception as exc:  # yfinance raises for some failures and only logs for others
         raise DataError(f"ticker {ticker!r}: Yahoo Finance download failed ({exc}); {offline_hint}") from exc
     if frame is None or len(frame) == 0:

@@ -1,10 +1,14 @@
 """The chronological split of a series into train, validation and test parts, in prices: one split for a
-training run, expanding-window folds for the walk-forward backtest."""
+training run (one calendar shared by the series of a universe), expanding-window folds for the
+walk-forward backtest."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
 
 from closecast.errors import DataError
 
@@ -67,3 +71,33 @@ def walk_forward_splits(
         n_val = int(math.floor(start * val_frac / (train_frac + val_frac)))
         splits.append(Split(start - n_val, n_val, stop - start))
     return splits
+
+
+@dataclass
+class Calendar:
+    """The shared split of a universe: the first validation date and the first test date."""
+
+    val_start: pd.Timestamp
+    test_start: pd.Timestamp
+
+
+def calendar_split(
+    dates: dict[str, pd.DatetimeIndex], train_frac: float, val_frac: float
+) -> tuple[Calendar, dict[str, Split]]:
+    """One chronological split shared by every series: the fractions cut the union of their dates, and
+    each series' part holds its own dates in that part's range, so no series trains on a day another
+    validates or tests on. One series gets `split_sizes` of its own length."""
+    union = pd.DatetimeIndex(np.unique(np.concatenate([idx.to_numpy() for idx in dates.values()])))
+    sizes = split_sizes(len(union), train_frac, val_frac)
+
+    def first_date(position: int) -> pd.Timestamp:
+        # An empty part starts after the last date, so it holds no series' dates.
+        return union[position] if position < len(union) else union[-1] + pd.Timedelta(days=1)
+
+    calendar = Calendar(first_date(sizes.n_train), first_date(sizes.n_train + sizes.n_val))
+    splits = {}
+    for name, idx in dates.items():
+        n_train = int(idx.searchsorted(calendar.val_start, side="left"))
+        n_before_test = int(idx.searchsorted(calendar.test_start, side="left"))
+        splits[name] = Split(n_train, n_before_test - n_train, len(idx) - n_before_test)
+    return calendar, splits

@@ -176,26 +176,69 @@ def _ratio(a: float, b: float) -> float:
     return a / b if math.isfinite(a) and math.isfinite(b) and b else math.nan
 
 
+# More series than this: the console shows their summary, not a row (and tables) for each.
+SUMMARY_AT = 10
+
+
+def _scores(metrics: dict[str, float], head: str, part: str) -> dict:
+    """One series' (`head` = "TICKER/") or the mean's (`head` = "") served scores on `part` against its
+    reference baseline (chosen on its validation part)."""
+    served = metrics.get(f"{head}{part}/served/crps", math.nan)
+    ref = reference_of(metrics, head) if head else None
+    ref_crps = metrics.get(f"{head}{part}/{ref}/served/crps", math.nan) if ref else math.nan
+    ratio = (
+        metrics.get(f"{head}test/served/vs_reference", math.nan)
+        if part == "test"
+        else _ratio(served, ref_crps)
+    )
+    return {
+        "served_crps": served,
+        "reference": ref or "-",
+        "vs_reference": ratio,
+        "dm_t": metrics.get(f"{head}{part}/served/dm_t", math.nan),
+        "coverage_90": metrics.get(f"{head}{part}/served/coverage_90", math.nan),
+        "mase": metrics.get(f"{head}{part}/mase", math.nan),
+        "shrink": metrics.get(f"{head}shrink", math.nan),
+    }
+
+
+def _line(label: str, s: dict) -> str:
+    return (
+        f"{label:<10}{s['served_crps']:>10.6f}{s['reference']:>16}{s['vs_reference']:>8.4f}{s['dm_t']:>7.2f}"
+        f"{s['coverage_90']:>7.3f}{s['mase']:>8.4f}{s['shrink']:>8.2f}"
+    )
+
+
+def _header(part: str) -> str:
+    return f"{part:<10}{'served':>10}{'ref':>16}{'/ref':>8}{'DM t':>7}{'cov90':>7}{'MASE':>8}{'shrink':>8}"
+
+
 def pooled_table(metrics: dict[str, float], tickers: list[str], part: str = "test") -> str:
     """The end-of-run overview: each series' served scores on `part` (test; a trial: val) against its
     reference baseline (chosen on its validation part), then their mean."""
-    lines = [f"{part:<10}{'served':>10}{'ref':>16}{'/ref':>8}{'DM t':>7}{'cov90':>7}{'MASE':>8}{'shrink':>8}"]
-    for label, head in [*((t, f"{t}/") for t in tickers), ("mean", "")]:
-        served = metrics.get(f"{head}{part}/served/crps", math.nan)
-        ref = reference_of(metrics, head) if head else None
-        ref_crps = metrics.get(f"{head}{part}/{ref}/served/crps", math.nan) if ref else math.nan
-        ratio = (
-            metrics.get(f"{head}test/served/vs_reference", math.nan)
-            if part == "test"
-            else _ratio(served, ref_crps)
-        )
-        lines.append(
-            f"{label:<10}{served:>10.6f}{(ref or '-'):>16}{ratio:>8.4f}"
-            f"{metrics.get(f'{head}{part}/served/dm_t', math.nan):>7.2f}"
-            f"{metrics.get(f'{head}{part}/served/coverage_90', math.nan):>7.3f}"
-            f"{metrics.get(f'{head}{part}/mase', math.nan):>8.4f}"
-            f"{metrics.get(f'{head}shrink', math.nan):>8.2f}"
-        )
+    rows = [*((t, f"{t}/") for t in tickers), ("mean", "")]
+    return "\n".join([_header(part), *(_line(label, _scores(metrics, head, part)) for label, head in rows)])
+
+
+def series_scores(metrics: dict[str, float], tickers: list[str], part: str = "test") -> pd.DataFrame:
+    """Each series' main scores on `part`, one row per series (the run's `series_scores.csv`)."""
+    rows = [_scores(metrics, f"{t}/", part) for t in tickers]
+    return pd.DataFrame(rows, index=pd.Index(tickers, name="series"))
+
+
+def universe_summary(metrics: dict[str, float], tickers: list[str], part: str = "test") -> str:
+    """The overview of many series: the mean and median of each score on `part`, and the series worst and
+    best against their reference baseline (the highest and lowest served / reference CRPS)."""
+    table = series_scores(metrics, tickers, part)
+    numbers = table.drop(columns="reference")
+    ranked = table["vs_reference"].dropna()
+    lines = [_header(part)]
+    for label, row in (("mean", numbers.mean()), ("median", numbers.median())):
+        lines.append(_line(label, {**row.to_dict(), "reference": "-"}))
+    if len(ranked):
+        for label, ticker in (("worst", ranked.idxmax()), ("best", ranked.idxmin())):
+            lines.append(_line(label, table.loc[ticker].to_dict()) + f"  {ticker}")
+    lines.append(f"served CRPS below its reference's on {int((ranked < 1).sum())} of {len(table)} series")
     return "\n".join(lines)
 
 

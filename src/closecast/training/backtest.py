@@ -161,7 +161,7 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
             codec=json.dumps(fold.codec.to_dict()),
         )
         fc = FoldForecasts(
-            dates=test.anchor_dates,
+            dates=list(test.anchor_dates),
             actual=test.future.numpy(),
             last=test.last.numpy(),
             model=result.test_pred,

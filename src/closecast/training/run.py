@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from closecast.artifacts.publish import atomic_write, publish, save_artifact
 from closecast.artifacts.schema import build_universe_artifact
 from closecast.data.codec import MAX_PRICE
 from closecast.data.datamodule import PriceDataModule
-from closecast.evaluation.report import pooled_table
+from closecast.evaluation.report import SUMMARY_AT, pooled_table, series_scores, universe_summary
 from closecast.training.hparams import log_final_metrics
 from closecast.training.series import SeriesResult, finish_series, print_series
 from closecast.training.trainer import Fitted, best_checkpoint, build, fit_network, torch_threads
@@ -210,10 +212,15 @@ def print_run(
     artifact: Path,
     published: tuple[Path | None, str],
 ) -> None:
-    """The end-of-run tables: each series' own, then (several series) their overview, and the run's files."""
+    """The end-of-run tables: each series' own, then (several series) their overview, and the run's files;
+    beyond `SUMMARY_AT` series, the summary of their scores, each series' tables going to a file."""
     part = scored_part(cfg)
-    for ticker, result in results.items():
-        print_series(cfg, result, datamodule.members[ticker].codec, part)
+    tickers = list(results)
+    many = len(results) > SUMMARY_AT
+    tables_file = output_dir / "series_tables.txt"
+    with tables_file.open("w") if many else nullcontext(sys.stdout) as tables, redirect_stdout(tables):
+        for ticker, result in results.items():
+            print_series(cfg, result, datamodule.members[ticker].codec, part)
     if part == "val":
         print("a sweep's trial: validation scores only (its test scores are in metrics.json)")
     if len(results) == 1:
@@ -221,8 +228,12 @@ def print_run(
         plots = ", ".join(str(p) for p in result.plots)
         print(f"run dir:  {output_dir}\nartifact: {artifact}\nplots:    {plots}\n{published[1]}")
         return
-    print(f"\none network on {len(results)} series, each scored on its own {part} part:")
-    print(pooled_table(metrics, list(results), part))
+    scores_csv = output_dir / "series_scores.csv"
+    series_scores(metrics, tickers, part).to_csv(scores_csv)
+    print(f"\none network on {len(results)} series, each scored on its own {part} part ({scores_csv}):")
+    print(universe_summary(metrics, tickers, part) if many else pooled_table(metrics, tickers, part))
+    if many:
+        print(f"each series' tables: {tables_file}")
     line = published[1]
     print(
         f"run dir:  {output_dir}\nartifact: {artifact} (one network, each of the {len(results)} series' "

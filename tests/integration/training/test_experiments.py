@@ -20,6 +20,8 @@ CONFIGS = ROOT / "configs"
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 DEBUG = sorted(p.stem for p in (CONFIGS / "debug").glob("*.yaml"))
 SPAWNS = {"ddp_cpu"}  # DDP starts one process per device: only from a script, not inside pytest
+# A preset of many series runs on a few of them here (the rest of what it sets is checked).
+SUBSETS = {"universe": ["data.tickers=[AAPL,MSFT]"]}
 
 
 def _leaves(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -51,6 +53,7 @@ def _assert_reached(config: dict, keys: dict[str, Any]) -> None:
 def test_experiment_runs_with_what_it_sets(name, tmp_path):
     sets_publish = "publish" in OmegaConf.load(CONFIGS / "experiment" / f"{name}.yaml")
     overrides = [f"experiment={name}", "trainer.max_epochs=1", *([] if sets_publish else ["publish=false"])]
+    overrides += SUBSETS.get(name, [])
     cfg = compose_train(tmp_path, overrides)
     metrics = train(cfg)
     assert objective(metrics, cfg.optimized_metric) is not None  # the run's objective is among its metrics
