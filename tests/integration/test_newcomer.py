@@ -77,11 +77,22 @@ def test_every_entry_point_prints_usage_and_no_warning(module):
     assert proc.returncode == 0, proc.stderr
     assert "usage" in proc.stdout.lower()
     assert "Warning" not in proc.stderr, proc.stderr
+    if module == "closecast.serve":  # the settings it reads, and it starts nothing
+        settings = (
+            "HOST",
+            "PORT",
+            "WORKERS",
+            "CHECKPOINTS_DIR",
+            "RELOAD_INTERVAL",
+            "API_KEY",
+            "BODY_TIMEOUT",
+        )
+        assert all(name in proc.stdout for name in settings), proc.stdout
+        assert "Uvicorn running" not in proc.stdout + proc.stderr
 
 
-def test_readme_predict_commands_run_as_printed(tmp_path):
-    train(compose_train(tmp_path, ["publish_name=best.pt"]))
-    best = tmp_path / "checkpoints" / "best.pt"
+def test_readme_predict_commands_run_as_printed(trained_artifact):
+    best = trained_artifact  # what `make train` publishes as checkpoints/best.pt
     printed = [c for c in _commands(README) if "closecast.predict" in c]
     assert len(printed) == 2
     for command in printed:
@@ -100,8 +111,11 @@ def test_readme_predict_commands_run_as_printed(tmp_path):
 @pytest.mark.slow
 def test_a_clean_install_gives_the_serving_and_predict_commands(tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    # This pip installs into the new environment (--python), so it needs no pip of its own; the bytecode
+    # is left to be compiled on first import: what lands there is the same.
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet"]
+    pip.append("--no-compile")
     subprocess.run([*pip, "torch==2.13.0"], check=True, timeout=1200)
     subprocess.run([*pip, str(ROOT)], check=True, timeout=1200)
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -128,19 +142,3 @@ def test_a_clean_install_gives_the_serving_and_predict_commands(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:") and "closecast[train]" in proc.stderr
     assert "Traceback" not in proc.stderr
-
-
-def test_a_training_run_prints_no_warning_a_user_cannot_act_on(tmp_path):
-    from tests.helpers.configs import TINY
-
-    proc = subprocess.run(
-        [sys.executable, "train.py", *TINY, "publish=false", f"paths.log_dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    noise = [line for line in proc.stderr.splitlines() if re.search(r"warn|deprecat", line, flags=re.I)]
-    assert not noise, noise

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,6 @@ from closecast.artifacts.schema import ArtifactError, check_artifact, load_artif
 from closecast.serving.app import create_app
 from closecast.serving.run import main
 from closecast.serving.settings import Settings, SettingsError
-from tests.helpers.configs import ROOT
 from tests.helpers.live_server import live_server
 
 VALUES = [100.0 + 0.5 * i for i in range(40)]
@@ -158,31 +155,6 @@ def test_a_checkpoints_dir_that_is_a_file_says_so(tmp_path: Path) -> None:
         assert client.get("/health").status_code == 503
         (message,) = client.get("/models").json()["errors"].values()
     assert "is a file, not a directory" in message
-
-
-def test_serve_help_prints_usage_and_starts_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "closecast.serve", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
-    for name in ("HOST", "PORT", "WORKERS", "CHECKPOINTS_DIR", "RELOAD_INTERVAL", "API_KEY", "BODY_TIMEOUT"):
-        assert name in done.stdout
-    assert "Uvicorn running" not in done.stdout + done.stderr
-
-
-def test_serving_imports_no_training_stack() -> None:
-    code = (
-        "import sys, closecast.serve, closecast.serving.app, closecast.inference.predict; "
-        "print([m for m in ('lightning', 'pytorch_lightning', 'hydra', 'optuna', 'matplotlib', 'yfinance') "
-        "if m in sys.modules])"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(

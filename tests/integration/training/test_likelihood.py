@@ -20,12 +20,6 @@ LEVELS = ("05", "25", "50", "75", "95")
 COVERAGES = ("50", "80", "90", "95")
 
 
-@pytest.fixture(scope="module")
-def student_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("student")
-    return tmp, train(compose_train(tmp))
-
-
 def _prices(n=300, seed=0):
     rng = np.random.default_rng(seed)
     return torch.tensor(100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))))
@@ -58,8 +52,8 @@ def test_a_codec_without_features_encodes_as_before_and_bad_features_are_named()
         Codec.fit(prices[:200], "return", 10, 1, ["return", "high_low"])
 
 
-def test_default_run_trains_by_nll_and_scores_its_distribution_beside_the_baselines(student_run):
-    tmp, metrics = student_run
+def test_default_run_trains_by_nll_and_scores_its_distribution_beside_the_baselines(tiny_run):
+    tmp, metrics = tiny_run  # the default head: Student-t
     saved = json.loads((tmp / "run" / "metrics.json").read_text())
     for head in ("test", "test/constant", "test/ewma", "test/garch", "val", "val/garch"):
         keys = ["crps", "nll", "skill"] + [f"pinball_{p}" for p in LEVELS]
@@ -75,8 +69,8 @@ def test_default_run_trains_by_nll_and_scores_its_distribution_beside_the_baseli
     assert np.isfinite(saved["val/loss"])
 
 
-def test_the_artifact_carries_the_head_the_features_and_the_recalibration(student_run):
-    tmp, _ = student_run
+def test_the_artifact_carries_the_head_the_features_and_the_recalibration(tiny_run):
+    tmp, _ = tiny_run
     artifact = load_artifact(tmp / "checkpoints" / "best.pt")  # weights-only load + schema check
     assert artifact["model"]["likelihood"] == "student_t" and artifact["model"]["input_size"] == 3
     assert artifact["codec"]["features"] == ["return", "abs_return", "ma_dev"]
