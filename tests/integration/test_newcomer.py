@@ -91,6 +91,7 @@ def test_every_entry_point_prints_usage_and_no_warning(module):
         assert "Uvicorn running" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # the entry started as a user starts it: a subprocess each
 def test_readme_predict_commands_run_as_printed(trained_artifact):
     best = trained_artifact  # what `make train` publishes as checkpoints/best.pt
     printed = [c for c in _commands(README) if "closecast.predict" in c]

@@ -98,6 +98,7 @@ def _entry_command(args: list[str], tmp_path: Path) -> list[str]:
     return [*TINY, *overrides, *args]
 
 
+@pytest.mark.slow  # the entry started as a user starts it: a subprocess each
 def test_hydra_entry_writes_a_run_dir_publishes_and_prints_no_warning(tmp_path):
     # The entry itself, as a user starts it; warnings shown as Python shows them by default.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "default"}
