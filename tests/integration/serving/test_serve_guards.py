@@ -31,6 +31,7 @@ def checkpoints(trained_artifact: Path, tmp_path: Path) -> Path:
     return directory
 
 
+@pytest.mark.slow  # a server of its own: a process start
 def test_api_key_guards_predict_and_models_but_not_health_or_metrics(checkpoints: Path) -> None:
     with live_server(checkpoints, API_KEY="s3cret-key") as url, httpx.Client(base_url=url) as client:
         good = {"Authorization": "Bearer s3cret-key"}
@@ -113,6 +114,7 @@ def test_the_writer_follows_the_artifact_schema(trained_artifact: Path) -> None:
             check_artifact(bad, name)
 
 
+@pytest.mark.slow  # a server of its own: a process start
 def test_malformed_artifacts_are_listed_and_the_rest_keep_serving(checkpoints: Path) -> None:
     for name, spoil in MALFORMED.items():
         artifact = torch.load(checkpoints / "best.pt", weights_only=True)
@@ -131,6 +133,7 @@ def test_malformed_artifacts_are_listed_and_the_rest_keep_serving(checkpoints: P
         assert client.post("/predict", json={"values": VALUES, "checkpoint_path": "late"}).status_code == 200
 
 
+@pytest.mark.slow  # a server of its own: a process start
 def test_a_stalled_body_is_answered_408_and_the_connection_closed(checkpoints: Path) -> None:
     with live_server(checkpoints, BODY_TIMEOUT="1") as url:
         host, port = url.removeprefix("http://").split(":")
