@@ -27,11 +27,14 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(BIN)/python train.py publish=true $(ARGS)
 
+# One test process per core (pytest-xdist), each test file kept on one of them (its fixtures built once).
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	$(PYTEST) $(ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+	$(PYTEST) -m "not slow" $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

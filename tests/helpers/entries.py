@@ -1,11 +1,19 @@
-"""Run the repository's `python -m` entries (`benchmarks`, `reports`) in a subprocess, from any folder."""
+"""Run the repository's entries as a user types them: `python -m` in a subprocess, or a Hydra entry
+(`train.py`, `backtest.py`) in this process with its command line, for tests that check what it does
+rather than that it starts."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import runpy
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.helpers.configs import ROOT
 
@@ -21,3 +29,62 @@ def run_module(module: str, *args: str, cwd: Path, timeout: float = 900) -> subp
         text=True,
         timeout=timeout,
     )
+
+
+@contextlib.contextmanager
+def _hydra_state_restored() -> Iterator[None]:
+    """Leave Hydra's globals and the logging setup as they were: a Hydra entry sets both for its run."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    loggers = {
+        name: (list(lg.handlers), lg.level, lg.propagate, lg.disabled)
+        for name, lg in logging.Logger.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    GlobalHydra.instance().clear()
+    try:
+        yield
+    finally:
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None  # else later runs in this process would think they are in a sweep
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:], root.level = handlers, level
+        for name, (kept, *state) in loggers.items():
+            lg = logging.getLogger(name)
+            for handler in lg.handlers:
+                if handler not in kept:
+                    handler.close()
+            lg.handlers[:] = kept
+            lg.level, lg.propagate, lg.disabled = state
+
+
+def run_entry(
+    script: str, *args: str, cwd: Path, capfd: pytest.CaptureFixture[str]
+) -> subprocess.CompletedProcess:
+    """`python <script> args…` (a Hydra entry at the repository root) run in this process from `cwd`.
+
+    What it printed and logged and its exit status come back as a `CompletedProcess`, so a test reads it
+    as it reads a subprocess's. Hydra's globals, the logging setup, `sys.argv` and the directory are
+    restored afterwards.
+    """
+    path = ROOT / script
+    capfd.readouterr()
+    argv, before = sys.argv, Path.cwd()
+    code = 0
+    with _hydra_state_restored():
+        sys.argv = [str(path), *args]
+        os.chdir(cwd)
+        try:
+            runpy.run_path(str(path), run_name="__main__")  # what `python script` runs
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = argv
+            os.chdir(before)
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess([sys.executable, str(path), *args], code, out, err)

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 
 from tests.helpers.configs import ROOT, TINY
+from tests.helpers.entries import run_entry
 
 TINY_SWEEP = [
     *(o for o in TINY if not o.startswith("data.window=")),
@@ -22,6 +24,25 @@ def storage_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}"
 
 
+def sweep_overrides(
+    tmp_path: Path, *overrides: str, search: str = "optuna", tiny: bool = True, pruning: bool = False
+) -> list[str]:
+    """The command line of a tiny sweep (or, without `tiny`, of the study export) writing into `tmp_path`.
+
+    Without `pruning`, trials still report every epoch but are never pruned, so outcomes are fixed.
+    """
+    return [
+        f"hparams_search={search}",
+        f"paths.root_dir={ROOT}",
+        f"paths.log_dir={tmp_path / 'outputs'}",
+        f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",
+        f"hpo.storage={storage_url(tmp_path)}",
+        *(TINY_SWEEP if tiny else []),
+        *([] if not tiny or pruning else ["hpo.pruner=null"]),
+        *overrides,
+    ]
+
+
 def sweep(
     tmp_path: Path,
     *overrides: str,
@@ -30,23 +51,29 @@ def sweep(
     pruning: bool = False,
     timeout: int = 600,
 ) -> subprocess.CompletedProcess:
-    """Run one sweep (or, with `module`, `python -m module`) writing into `tmp_path`.
-
-    Without `pruning`, trials still report every epoch but are never pruned, so outcomes are fixed.
-    """
+    """Run one sweep (or, with `module`, `python -m module`) in a subprocess writing into `tmp_path`."""
     head = [sys.executable, "-m", module] if module else [sys.executable, str(ROOT / "train.py"), "-m"]
-    cmd = [
-        *head,
-        f"hparams_search={search}",
-        f"paths.root_dir={ROOT}",
-        f"paths.log_dir={tmp_path / 'outputs'}",
-        f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",
-        f"hpo.storage={storage_url(tmp_path)}",
-        *([] if module else TINY_SWEEP),
-        *([] if module or pruning else ["hpo.pruner=null"]),
-        *overrides,
-    ]
-    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+    args = sweep_overrides(tmp_path, *overrides, search=search, tiny=not module, pruning=pruning)
+    return subprocess.run([*head, *args], cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+
+
+def sweep_here(
+    tmp_path: Path,
+    *overrides: str,
+    capfd: pytest.CaptureFixture[str],
+    search: str = "optuna",
+    pruning: bool = False,
+) -> subprocess.CompletedProcess:
+    """The same sweep as `sweep`, run in this process (`train.py -m` with its command line)."""
+    args = sweep_overrides(tmp_path, *overrides, search=search, pruning=pruning)
+    return run_entry("train.py", "-m", *args, cwd=tmp_path, capfd=capfd)
+
+
+def export_here(tmp_path: Path, *overrides: str, search: str = "optuna") -> int:
+    """`python -m closecast.hpo.export` on the sweep's study (its main, in this process); its exit code."""
+    from closecast.hpo.export import main
+
+    return main(sweep_overrides(tmp_path, *overrides, search=search, tiny=False))
 
 
 def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -56,3 +83,31 @@ def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 def study_of(url: str, name: str = "closecast_lstm") -> optuna.Study:
     return optuna.load_study(study_name=name, storage=url)
+
+
+def output(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout + proc.stderr
+
+
+def distinct_params(trials: list[optuna.trial.FrozenTrial]) -> bool:
+    configurations = [tuple(sorted(t.params.items())) for t in trials]
+    return len(set(configurations)) == len(configurations)
+
+
+def hparams_of(logdir: Path) -> tuple[dict[str, object], set[str]]:
+    """The hyperparameters and metric names a run shows in TensorBoard's HParams tab (its event files)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(logdir))
+    events.Reload()
+    data = [
+        plugin_data_pb2.HParamsPluginData.FromString(raw)
+        for raw in events.PluginTagToContent("hparams").values()
+    ]
+    start = next(d.session_start_info for d in data if d.HasField("session_start_info"))
+    params = {
+        k: v.number_value if v.HasField("number_value") else v.string_value for k, v in start.hparams.items()
+    }
+    shown = next(d.experiment for d in data if d.HasField("experiment"))
+    return params, {m.name.tag for m in shown.metric_infos}

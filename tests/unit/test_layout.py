@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -94,27 +95,56 @@ def test_there_is_no_import_cycle():
             assert cycle is None, " -> ".join(cycle)
 
 
-def loaded_after(statement: str) -> list[str]:
-    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return sorted({m.split(".")[0] for m in out.split()} & set(HEAVY))
+SERVING_STATEMENTS = [
+    "import closecast.serving.app",
+    "import closecast.serve",
+    "from closecast import predict_next_from_values",
+    "import closecast.inference.forecaster, closecast.inference.predict",
+]
+MODEL_STATEMENT = "import closecast.models.lstm, closecast.models.module"
+# One interpreter for every statement: it loads the libraries every statement needs (torch, numpy,
+# pandas, none of them heavy), then runs each statement in a forked child of its own, which reports the
+# top-level modules loaded after it.
+PROBE = """
+import json, os, sys
+import numpy, pandas, torch
+heavy = set(json.loads(sys.argv[1]))
+assert not heavy & {m.split(".")[0] for m in sys.modules}, "the probe itself loaded a heavy module"
+for statement in json.loads(sys.argv[2]):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        exec(statement)
+        os.write(write, json.dumps(sorted({m.split(".")[0] for m in sys.modules} & heavy)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        loaded = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and loaded, f"{statement!r} failed in the probe"
+    print(json.dumps([statement, json.loads(loaded)]))
+"""
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "import closecast.serving.app",
-        "import closecast.serve",
-        "from closecast import predict_next_from_values",
-        "import closecast.inference.forecaster, closecast.inference.predict",
-    ],
-)
-def test_serving_and_inference_load_no_training_library(statement):
-    assert loaded_after(statement) == []
+@pytest.fixture(scope="module")
+def loaded_after() -> dict[str, list[str]]:
+    """For each statement, the heavy libraries a fresh interpreter has loaded after running it."""
+    statements = [*SERVING_STATEMENTS, MODEL_STATEMENT]
+    args = [json.dumps([*HEAVY, "yfinance"]), json.dumps(statements)]
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
+    return dict(json.loads(line) for line in out.splitlines())
 
 
-def test_the_model_layer_loads_no_volatility_library():
-    assert "arch" not in loaded_after("import closecast.models.lstm, closecast.models.module")
+@pytest.mark.parametrize("statement", SERVING_STATEMENTS)
+def test_serving_and_inference_load_no_training_library(statement, loaded_after):
+    assert loaded_after[statement] == []
+
+
+def test_the_model_layer_loads_no_volatility_library(loaded_after):
+    assert "arch" not in loaded_after[MODEL_STATEMENT]
 
 
 def test_only_the_likelihood_module_branches_on_the_likelihood():

@@ -13,6 +13,7 @@ from benchmarks.train import benchmark, parse_args, settings_from
 from tests.helpers.entries import run_module
 
 
+@pytest.mark.slow  # the entry started as a user starts it: a subprocess each
 def test_tiny_run_writes_json_and_its_docs_table(tmp_path):
     out, doc = tmp_path / "train.json", tmp_path / "BENCHMARKS.md"
     doc.write_text("# Benchmarks\n\n<!-- bench:serve -->\nserving table\n<!-- /bench:serve -->\n")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import socket
 
 import httpx
+import pytest
 
 from tests.helpers import live_server as helper
 
 
+@pytest.mark.slow  # two server starts: the first one loses its port
 def test_a_port_taken_before_the_server_binds_it_is_replaced(tmp_path, monkeypatch):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

@@ -204,6 +204,7 @@ def test_a_republished_file_that_fails_keeps_the_previous_version(client: httpx.
         client.post("/models/reload")
 
 
+@pytest.mark.slow  # a server of its own: a process start
 def test_empty_directory_is_503_until_a_checkpoint_appears(trained_artifact: Path, tmp_path: Path) -> None:
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()

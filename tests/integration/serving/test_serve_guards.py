@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,6 @@ from closecast.artifacts.schema import ArtifactError, check_artifact, load_artif
 from closecast.serving.app import create_app
 from closecast.serving.run import main
 from closecast.serving.settings import Settings, SettingsError
-from tests.helpers.configs import ROOT
 from tests.helpers.live_server import live_server
 
 VALUES = [100.0 + 0.5 * i for i in range(40)]
@@ -34,6 +31,7 @@ def checkpoints(trained_artifact: Path, tmp_path: Path) -> Path:
     return directory
 
 
+@pytest.mark.slow  # a server of its own: a process start
 def test_api_key_guards_predict_and_models_but_not_health_or_metrics(checkpoints: Path) -> None:
     with live_server(checkpoints, API_KEY="s3cret-key") as url, httpx.Client(base_url=url) as client:
         good = {"Authorization": "Bearer s3cret-key"}
@@ -118,6 +116,7 @@ def test_the_writer_follows_the_artifact_schema(trained_artifact: Path) -> None:
             check_artifact(bad, name)
 
 
+@pytest.mark.slow  # a server of its own: a process start
 def test_malformed_artifacts_are_listed_and_the_rest_keep_serving(checkpoints: Path) -> None:
     for name, spoil in MALFORMED.items():
         artifact = torch.load(checkpoints / "best.pt", weights_only=True)
@@ -136,6 +135,7 @@ def test_malformed_artifacts_are_listed_and_the_rest_keep_serving(checkpoints: P
         assert client.post("/predict", json={"values": VALUES, "checkpoint_path": "late"}).status_code == 200
 
 
+@pytest.mark.slow  # a server of its own: a process start
 def test_a_stalled_body_is_answered_408_and_the_connection_closed(checkpoints: Path) -> None:
     with live_server(checkpoints, BODY_TIMEOUT="1") as url:
         host, port = url.removeprefix("http://").split(":")
@@ -160,31 +160,6 @@ def test_a_checkpoints_dir_that_is_a_file_says_so(tmp_path: Path) -> None:
         assert client.get("/health").status_code == 503
         (message,) = client.get("/models").json()["errors"].values()
     assert "is a file, not a directory" in message
-
-
-def test_serve_help_prints_usage_and_starts_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "closecast.serve", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
-    for name in ("HOST", "PORT", "WORKERS", "CHECKPOINTS_DIR", "RELOAD_INTERVAL", "API_KEY", "BODY_TIMEOUT"):
-        assert name in done.stdout
-    assert "Uvicorn running" not in done.stdout + done.stderr
-
-
-def test_serving_imports_no_training_stack() -> None:
-    code = (
-        "import sys, closecast.serve, closecast.serving.app, closecast.inference.predict; "
-        "print([m for m in ('lightning', 'pytorch_lightning', 'hydra', 'optuna', 'matplotlib', 'yfinance') "
-        "if m in sys.modules])"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(

@@ -76,13 +76,17 @@ def test_debug_preset_runs_quickly_and_publishes_nothing(name, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SPAWNS & set(DEBUG)))
-def test_spawning_debug_preset_runs_from_the_entry_point_and_publishes_nothing(name, tmp_path: Path):
+def test_spawning_debug_preset_runs_on_two_cpu_processes_from_the_entry_point(name, tmp_path: Path):
+    # The preset publishes nothing (its own setting, checked here); publish=true on top of it shows that
+    # rank 0 alone writes and publishes the run's artifact.
+    assert compose_train(tmp_path, [f"debug={name}"]).publish is False
     proc = subprocess.run(
         [
             sys.executable,
             str(ROOT / "train.py"),
             *TINY,
             f"debug={name}",
+            "publish=true",
             f"paths.log_dir={tmp_path / 'outputs'}",
             f"paths.checkpoints_dir={tmp_path / 'ckpts'}",
         ],
@@ -93,11 +97,12 @@ def test_spawning_debug_preset_runs_from_the_entry_point_and_publishes_nothing(n
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
     (run,) = (tmp_path / "outputs" / "debug" / "runs").iterdir()
     artifact = load_artifact(run / "model.pt")
-    _assert_reached(artifact["config"], _preset_keys("debug", name, TINY))
+    _assert_reached(artifact["config"], _preset_keys("debug", name, [*TINY, "publish=true"]))
     assert artifact["config"]["trainer"]["strategy"] == "ddp"
-    assert not (tmp_path / "ckpts").exists() or not list((tmp_path / "ckpts").glob("*.pt"))
+    assert (tmp_path / "ckpts" / "best.pt").read_bytes() == (run / "model.pt").read_bytes()
 
 
 def test_a_smoke_run_by_override_still_reports_its_objective(tmp_path):

@@ -61,7 +61,7 @@ def test_a_codec_without_features_encodes_as_before_and_bad_features_are_named()
 
 
 def test_default_run_trains_by_nll_and_scores_its_distribution_beside_the_baselines(student_run):
-    tmp, metrics = student_run
+    tmp, metrics = student_run  # the default head: Student-t
     saved = json.loads((tmp / "run" / "metrics.json").read_text())
     quantile_keys = [f"pinball_{p}" for p in LEVELS]
     quantile_keys += [f"{k}_{c}" for c in COVERAGES for k in ("coverage", "winkler")]

@@ -68,7 +68,7 @@ def test_a_change_in_one_series_test_prices_changes_nothing_before_it(tmp_path, 
     assert changed["IBM/test/mae"] != metrics["IBM/test/mae"]  # the change did reach IBM's test part
 
 
-def test_metrics_per_series_with_their_mean_and_unlike_a_single_series_run(tmp_path, pooled_run):
+def test_metrics_per_series_with_their_mean_and_unlike_a_single_series_run(pooled_run, tiny_run):
     run_dir, metrics = pooled_run
     saved = json.loads((run_dir / "run" / "metrics.json").read_text())
     assert saved["AAPL/test/served/crps"] == pytest.approx(metrics["AAPL/test/served/crps"])
@@ -83,7 +83,7 @@ def test_metrics_per_series_with_their_mean_and_unlike_a_single_series_run(tmp_p
         assert f"AAPL/{key}" in saved and f"IBM/{key}" in saved
         assert saved[key] == pytest.approx((saved[f"AAPL/{key}"] + saved[f"IBM/{key}"]) / 2)
     assert saved["AAPL/test/served/crps"] != saved["IBM/test/served/crps"]
-    single = train(compose_train(tmp_path, ["publish=false"]))  # the same tiny run on AAPL alone
+    _, single = tiny_run  # the same tiny run on AAPL alone
     assert single["test/served/crps"] != metrics["AAPL/test/served/crps"]
     assert single["test/ewma/served/crps"] == pytest.approx(
         metrics["AAPL/test/ewma/served/crps"]
@@ -178,10 +178,10 @@ def test_a_pooled_run_resumes_from_last_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_pooled_sweep_optimizes_the_pooled_objective(tmp_path):
-    from tests.helpers.sweeps import ok, storage_url, study_of, sweep
+def test_a_pooled_sweep_optimizes_the_pooled_objective(tmp_path, capfd):
+    from tests.helpers.sweeps import ok, storage_url, study_of, sweep_here
 
-    ok(sweep(tmp_path, "hydra.sweeper.n_trials=2", PAIR))
+    ok(sweep_here(tmp_path, "hydra.sweeper.n_trials=2", PAIR, capfd=capfd))
     trials = study_of(storage_url(tmp_path)).trials
     assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
     for trial in trials:

@@ -4,11 +4,9 @@ import json
 
 import torch
 
-from closecast.training.run import train
 
-
-def test_tiny_run_writes_all_outputs(tiny_cfg, tmp_path):
-    metrics = train(tiny_cfg)
+def test_tiny_run_writes_all_outputs(tiny_run):
+    tmp_path, metrics = tiny_run
     run = tmp_path / "run"
     saved = json.loads((run / "metrics.json").read_text())
     for key in (

@@ -1,7 +1,9 @@
-"""Training runs: config overrides reach the artifact, resume from last.ckpt, the Hydra entry, DDP."""
+"""Training runs: config overrides reach the artifact, resume from last.ckpt, the Hydra entry (DDP runs
+in test_experiments.py, through its preset)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import torch
 from closecast.artifacts.schema import FORMAT, load_artifact
 from closecast.training.run import objective, train
 from tests.helpers.configs import ROOT, TINY, compose_train
+from tests.helpers.entries import run_entry
 
 
 def test_hidden_override_reaches_the_artifact(tmp_path):
@@ -22,8 +25,8 @@ def test_hidden_override_reaches_the_artifact(tmp_path):
     assert artifact["state_dict"]["lstm.weight_hh_l0"].shape == (4 * 128, 128)
 
 
-def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
-    metrics = train(compose_train(tmp_path, ["publish=true"]))
+def test_artifact_is_plain_data_with_the_promised_metadata(tiny_run):
+    tmp_path, metrics = tiny_run
     artifact = load_artifact(tmp_path / "run" / "model.pt")
     assert list(artifact["series"]) == ["AAPL"]  # a universe of one
     record = artifact["series"]["AAPL"]
@@ -40,8 +43,8 @@ def test_artifact_is_plain_data_with_the_promised_metadata(tmp_path):
     assert (tmp_path / "checkpoints" / "best.pt").read_bytes() == (tmp_path / "run" / "model.pt").read_bytes()
 
 
-def test_naive_baseline_scores_match_a_direct_computation(tmp_path):
-    metrics = train(compose_train(tmp_path))
+def test_naive_baseline_scores_match_a_direct_computation(tiny_run):
+    _, metrics = tiny_run
     from tests.helpers.series import one_series
 
     dm = one_series(source="sample", ticker="AAPL", start="2009-01-01", window=10)
@@ -97,21 +100,27 @@ def test_objective_fails_loudly_on_an_unknown_metric():
         objective({"val/mae": 1.5}, "val/maee")
 
 
-def _run_entry(args: list[str], tmp_path: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def _entry_command(args: list[str], tmp_path: Path) -> list[str]:
     overrides = [f"paths.log_dir={tmp_path / 'outputs'}", f"paths.checkpoints_dir={tmp_path / 'ckpts'}"]
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *TINY, *overrides, *args],
+    return [*TINY, *overrides, *args]
+
+
+@pytest.mark.slow  # the entry started as a user starts it: a subprocess each
+def test_hydra_entry_writes_a_run_dir_publishes_and_prints_no_warning(tmp_path):
+    # The entry itself, as a user starts it; warnings shown as Python shows them by default.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "default"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *_entry_command(["model.hidden=16", "publish=true"], tmp_path),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=600,
     )
-
-
-def test_hydra_entry_writes_a_run_dir_and_publishes(tmp_path):
-    proc = _run_entry(["model.hidden=16", "publish=true"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
     assert len(runs) == 1
@@ -120,31 +129,16 @@ def test_hydra_entry_writes_a_run_dir_and_publishes(tmp_path):
     assert json.loads((run / "metrics.json").read_text())["test/mase"] > 0
     assert load_artifact(tmp_path / "ckpts" / "best.pt")["model"]["hidden"] == 16
     assert "naive" in proc.stdout and "published:" in proc.stdout
+    # No warning a user cannot act on.
+    noise = [line for line in proc.stderr.splitlines() if re.search(r"warn|deprecat", line, flags=re.I)]
+    assert not noise, noise
 
 
-def test_hydra_entry_rejects_an_unknown_ticker_with_a_clear_message(tmp_path):
-    proc = _run_entry(["data.ticker=NOPE"], tmp_path)
+def test_hydra_entry_rejects_an_unknown_ticker_with_a_clear_message(tmp_path, capfd):
+    proc = run_entry("train.py", *_entry_command(["data.ticker=NOPE"], tmp_path), cwd=ROOT, capfd=capfd)
     assert proc.returncode == 2
     assert "error: ticker 'NOPE' is not in the bundled sample" in proc.stderr
     assert "Traceback" not in proc.stderr
-
-
-@pytest.mark.slow
-def test_ddp_on_two_cpu_processes(tmp_path):
-    proc = _run_entry(
-        [
-            "trainer=ddp",
-            "trainer.accelerator=cpu",
-            "trainer.devices=2",
-            "trainer.max_epochs=2",
-            "publish=true",
-        ],
-        tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
-    artifact = load_artifact(tmp_path / "ckpts" / "best.pt")
-    assert artifact["config"]["trainer"]["strategy"] == "ddp"
 
 
 def test_threads_setting_applies_during_training_and_is_restored(tmp_path):
