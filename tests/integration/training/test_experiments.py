@@ -77,8 +77,8 @@ def test_debug_preset_runs_quickly_and_publishes_nothing(name, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SPAWNS & set(DEBUG)))
 def test_spawning_debug_preset_runs_on_two_cpu_processes_from_the_entry_point(name, tmp_path: Path):
-    # The preset publishes nothing (its own setting, checked here); publish=true on top of it shows that
-    # rank 0 alone writes and publishes the run's artifact.
+    # The preset publishes nothing (its own setting, checked here), and publish=true on top of it is
+    # refused too (a debug run trains on part of the data); rank 0 alone writes the run's artifact.
     assert compose_train(tmp_path, [f"debug={name}"]).publish is False
     proc = subprocess.run(
         [
@@ -102,7 +102,8 @@ def test_spawning_debug_preset_runs_on_two_cpu_processes_from_the_entry_point(na
     artifact = load_artifact(run / "model.pt")
     _assert_reached(artifact["config"], _preset_keys("debug", name, [*TINY, "publish=true"]))
     assert artifact["config"]["trainer"]["strategy"] == "ddp"
-    assert (tmp_path / "ckpts" / "best.pt").read_bytes() == (run / "model.pt").read_bytes()
+    assert not (tmp_path / "ckpts" / "best.pt").exists()
+    assert "not published: publish=true, but a debug run" in proc.stdout
 
 
 def test_a_smoke_run_by_override_still_reports_its_objective(tmp_path):
