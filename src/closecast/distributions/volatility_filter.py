@@ -58,42 +58,33 @@ def one_step_variance(spec: FilterSpec, returns: np.ndarray) -> np.ndarray:
     `(n,)` of each row's next return."""
     r = np.asarray(returns, dtype=np.float64) * PERCENT
     n = r.shape[0]
+    # Where a row has no return yet (NaN padding), its state is left as it is.
+    seen_all = np.isfinite(r)
+    r = np.where(seen_all, r, 0.0)
     omega, alpha, gamma, beta = (_param(spec, k) for k in ("omega", "alpha[1]", "gamma[1]", "beta[1]"))
     if spec.process == "egarch":
         ln_var = np.full(n, spec.backcast)  # arch's EGARCH backcast is already a log variance
         started = np.zeros(n, dtype=bool)
         z = np.zeros(n)
-        for col in r.T:
-            seen = np.isfinite(col)
-            nxt = (
-                omega + np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0) + beta * ln_var
-            )
-            nxt = np.minimum(nxt, 700.0)
-            ln_var = np.where(seen, nxt, ln_var)
-            z = np.where(seen, np.nan_to_num(col) / np.exp(0.5 * ln_var), z)
+        for col, seen in zip(r.T, seen_all.T, strict=True):
+            shock = np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0)
+            ln_var = np.where(seen, np.minimum(omega + shock + beta * ln_var, 700.0), ln_var)
+            z = np.where(seen, col / np.exp(0.5 * ln_var), z)
             started |= seen
-        var = np.exp(
-            np.minimum(
-                omega + np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0) + beta * ln_var,
-                700.0,
-            )
-        )
+        shock = np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0)
+        var = np.exp(np.minimum(omega + shock + beta * ln_var, 700.0))
     elif spec.process == "ewma":
         var = np.full(n, spec.backcast)
-        for col in r.T:
-            var = np.where(
-                np.isfinite(col), EWMA_LAMBDA * var + (1 - EWMA_LAMBDA) * np.nan_to_num(col) ** 2, var
-            )
+        for col, seen in zip(r.T, seen_all.T, strict=True):
+            var = np.where(seen, EWMA_LAMBDA * var + (1 - EWMA_LAMBDA) * col**2, var)
     else:
         # Before the first return, arch puts the backcast in every lagged term (half of it for the
         # leverage term, whose sign is unknown).
         var, sq, neg = np.full(n, spec.backcast), np.full(n, spec.backcast), np.full(n, 0.5)
-        for col in r.T:
-            seen = np.isfinite(col)
-            cur = omega + (alpha + gamma * neg) * sq + beta * var
-            var = np.where(seen, cur, var)
-            sq = np.where(seen, np.nan_to_num(col) ** 2, sq)
-            neg = np.where(seen, (np.nan_to_num(col) < 0).astype(float), neg)
+        for col, seen in zip(r.T, seen_all.T, strict=True):
+            var = np.where(seen, omega + (alpha + gamma * neg) * sq + beta * var, var)
+            sq = np.where(seen, col**2, sq)
+            neg = np.where(seen, (col < 0).astype(float), neg)
         var = omega + (alpha + gamma * neg) * sq + beta * var
     return var / PERCENT**2
 

@@ -214,6 +214,7 @@ class Forecaster:
             high_low = tuple(np.stack([p.high_low[k] for p in prepared]) for k in (0, 1))
         models = [p.model for p in prepared]
         point, dist = self.outputs(windows, models, distribution=spread, high_low=high_low)
+        served = self.served(prepared, dist)
         return [
             answer(
                 p.model,
@@ -222,10 +223,23 @@ class Forecaster:
                 h,
                 interval,
                 levels,
-                p.model.served_parts(row_of(dist, i), p.values),
+                served[i],
             )
             for i, p in enumerate(prepared)
         ]
+
+    def served(self, prepared: list[Prepared], dist: LogReturnForecast | None) -> list:
+        """Each item's served distribution parts (`SeriesModel.served_parts`), the combined baselines of
+        each series run over all its items' closes in one filter."""
+        if dist is None:
+            return [None] * len(prepared)
+        bases: dict[int, Any] = {}
+        for model in {id(p.model): p.model for p in prepared}.values():
+            if model.calibration.weight < 1 and model.calibration.baseline is not None:
+                mine = [i for i, p in enumerate(prepared) if p.model is model]
+                fc = model.baseline_forecasts([prepared[i].values for i in mine], self.horizon)
+                bases.update({i: row_of(fc, j) for j, i in enumerate(mine)})
+        return [p.model.served_parts(row_of(dist, i), p.values, bases.get(i)) for i, p in enumerate(prepared)]
 
     def predict(
         self,

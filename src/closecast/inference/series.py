@@ -59,19 +59,32 @@ class SeriesModel:
             *(c.feature_mean or [0.0] * n),
         )
 
-    def served_parts(self, dist: LogReturnForecast | None, values: np.ndarray) -> list[Part] | None:
+    def served_parts(
+        self, dist: LogReturnForecast | None, values: np.ndarray, base: LogReturnForecast | None = None
+    ) -> list[Part] | None:
         """The served distribution of one request as parts of a quantile average: the network's
         recalibrated distribution `dist` (a batch of one) and, for a combination, the baseline run over the
-        checked `values` sent (`closecast.distributions.served`); None for a point network."""
+        checked `values` sent (`closecast.distributions.served`), or its forecast `base` when a batch
+        computed it already (`baseline_forecasts`); None for a point network."""
         if dist is None:
             return None
-        weight, spec = self.calibration.weight, self.calibration.filter_spec()
+        weight = self.calibration.weight
         parts = [Part(dist, self.pit, weight)]
-        if spec is not None and weight < 1:
-            horizon = dist.loc.shape[1]
-            base = filter_forecast(spec, history_returns(values[None], spec.history), horizon)
+        if weight < 1 and self.calibration.baseline is not None:
+            base = base if base is not None else self.baseline_forecasts([values], dist.loc.shape[1])
             parts.append(Part(base, self.baseline_pit, 1.0 - weight))
         return parts
+
+    def baseline_forecasts(self, values: list[np.ndarray], horizon: int) -> LogReturnForecast:
+        """The combined baseline's forecasts `(n, horizon)` from each request's closes, in one filter."""
+        spec = self.calibration.filter_spec()
+        k = spec.history + 1
+        rows = np.full((len(values), k), np.nan)
+        for i, v in enumerate(values):
+            tail = np.asarray(v, dtype=np.float64)[-k:]
+            rows[i, k - tail.size :] = tail
+        with np.errstate(invalid="ignore"):
+            return filter_forecast(spec, history_returns(rows, spec.history), horizon)
 
     def serves(self) -> dict[str, Any]:
         """What this series' distribution answers are (`Calibration.describe`) and, where the metrics
