@@ -31,6 +31,25 @@ def run_module(module: str, *args: str, cwd: Path, timeout: float = 900) -> subp
     )
 
 
+def run_train(
+    *overrides: str, tmp_path: Path, multirun: bool = False, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """`python train.py [-m]` with the tiny settings and `overrides`, as a user starts it (a subprocess
+    from the repository root); run dirs under `tmp_path/outputs`, published files under `tmp_path/ckpts`."""
+    from tests.helpers.configs import TINY
+
+    paths = [f"paths.log_dir={tmp_path / 'outputs'}", f"paths.checkpoints_dir={tmp_path / 'ckpts'}"]
+    mode = ["-m"] if multirun else []
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *mode, *TINY, *overrides, *paths],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @contextlib.contextmanager
 def _hydra_state_restored() -> Iterator[None]:
     """Leave Hydra's globals and the logging setup as they were: a Hydra entry sets both for its run."""

@@ -22,6 +22,16 @@ class Part:
     weight: float = 1.0
 
 
+def combined(
+    network: Part, baseline: LogReturnForecast | None, baseline_pit: np.ndarray | None, weight: float
+) -> list[Part]:
+    """The served parts: the network's `network` part at `weight` and, below weight 1 with a baseline
+    forecast, the baseline's at `1 - weight` (evaluation and serving both build them here)."""
+    if baseline is None or weight >= 1:
+        return [network]
+    return [Part(network.forecast, network.pit, weight), Part(baseline, baseline_pit, 1.0 - weight)]
+
+
 def served_quantiles(parts: list[Part], levels) -> np.ndarray:
     """Quantiles of the log return `(n, horizon, L)` at nominal `levels` `(L,)`: the weighted average of
     each part's recalibrated quantiles (weights sum to 1; parts of weight 0 are not computed)."""

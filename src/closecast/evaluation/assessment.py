@@ -26,7 +26,7 @@ from closecast.evaluation.combination import choose_combination, served_parts
 from closecast.evaluation.comparison import Comparison, compare
 from closecast.evaluation.distribution_scores import outcome
 from closecast.evaluation.point import interval_coverage, score_forecasts
-from closecast.evaluation.recalibration import choose_pit
+from closecast.evaluation.recalibration import choose_pit, rule_of
 from closecast.evaluation.shrink import choose_shrink
 
 # Scores the module logs every epoch during fit (see `ForecastModule`); in metrics.json they are the kept
@@ -66,9 +66,7 @@ def calibrate(
     fc, pit = None, None
     if likelihood.has_distribution:
         fc = log_return_forecast(codec, likelihood, raw_val, shrink)
-        chosen = choose_pit(
-            fc, outcome(val.last.numpy(), val.future.numpy()), recalibration_rule(calibration)
-        )
+        chosen = choose_pit(fc, outcome(val.last.numpy(), val.future.numpy()), rule_of(calibration))
         pit = None if chosen is None else torch.from_numpy(chosen)
     return Calibration(torch.from_numpy(residuals), shrink, interval_scale, pit), fc
 
@@ -119,11 +117,6 @@ def raw_scores(
     return {k: v for k, v in score_forecasts({"model": pred}, future, last)["model"].items() if k in RAW}
 
 
-def recalibration_rule(settings: Any) -> str:
-    """`calibration.recalibrate` (`auto` unless set)."""
-    return str(settings.get("recalibrate", "auto"))
-
-
 def compare_distributions(
     codec: Codec,
     likelihood: Likelihood,
@@ -139,7 +132,7 @@ def compare_distributions(
     distribution's parts per part (None for a point network)."""
     y = {p: outcome(parts[p].last.numpy(), parts[p].future.numpy()) for p in ("val", "test")}
     anchors = {p: parts[p].anchors for p in ("val", "test")}
-    rule = recalibration_rule(settings)
+    rule = rule_of(settings)
     if not likelihood.has_distribution:
         return compare(y, anchors, fits, recalibrate=rule), calibration, None
     pit = None if calibration.pit is None else calibration.pit.numpy()

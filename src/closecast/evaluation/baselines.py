@@ -27,11 +27,10 @@ import numpy as np
 from arch.univariate import EGARCH, GARCH, Normal, StudentsT, ZeroMean
 from arch.univariate.volatility import EWMAVariance, VolatilityProcess
 
-EWMA_LAMBDA = 0.94
-
-
-# arch's optimizer is tuned for returns of order 1 (percent), not 0.01; forecasts are scaled back.
-PERCENT = 100.0
+# PERCENT: arch's optimizer is tuned for returns of order 1 (percent), not 0.01, so the fits are on percent
+# returns and forecasts are scaled back; the server's filter reads the same parameters, so both take the
+# scale (and EWMA's lambda) from it.
+from closecast.distributions.volatility_filter import EWMA_LAMBDA, PERCENT
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from closecast.distributions.predictive import LogReturnForecast, log_return_quantiles
-from closecast.distributions.served import Part
+from closecast.distributions.served import Part, combined
 from closecast.distributions.volatility_filter import FilterSpec, filter_forecast, history_returns
 from closecast.evaluation import scoring_rules as scores
 from closecast.evaluation.baselines import FIXED, BaselineFit
 from closecast.evaluation.comparison import baseline_forecast
 from closecast.evaluation.distribution_scores import GRID, grid_crps
-from closecast.evaluation.recalibration import choose_pit
+from closecast.evaluation.recalibration import choose_pit, rule_of
 
 SERVABLE = ("ewma_t", "garch_t", "gjr_t", "egarch_t")
 WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
@@ -82,7 +82,7 @@ def choose_combination(
         FIXED[name].process, params, fits[name].params["backcast"], int(settings.get("history", 250))
     )
     forecasts = {p: served_baseline(prices, anchors[p], spec, horizon) for p in ("val", "test")}
-    pit = choose_pit(forecasts["val"], y_val, str(settings.get("recalibrate", "auto")))
+    pit = choose_pit(forecasts["val"], y_val, rule_of(settings))
     q_net = log_return_quantiles(network.forecast, network.pit, GRID)
     q_base = log_return_quantiles(forecasts["val"], pit, GRID)
     losses = [grid_crps(y_val, w * q_net + (1 - w) * q_base).mean() for w in WEIGHTS]
@@ -94,5 +94,4 @@ def served_parts(network: Part, combination: Combination | None, part: str) -> l
     """The served distribution's parts on `part` (`network` is that part's network forecast)."""
     if combination is None:
         return [network]
-    base = Part(combination.forecasts[part], combination.pit, 1.0 - combination.weight)
-    return [Part(network.forecast, network.pit, combination.weight), base]
+    return combined(network, combination.forecasts[part], combination.pit, combination.weight)

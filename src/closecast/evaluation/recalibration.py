@@ -16,6 +16,11 @@ from closecast.evaluation.distribution_scores import GRID, grid_crps
 RECALIBRATE = ("auto", "always", "never")
 
 
+def rule_of(settings) -> str:
+    """`calibration.recalibrate` from the calibration settings (`auto` unless set)."""
+    return str(settings.get("recalibrate", "auto"))
+
+
 def _rows(fc: LogReturnForecast, rows: slice) -> LogReturnForecast:
     return LogReturnForecast(fc.loc[rows], fc.scale[rows], None if fc.df is None else fc.df[rows])
 

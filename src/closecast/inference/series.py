@@ -15,7 +15,7 @@ import torch
 from closecast.data.codec import Codec
 from closecast.distributions.calibration import Calibration
 from closecast.distributions.predictive import LogReturnForecast
-from closecast.distributions.served import Part
+from closecast.distributions.served import Part, combined
 from closecast.distributions.volatility_filter import filter_forecast, history_returns
 from closecast.errors import InputError
 
@@ -69,11 +69,9 @@ class SeriesModel:
         if dist is None:
             return None
         weight = self.calibration.weight
-        parts = [Part(dist, self.pit, weight)]
-        if weight < 1 and self.calibration.baseline is not None:
-            base = base if base is not None else self.baseline_forecasts([values], dist.loc.shape[1])
-            parts.append(Part(base, self.baseline_pit, 1.0 - weight))
-        return parts
+        if weight < 1 and self.calibration.baseline is not None and base is None:
+            base = self.baseline_forecasts([values], dist.loc.shape[1])
+        return combined(Part(dist, self.pit), base, self.baseline_pit, weight)
 
     def baseline_forecasts(self, values: list[np.ndarray], horizon: int) -> LogReturnForecast:
         """The combined baseline's forecasts `(n, horizon)` from each request's closes, in one filter."""

@@ -3,9 +3,6 @@ keys it sets, and publishes nothing; the DDP preset runs through `train.py`, sin
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ from omegaconf import OmegaConf
 from closecast.artifacts.schema import load_artifact
 from closecast.training.run import objective, train
 from tests.helpers.configs import ROOT, TINY, compose_train
+from tests.helpers.entries import run_train
 
 CONFIGS = ROOT / "configs"
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -80,22 +78,7 @@ def test_spawning_debug_preset_runs_on_two_cpu_processes_from_the_entry_point(na
     # The preset publishes nothing (its own setting, checked here), and publish=true on top of it is
     # refused too (a debug run trains on part of the data); rank 0 alone writes the run's artifact.
     assert compose_train(tmp_path, [f"debug={name}"]).publish is False
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            *TINY,
-            f"debug={name}",
-            "publish=true",
-            f"paths.log_dir={tmp_path / 'outputs'}",
-            f"paths.checkpoints_dir={tmp_path / 'ckpts'}",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run_train(f"debug={name}", "publish=true", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
     (run,) = (tmp_path / "outputs" / "debug" / "runs").iterdir()

@@ -3,9 +3,7 @@ or debug run, a multirun job or a model the server could not answer, and its las
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +12,8 @@ import pytest
 from closecast.artifacts.publish import main as publish_main
 from closecast.artifacts.schema import load_artifact
 from closecast.training.run import train
-from tests.helpers.configs import ROOT, TINY, compose_train
+from tests.helpers.configs import ROOT, compose_train
+from tests.helpers.entries import run_train
 
 
 def last_line(text: str) -> str:
@@ -88,23 +87,8 @@ def test_make_train_is_the_run_that_publishes():
 
 @pytest.mark.slow
 def test_no_job_of_a_multirun_publishes(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            "-m",
-            *TINY,
-            "trainer.max_epochs=1",
-            "model.hidden=4,8",
-            "publish=true",
-            f"paths.log_dir={tmp_path / 'outputs'}",
-            f"paths.checkpoints_dir={tmp_path / 'ckpts'}",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = run_train(
+        "trainer.max_epochs=1", "model.hidden=4,8", "publish=true", tmp_path=tmp_path, multirun=True
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not (tmp_path / "ckpts").exists()
