@@ -28,12 +28,12 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from benchmarks import document
 from benchmarks.serve_batch import batch_items, default_artifact, measure_batch, measure_batch_inproc
 from benchmarks.serve_load import Server, measure_load, served_inference_ms
+from benchmarks.timing import call_times, percentile_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"ratio_vs_bare": 0.5, "ratio_vs_capstone": 10.0, "inproc_p50_ms": 0.3, "batch_p50_ms": 20.0}
@@ -53,28 +53,16 @@ def measure_inproc(artifact: Path, iterations: int) -> dict:
     values = [100.0 + np.sin(i / 3) for i in range(forecaster.window)]
 
     def timed() -> tuple[float, float]:
-        for _ in range(max(20, iterations // 10)):
-            forecaster.predict(values)
-        times = []
-        for _ in range(iterations):
-            start = time.perf_counter()
-            forecaster.predict(values)
-            times.append(time.perf_counter() - start)
-        return float(np.percentile(times, 50)) * 1e3, float(np.percentile(times, 99)) * 1e3
+        times = call_times(lambda: forecaster.predict(values), iterations, max(20, iterations // 10))
+        return percentile_ms(times, 50), percentile_ms(times, 99)
 
     codec = forecaster.series[forecaster.names[0]].codec
     x = codec.encode(torch.tensor(values, dtype=torch.float64)).unsqueeze(0)
 
     def timed_forward() -> tuple[float, float]:
-        times = []
         with torch.inference_mode():
-            for _ in range(max(20, iterations // 10)):
-                forecaster.net(x)
-            for _ in range(iterations):
-                start = time.perf_counter()
-                forecaster.net(x)
-                times.append(time.perf_counter() - start)
-        return float(np.percentile(times, 50)) * 1e3, float(np.percentile(times, 99)) * 1e3
+            times = call_times(lambda: forecaster.net(x), iterations, max(20, iterations // 10))
+        return percentile_ms(times, 50), percentile_ms(times, 99)
 
     results: dict[str, list[tuple[float, float]]] = {"forecast": [], "forward": []}
     for _ in range(2):  # A/B/A/B: the whole forecast, then the module's forward alone

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
+
+from benchmarks.timing import call_times, percentile_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
@@ -87,27 +88,27 @@ def measure_batch(url: str, items: list[dict], requests: int) -> dict:
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     headers = {"Content-Type": "application/json"}
-    times, errors = [], 0
+    errors = 0
+
+    def call() -> None:
+        nonlocal errors
+        connection.request("POST", "/predict/batch", body, headers)
+        response = connection.getresponse()
+        answer = response.read()
+        if response.status != 200 or len(json.loads(answer)["items"]) != len(items):
+            errors += 1
+
     try:
-        for i in range(requests + max(3, requests // 10)):  # the first few warm the route
-            start = time.perf_counter()
-            connection.request("POST", "/predict/batch", body, headers)
-            response = connection.getresponse()
-            answer = response.read()
-            elapsed = time.perf_counter() - start
-            if response.status != 200 or len(json.loads(answer)["items"]) != len(items):
-                errors += 1
-            if i >= max(3, requests // 10):
-                times.append(elapsed)
+        times = call_times(call, requests, max(3, requests // 10))  # the first few warm the route
     finally:
         connection.close()
-    p50 = float(np.percentile(times, 50))
+    p50 = percentile_ms(times, 50)
     return {
         "batch_items": len(items),
         "batch_body_bytes": len(body),
-        "batch_p50_ms": p50 * 1e3,
-        "batch_p99_ms": float(np.percentile(times, 99)) * 1e3,
-        "batch_forecasts_per_s": len(items) / p50,
+        "batch_p50_ms": p50,
+        "batch_p99_ms": percentile_ms(times, 99),
+        "batch_forecasts_per_s": len(items) / (p50 / 1e3),
         "batch_requests": requests,
         "batch_errors": errors,
     }
@@ -123,11 +124,5 @@ def measure_batch_inproc(artifact: Path, items: list[dict], iterations: int) -> 
     torch.set_num_threads(1)  # as the server does
     forecaster = Forecaster(load_artifact(artifact))
     batch = [Item(i["values"], i["series"]) for i in items]
-    for _ in range(3):
-        forecaster.predict_items(batch)
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        forecaster.predict_items(batch)
-        times.append(time.perf_counter() - start)
-    return {"batch_inproc_p50_ms": float(np.percentile(times, 50)) * 1e3}
+    times = call_times(lambda: forecaster.predict_items(batch), iterations, 3)
+    return {"batch_inproc_p50_ms": percentile_ms(times, 50)}
