@@ -17,7 +17,7 @@ from closecast.hpo.sampling import TrialSeededSampler
 from closecast.hpo.storage import open_storage
 from hydra_plugins.closecast_sweeper._repeats import RepeatedParams, Repeats
 from hydra_plugins.closecast_sweeper._study import open_study
-from tests.helpers.sweeps import ok, storage_url, study_of, sweep
+from tests.helpers.sweeps import ok, storage_url, study_of, sweep_here
 
 SAMPLERS = {
     "nsgaii": (lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=4), 2),
@@ -96,8 +96,8 @@ def test_a_study_refuses_another_search_space_or_pruner_naming_the_study_to_use(
 
 
 @pytest.mark.slow
-def test_a_trial_shows_validation_only_and_keeps_test_in_metrics_json(tmp_path):
-    proc = ok(sweep(tmp_path, "hydra.sweeper.n_trials=1"))
+def test_a_trial_shows_validation_only_and_keeps_test_in_metrics_json(tmp_path, capfd):
+    proc = ok(sweep_here(tmp_path, "hydra.sweeper.n_trials=1", capfd=capfd))
     (trial,) = study_of(storage_url(tmp_path)).trials
     run = Path(trial.user_attrs["run_dir"])
     shown = proc.stdout + proc.stderr + (run / "train.log").read_text()
@@ -108,10 +108,10 @@ def test_a_trial_shows_validation_only_and_keeps_test_in_metrics_json(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_pruned_trial_is_logged_as_pruned_not_as_a_failed_job(tmp_path):
+def test_a_pruned_trial_is_logged_as_pruned_not_as_a_failed_job(tmp_path, capfd):
     pruning = ["hparams_search/pruner=median", "hpo.pruner._target_=optuna.pruners.ThresholdPruner"]
     pruning += ["~hpo.pruner.n_startup_trials", "+hpo.pruner.upper=0.000001", "trainer.max_epochs=5"]
-    proc = ok(sweep(tmp_path, "hydra.sweeper.n_trials=1", *pruning, pruning=True))
+    proc = ok(sweep_here(tmp_path, "hydra.sweeper.n_trials=1", *pruning, capfd=capfd, pruning=True))
     (trial,) = study_of(storage_url(tmp_path)).trials
     assert trial.state == TrialState.PRUNED
     log = (Path(trial.user_attrs["run_dir"]) / "train.log").read_text()
@@ -121,15 +121,16 @@ def test_a_pruned_trial_is_logged_as_pruned_not_as_a_failed_job(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_nsgaii_study_holds_no_repeated_parameter_set(tmp_path):
+def test_an_nsgaii_study_holds_no_repeated_parameter_set(tmp_path, capfd):
     space = ["hydra.sweeper.params=null", "data.window=choice(10,20)", "model.hidden=choice(4,8)"]
     proc = ok(
-        sweep(
+        sweep_here(
             tmp_path,
             *space,
             "hydra.sweeper.n_trials=4",
             "hydra.sweeper.sampler.population_size=2",
             "trainer.max_epochs=1",
+            capfd=capfd,
             search="optuna_pareto",
         )
     )
@@ -140,8 +141,8 @@ def test_an_nsgaii_study_holds_no_repeated_parameter_set(tmp_path):
 
 
 @pytest.mark.slow
-def test_rerunning_a_study_with_another_pruner_is_refused(tmp_path):
-    ok(sweep(tmp_path, "hydra.sweeper.n_trials=1", "trainer.max_epochs=1"))
-    proc = sweep(tmp_path, "hydra.sweeper.n_trials=1", "trainer.max_epochs=1", pruning=True)  # hyperband
+def test_rerunning_a_study_with_another_pruner_is_refused(tmp_path, capfd):
+    ok(sweep_here(tmp_path, "hydra.sweeper.n_trials=1", "trainer.max_epochs=1", capfd=capfd))
+    proc = sweep_here(tmp_path, "hydra.sweeper.n_trials=1", "trainer.max_epochs=1", capfd=capfd, pruning=True)  # hyperband
     assert proc.returncode != 0
     assert "was run with another pruner" in proc.stderr and "hpo.study_name=closecast_lstm_" in proc.stderr
