@@ -52,7 +52,7 @@ def test_schemathesis_finds_no_server_error_and_no_broken_promise(url: str, tmp_
         "run",
         f"{url}/openapi.json",
         "--checks=all",
-        "--max-examples=300",
+        "--max-examples=150",
         "--seed=7",
         "--generation-database=none",
         "--no-color",
@@ -75,7 +75,7 @@ def test_schemathesis_finds_no_server_error_and_no_broken_promise(url: str, tmp_
 
 
 def test_bounded_concurrent_load_has_no_errors_and_flat_memory(url: str) -> None:
-    total, concurrency = 2000, 16
+    total, concurrency = 1000, 16
     statuses: list[int] = []
 
     async def run(n: int) -> None:
