@@ -146,6 +146,8 @@ def markdown(result: dict, command: str) -> str:
             f"| batch of {n}, p50 ms | {result['batch_p50_ms']:.2f} | ≤ {TARGETS['batch_p50_ms']:.0f} |",
             f"| batch of {n}, p99 ms | {result['batch_p99_ms']:.2f} | |",
             f"| the same batch in-process, p50 ms | {result['batch_inproc_p50_ms']:.2f} | |",
+            f"| the same batch in-process with 3 quantiles, p50 ms | "
+            f"{result['batch_quantiles_inproc_p50_ms']:.2f} | |",
             f"| forecasts/s: batch of {n} / single-series requests at concurrency {result['concurrency']} | "
             f"{result['batch_forecasts_per_s']:.0f} / {load['closecast']['req_per_s']:.0f} | |",
         ]

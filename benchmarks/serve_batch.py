@@ -2,13 +2,14 @@
 
 `default_artifact` builds what `make train` publishes, in shape: the default network (configs/model/
 lstm.yaml: its size and likelihood head), the default inputs, window and horizon (configs/data/default.yaml),
-codecs fitted on the bundled prices and a calibration record of the same kind (residuals and PIT values);
-the weights are seeded, not trained (speed only). With `n_series` > 1 it is what a pooled run publishes:
-one network and that many series' records.
+codecs fitted on the bundled prices and a calibration record of the same kind (residuals and PIT values,
+and, as `calibration.combine=auto` publishes, a Student-t GJR-GARCH baseline over the last
+`calibration.history` closes at network weight 0.5); the weights are seeded, not trained (speed only).
+With `n_series` > 1 it is what a pooled run publishes: one network and that many series' records.
 
 The batch figures: one `POST /predict/batch` of `n_series` windows, one series each, sent one at a time
 over a kept-alive connection to the loaded server (p50, p99, forecasts per second), and the same batch in
-this process (`Forecaster.predict_items`), to show what the server adds.
+this process (`Forecaster.predict_items`), to show what the server adds, with and without quantiles.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def default_artifact(path: Path, n_series: int = 1, seed: int = 0) -> Path:
 
     data = OmegaConf.load(ROOT / "configs" / "data" / "default.yaml")
     model = OmegaConf.load(ROOT / "configs" / "model" / "lstm.yaml")
+    history = int(OmegaConf.load(ROOT / "configs" / "train.yaml").calibration.history)
     features = list(data.features)
     torch.manual_seed(seed)
     net = LSTMForecaster(
@@ -62,8 +64,16 @@ def default_artifact(path: Path, n_series: int = 1, seed: int = 0) -> Path:
         train = prices[start : start + int((len(prices) - start) * data.train_frac)]
         codec = Codec.fit(train, data.target, data.window, data.horizon, features, data.ma_window)
         sorted_draws = np.sort(rng.uniform(0.0, 1.0, (500, data.horizon)), axis=0)
+        params = {"omega": 0.02 + 0.001 * k, "alpha[1]": 0.05, "gamma[1]": 0.08, "beta[1]": 0.88, "nu": 6.0}
+        baseline = {"name": "gjr_t", "process": "gjr", "params": params, "backcast": 2.0, "history": history}
         calibration = Calibration(
-            torch.from_numpy(sorted_draws * 0.05), 0.5, "none", torch.from_numpy(sorted_draws)
+            torch.from_numpy(sorted_draws * 0.05),
+            0.5,
+            "none",
+            torch.from_numpy(sorted_draws),
+            weight=0.5,
+            baseline=baseline,
+            baseline_pit=torch.from_numpy(sorted_draws),
         )
         name = ticker if n_series == 1 else f"{ticker}_{k}"
         meta = {"ticker": name, "feature": column, "start": None, "end": None}
@@ -125,4 +135,11 @@ def measure_batch_inproc(artifact: Path, items: list[dict], iterations: int) -> 
     forecaster = Forecaster(load_artifact(artifact))
     batch = [Item(i["values"], i["series"]) for i in items]
     times = call_times(lambda: forecaster.predict_items(batch), iterations, 3)
-    return {"batch_inproc_p50_ms": percentile_ms(times, 50)}
+    # The same batch asking for quantiles: every item's served distribution (a combination runs its
+    # baseline filter over every item's closes).
+    levels = [0.05, 0.5, 0.95]
+    spread = call_times(lambda: forecaster.predict_items(batch, quantiles=levels), max(3, iterations // 5), 1)
+    return {
+        "batch_inproc_p50_ms": percentile_ms(times, 50),
+        "batch_quantiles_inproc_p50_ms": percentile_ms(spread, 50),
+    }

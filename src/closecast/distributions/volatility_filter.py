@@ -10,6 +10,7 @@ past prices a request may send, so what is scored is what is served."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,21 +50,36 @@ class FilterSpec:
         }
 
 
-def _param(spec: FilterSpec, name: str) -> float:
-    return float(spec.params.get(name, 0.0))
+Specs = FilterSpec | Sequence[FilterSpec]  # one spec for every row, or one per row (all of one process)
 
 
-def one_step_variance(spec: FilterSpec, returns: np.ndarray) -> np.ndarray:
+def _stacked(specs: Specs, n: int) -> tuple[str, dict[str, np.ndarray | float], np.ndarray | float]:
+    """The process, parameters and backcast of `specs`: scalars for one spec, `(n,)` arrays for one a row."""
+    if isinstance(specs, FilterSpec):
+        return specs.process, {k: float(v) for k, v in specs.params.items()}, specs.backcast
+    if len(specs) != n or len({s.process for s in specs}) != 1:
+        raise ValueError(f"one filter spec per row, all of one process: got {len(specs)} for {n} rows")
+    names = {k for s in specs for k in s.params}
+    params = {k: np.array([s.params.get(k, 0.0) for s in specs], dtype=np.float64) for k in names}
+    return specs[0].process, params, np.array([s.backcast for s in specs], dtype=np.float64)
+
+
+def one_step_variance(specs: Specs, returns: np.ndarray) -> np.ndarray:
     """Returns `(n, k)` (percent-free log returns, oldest first; NaN where a row has fewer) → the variance
-    `(n,)` of each row's next return."""
+    `(n,)` of each row's next return, by one fitted spec or one per row (`Specs`)."""
     r = np.asarray(returns, dtype=np.float64) * PERCENT
     n = r.shape[0]
-    # Where a row has no return yet (NaN padding), its state is left as it is.
+    process, params, backcast = _stacked(specs, n)
+    # Where a row has no return yet (NaN padding), its state is left as it is; columns no row has seen
+    # yet leave every state as it is, so the recursion starts at the first column some row has.
     seen_all = np.isfinite(r)
-    r = np.where(seen_all, r, 0.0)
-    omega, alpha, gamma, beta = (_param(spec, k) for k in ("omega", "alpha[1]", "gamma[1]", "beta[1]"))
-    if spec.process == "egarch":
-        ln_var = np.full(n, spec.backcast)  # arch's EGARCH backcast is already a log variance
+    seen_any = seen_all.any(axis=0)
+    first = int(np.argmax(seen_any)) if seen_any.any() else r.shape[1]
+    seen_all = seen_all[:, first:]
+    r = np.where(seen_all, r[:, first:], 0.0)
+    omega, alpha, gamma, beta = (params.get(k, 0.0) for k in ("omega", "alpha[1]", "gamma[1]", "beta[1]"))
+    if process == "egarch":
+        ln_var = np.broadcast_to(backcast, (n,)).astype(np.float64)  # arch's EGARCH backcast: a log variance
         started = np.zeros(n, dtype=bool)
         z = np.zeros(n)
         for col, seen in zip(r.T, seen_all.T, strict=True):
@@ -73,14 +89,15 @@ def one_step_variance(spec: FilterSpec, returns: np.ndarray) -> np.ndarray:
             started |= seen
         shock = np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0)
         var = np.exp(np.minimum(omega + shock + beta * ln_var, 700.0))
-    elif spec.process == "ewma":
-        var = np.full(n, spec.backcast)
+    elif process == "ewma":
+        var = np.broadcast_to(backcast, (n,)).astype(np.float64)
         for col, seen in zip(r.T, seen_all.T, strict=True):
             var = np.where(seen, EWMA_LAMBDA * var + (1 - EWMA_LAMBDA) * col**2, var)
     else:
         # Before the first return, arch puts the backcast in every lagged term (half of it for the
         # leverage term, whose sign is unknown).
-        var, sq, neg = np.full(n, spec.backcast), np.full(n, spec.backcast), np.full(n, 0.5)
+        var = np.broadcast_to(backcast, (n,)).astype(np.float64)
+        sq, neg = var.copy(), np.full(n, 0.5)
         for col, seen in zip(r.T, seen_all.T, strict=True):
             var = np.where(seen, omega + (alpha + gamma * neg) * sq + beta * var, var)
             sq = np.where(seen, col**2, sq)
@@ -98,12 +115,18 @@ def history_returns(prices: np.ndarray, history: int) -> np.ndarray:
     return np.hstack([np.full((r.shape[0], pad), np.nan), r]) if pad > 0 else r
 
 
-def filter_forecast(spec: FilterSpec, returns: np.ndarray, horizon: int) -> LogReturnForecast:
-    """The baseline's naive-centred forecast `(n, horizon)` from each row of past `returns`: one-step
-    variance, flat over the horizon (√h), Student-t with the fitted degrees of freedom when it has one."""
-    var = one_step_variance(spec, returns)[:, None] * np.arange(1, horizon + 1)
-    nu = spec.params.get("nu")
-    if nu is None:
+def filter_forecast(specs: Specs, returns: np.ndarray, horizon: int) -> LogReturnForecast:
+    """The baseline's naive-centred forecast `(n, horizon)` from each row of past `returns` (by one spec or
+    one per row, `Specs`): one-step variance, flat over the horizon (√h), Student-t with the fitted degrees
+    of freedom when the spec has them (one per row: all have them or none)."""
+    var = one_step_variance(specs, returns)[:, None] * np.arange(1, horizon + 1)
+    rows = [specs] if isinstance(specs, FilterSpec) else list(specs)
+    has_nu = {"nu" in s.params for s in rows}
+    if has_nu == {False}:
         return LogReturnForecast(np.zeros_like(var), np.sqrt(var))
+    if has_nu != {True}:
+        raise ValueError("filter specs of one call must all have Student-t degrees of freedom or none")
+    nu = np.array([s.params["nu"] for s in rows], dtype=np.float64)[:, None]
+    nu = np.broadcast_to(nu, var.shape) if len(rows) > 1 else np.full_like(var, nu.item())
     scale = np.sqrt(var * (nu - 2.0) / nu)
-    return LogReturnForecast(np.zeros_like(var), scale, np.full_like(var, nu))
+    return LogReturnForecast(np.zeros_like(var), scale, np.array(nu))

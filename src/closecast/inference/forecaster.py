@@ -28,6 +28,7 @@ from closecast.inference.inputs import (
 )
 from closecast.inference.series import (
     SeriesModel,
+    baseline_forecasts,
     cautious_calibration,
     pick_series,
     series_models,
@@ -230,15 +231,19 @@ class Forecaster:
 
     def served(self, prepared: list[Prepared], dist: LogReturnForecast | None) -> list:
         """Each item's served distribution parts (`SeriesModel.served_parts`), the combined baselines of
-        each series run over all its items' closes in one filter."""
+        all items run in one filter per process (each row by its own series' parameters)."""
         if dist is None:
             return [None] * len(prepared)
         bases: dict[int, Any] = {}
-        for model in {id(p.model): p.model for p in prepared}.values():
-            if model.calibration.weight < 1 and model.calibration.baseline is not None:
-                mine = [i for i, p in enumerate(prepared) if p.model is model]
-                fc = model.baseline_forecasts([prepared[i].values for i in mine], self.horizon)
-                bases.update({i: row_of(fc, j) for j, i in enumerate(mine)})
+        groups: dict[tuple, list[int]] = {}  # items whose baselines one filter call can run together
+        for i, p in enumerate(prepared):
+            spec = p.model.spec
+            if spec is not None:
+                groups.setdefault((spec.process, spec.history, "nu" in spec.params), []).append(i)
+        for mine in groups.values():
+            specs = [prepared[i].model.spec for i in mine]
+            fc = baseline_forecasts(specs, [prepared[i].values for i in mine], self.horizon)
+            bases.update({i: row_of(fc, j) for j, i in enumerate(mine)})
         return [p.model.served_parts(row_of(dist, i), p.values, bases.get(i)) for i, p in enumerate(prepared)]
 
     def predict(

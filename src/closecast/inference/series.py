@@ -16,7 +16,7 @@ from closecast.data.codec import Codec
 from closecast.distributions.calibration import Calibration
 from closecast.distributions.predictive import LogReturnForecast
 from closecast.distributions.served import Part, combined
-from closecast.distributions.volatility_filter import filter_forecast, history_returns
+from closecast.distributions.volatility_filter import FilterSpec, filter_forecast, history_returns
 from closecast.errors import InputError
 
 # How a request's prices are normalized: `codec`, by the named series' training statistics (a series
@@ -45,6 +45,8 @@ class SeriesModel:
 
     def __post_init__(self) -> None:
         self.residuals = self.calibration.residuals.double().numpy()
+        # The combined baseline's filter (None when the network is served alone).
+        self.spec = self.calibration.filter_spec() if self.calibration.weight < 1 else None
         pit, base_pit = self.calibration.pit, self.calibration.baseline_pit
         self.pit = None if pit is None else pit.double().numpy()
         self.baseline_pit = None if base_pit is None else base_pit.double().numpy()
@@ -68,21 +70,9 @@ class SeriesModel:
         computed it already (`baseline_forecasts`); None for a point network."""
         if dist is None:
             return None
-        weight = self.calibration.weight
-        if weight < 1 and self.calibration.baseline is not None and base is None:
-            base = self.baseline_forecasts([values], dist.loc.shape[1])
-        return combined(Part(dist, self.pit), base, self.baseline_pit, weight)
-
-    def baseline_forecasts(self, values: list[np.ndarray], horizon: int) -> LogReturnForecast:
-        """The combined baseline's forecasts `(n, horizon)` from each request's closes, in one filter."""
-        spec = self.calibration.filter_spec()
-        k = spec.history + 1
-        rows = np.full((len(values), k), np.nan)
-        for i, v in enumerate(values):
-            tail = np.asarray(v, dtype=np.float64)[-k:]
-            rows[i, k - tail.size :] = tail
-        with np.errstate(invalid="ignore"):
-            return filter_forecast(spec, history_returns(rows, spec.history), horizon)
+        if self.spec is not None and base is None:
+            base = baseline_forecasts([self.spec], [values], dist.loc.shape[1])
+        return combined(Part(dist, self.pit), base, self.baseline_pit, self.calibration.weight)
 
     def serves(self) -> dict[str, Any]:
         """What this series' distribution answers are (`Calibration.describe`) and, where the metrics
@@ -98,6 +88,18 @@ class SeriesModel:
     @property
     def normalize(self) -> str:
         return "codec" if self.name is not None else "window"
+
+
+def baseline_forecasts(specs: list[FilterSpec], values: list[np.ndarray], horizon: int) -> LogReturnForecast:
+    """The combined baselines' forecasts `(n, horizon)` from each request's closes `values[i]` by its
+    series' filter `specs[i]` (all of one process and history), in one filter over every row."""
+    k = specs[0].history + 1
+    rows = np.full((len(values), k), np.nan)
+    for i, v in enumerate(values):
+        tail = np.asarray(v, dtype=np.float64)[-k:]
+        rows[i, k - tail.size :] = tail
+    with np.errstate(invalid="ignore"):
+        return filter_forecast(specs, history_returns(rows, specs[0].history), horizon)
 
 
 def series_models(artifact: dict[str, Any]) -> dict[str, SeriesModel]:

@@ -59,3 +59,42 @@ def test_only_the_last_history_returns_are_read():
 def test_a_bad_spec_is_refused_by_name(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FilterSpec(**kwargs)
+
+
+@pytest.mark.parametrize("process", ["ewma", "garch", "gjr", "egarch"])
+def test_one_spec_per_row_gives_each_row_what_its_own_spec_gives(process):
+    # A batch of several series' requests runs in one filter, each row by its own series' parameters;
+    # rows of different lengths are NaN-padded on the left, the shortest padding every row has is skipped.
+    rng = np.random.default_rng(3)
+    specs = [
+        FilterSpec(
+            process,
+            {
+                "omega": 0.02 + 0.01 * i,
+                "alpha[1]": 0.05 + 0.01 * i,
+                "gamma[1]": 0.03 * i,
+                "beta[1]": 0.9 - 0.02 * i,
+                "nu": 5.0 + i,
+            },
+            1.2 + 0.3 * i,
+            history=60,
+        )
+        for i in range(4)
+    ]
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, (4, 80)), axis=1))
+    windows = np.full((4, 80), np.nan)
+    for i, keep in enumerate([80, 30, 12, 2]):
+        windows[i, -keep:] = prices[i, -keep:]
+    returns = history_returns(windows[:, -30:], 60)  # 31 leading columns no row has seen
+    together = filter_forecast(specs, returns, horizon=3)
+    assert np.isnan(returns[:, :31]).all()
+    np.testing.assert_array_equal(filter_forecast(specs, returns[:, 31:], horizon=3).scale, together.scale)
+    for i, spec in enumerate(specs):
+        alone = filter_forecast(spec, returns[i : i + 1], horizon=3)
+        np.testing.assert_allclose(together.scale[i], alone.scale[0], rtol=1e-13)
+        np.testing.assert_array_equal(together.df[i], alone.df[0])
+    with pytest.raises(ValueError, match="one filter spec per row"):
+        one_step_variance(specs[:2], returns)
+    gaussian = FilterSpec(process, {"omega": 0.02, "alpha[1]": 0.05, "beta[1]": 0.9}, 1.0, history=60)
+    with pytest.raises(ValueError, match="all have Student-t degrees of freedom or none"):
+        filter_forecast([*specs[:3], gaussian], returns, horizon=1)
