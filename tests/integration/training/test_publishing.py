@@ -12,8 +12,8 @@ import pytest
 from closecast.artifacts.publish import main as publish_main
 from closecast.artifacts.schema import load_artifact
 from closecast.training.run import train
-from tests.helpers.configs import ROOT, compose_train
-from tests.helpers.entries import run_train
+from tests.helpers.configs import ROOT, TINY, compose_train
+from tests.helpers.entries import run_entry
 
 
 def last_line(text: str) -> str:
@@ -85,11 +85,10 @@ def test_make_train_is_the_run_that_publishes():
     assert "train.py publish=true" in proc.stdout
 
 
-@pytest.mark.slow
-def test_no_job_of_a_multirun_publishes(tmp_path):
-    proc = run_train(
-        "trainer.max_epochs=1", "model.hidden=4,8", "publish=true", tmp_path=tmp_path, multirun=True
-    )
+def test_no_job_of_a_multirun_publishes(tmp_path, capfd):
+    paths = [f"paths.log_dir={tmp_path / 'outputs'}", f"paths.checkpoints_dir={tmp_path / 'ckpts'}"]
+    args = ["-m", *TINY, "trainer.max_epochs=1", "model.hidden=4,8", "publish=true", *paths]
+    proc = run_entry("train.py", *args, cwd=ROOT, capfd=capfd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not (tmp_path / "ckpts").exists()
     said = [line for line in proc.stdout.splitlines() if line.startswith("not published:")]
