@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from closecast.inference.forecaster import Forecaster
-from closecast.serving.registry import Entry, Registry
+from closecast.serving.registry import WHERE, Entry, Registry
 from closecast.serving.schemas import BatchRequest, PredictRequest
 
 
@@ -72,7 +72,7 @@ async def resolve_target(request: Request, checkpoint_path: str, device: str) ->
     # step on every request.
     registry = await get_registry(request)
     if not registry.entries:
-        raise NoModelLoaded(f"no checkpoint is loaded from {str(registry.directory)!r}; train one")
+        raise NoModelLoaded(f"no checkpoint is loaded from {WHERE}; train one (`make train`)")
     entry = registry.resolve(checkpoint_path)
     return entry, entry.forecaster(device)
 
