@@ -59,3 +59,19 @@ def tiny_artifact(kind: str, seed: int = 0) -> dict[str, Any]:
         data = {"ticker": name, "feature": "Adj Close", "start": "2020-01-01", "end": "2021-01-01"}
         records[name] = series_record(codec, calibration, data, {"test/mae": 1.0})
     return build_universe_artifact(net, records, {"test/mae": 1.0})
+
+
+def nan_weights() -> dict[str, Any]:
+    """A Student-t artifact whose weights are all NaN: it loads, but no answer is a number."""
+    artifact = tiny_artifact("student_t")
+    artifact["state_dict"] = {k: torch.full_like(v, float("nan")) for k, v in artifact["state_dict"].items()}
+    return artifact
+
+
+def absurd_window() -> dict[str, Any]:
+    """A schema-valid point artifact declaring a window of a billion prices."""
+    artifact = tiny_artifact("point")
+    artifact["window"] = 10**9
+    for record in artifact["series"].values():
+        record["codec"]["window"] = 10**9
+    return artifact

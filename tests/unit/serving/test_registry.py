@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
 from closecast.artifacts.publish import save_artifact
@@ -16,23 +15,9 @@ from closecast.serving import registry as registry_module
 from closecast.serving.app import create_app
 from closecast.serving.registry import Registry
 from closecast.serving.settings import Settings
-from tests.helpers.artifacts import KINDS, WINDOW, tiny_artifact
+from tests.helpers.artifacts import KINDS, WINDOW, absurd_window, nan_weights, tiny_artifact
 
 VALUES = [100.0 + 0.5 * i for i in range(WINDOW)]
-
-
-def nan_weights() -> dict:
-    artifact = tiny_artifact("student_t")
-    artifact["state_dict"] = {k: torch.full_like(v, float("nan")) for k, v in artifact["state_dict"].items()}
-    return artifact
-
-
-def absurd_window() -> dict:
-    artifact = tiny_artifact("point")
-    artifact["window"] = 10**9
-    for record in artifact["series"].values():
-        record["codec"]["window"] = 10**9
-    return artifact
 
 
 def level_target_with_a_likelihood_head() -> dict:
