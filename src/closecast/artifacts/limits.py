@@ -16,7 +16,9 @@ from closecast.distributions.likelihood import likelihood_of
 __all__ = ["MAX_FILE_BYTES", "MAX_PRICE", "MAX_VALUES", "MAX_WINDOW", "exceeded", "parameter_count"]
 
 MAX_FILE_BYTES = 2**30  # bytes of one artifact file, checked before it is read
-MAX_VALUES = 10_000  # prices one request may carry, so the longest window a request can fill
+# Prices one request may carry (the server's schema), so the longest window a request can fill; a
+# window is tens of prices, so this is generous.
+MAX_VALUES = 10_000
 MAX_WINDOW = MAX_VALUES
 MAX_HORIZON = 1_000  # steps ahead
 MAX_HIDDEN = 4_096  # LSTM units per layer
