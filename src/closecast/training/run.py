@@ -62,9 +62,14 @@ def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
 
 
 def not_for_serving(
-    cfg: DictConfig, trainer: pl.Trainer, largest_price: float, artifact: dict[str, Any] | None = None
+    cfg: DictConfig,
+    trainer: pl.Trainer,
+    largest_price: float,
+    artifact: dict[str, Any] | None = None,
+    size_bytes: int | None = None,
 ) -> str | None:
-    """Why this run's artifact must not be published even when asked (None: it may be)."""
+    """Why this run's artifact (its dict and file size) must not be published even when asked (None: it
+    may be)."""
     if trainer.fast_dev_run:
         return "a smoke run (trainer.fast_dev_run) trains on a batch or two"
     # Lightning reads an int as a number of batches and a float as a share of them.
@@ -84,7 +89,7 @@ def not_for_serving(
             f"the series reaches {largest_price:.4g}, above the largest price the server accepts "
             f"({MAX_PRICE:.0e}): every request would be refused; train on a rescaled series"
         )
-    too_large = exceeded(artifact)  # what the server checks before it loads a file
+    too_large = exceeded(artifact, size_bytes)  # what the server checks before it loads a file
     if too_large:
         return f"{too_large}, so the server would refuse the file; train a smaller model"
     return None
@@ -121,7 +126,7 @@ def publish_run(
     """Copy the run's artifact to `paths.checkpoints_dir/publish_name` when the run asks to (`publish=true`)
     and is meant to be served; the published path (or None) and the line that says which and why."""
     name = cfg.get("publish_name", "best.pt")
-    why_not = not_for_serving(cfg, trainer, largest_price, artifact)
+    why_not = not_for_serving(cfg, trainer, largest_price, artifact, artifact_path.stat().st_size)
     if why_not:
         asked = "publish=true, but " if cfg.get("publish", False) else ""
         return None, f"not published: {asked}{why_not}"
