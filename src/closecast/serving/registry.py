@@ -38,11 +38,14 @@ def _stamp(path: Path) -> Stamp:
 
 
 def _digest(path: Path) -> str:
-    with path.open("rb") as f:  # in chunks: the file is up to MAX_FILE_BYTES
+    with path.open("rb") as f:  # in chunks: an artifact may weigh up to the limit
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _one_line(exc: BaseException) -> str:
+    """The reason an exception gives, on one line; an OS error's own words only (its text names paths)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, ValueError | OSError | LookupError) else f"{type(exc).__name__}: {text}"
 
