@@ -117,6 +117,25 @@ def test_any_exception_of_one_file_stays_that_files(checkpoints: Path, monkeypat
     assert registry.errors == {"memory.pt": "memory.pt: MemoryError: cannot allocate"}
 
 
+def test_a_directory_or_file_that_cannot_be_read_is_listed(checkpoints: Path, monkeypatch) -> None:
+    # Root reads anything, so the refusal the kernel would give another user is given here.
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(checkpoints))
+
+    registry = Registry(checkpoints)
+    registry.reload()
+    with monkeypatch.context() as patch:
+        patch.setattr(registry_module, "_digest", refused)
+        save_artifact(tiny_artifact("point"), checkpoints / "locked.pt")
+        assert registry.reload()["errors"] == {"locked.pt": "locked.pt: Permission denied"}
+        patch.setattr(registry_module.os, "scandir", refused)
+        (message,) = registry.reload()["errors"].values()
+    assert message.startswith(
+        "the checkpoints directory (CHECKPOINTS_DIR) cannot be read (Permission denied)"
+    )
+    assert registry.names == []
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_an_unreadable_file_is_listed(checkpoints: Path) -> None:
     save_artifact(tiny_artifact("point"), checkpoints / "locked.pt")
