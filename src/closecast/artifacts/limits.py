@@ -73,6 +73,12 @@ def exceeded(artifact: Any, size_bytes: int | None = None) -> str | None:
     series = artifact.get("series")
     if isinstance(series, dict) and len(series) > MAX_SERIES:
         return f"{len(series)} series is over the largest number a server loads ({MAX_SERIES})"
+    for name, record in series.items() if isinstance(series, dict) else ():
+        codec = record.get("codec") if isinstance(record, dict) else None
+        ma_window = _int(codec.get("ma_window")) if isinstance(codec, dict) else None
+        if ma_window is not None and ma_window > MAX_WINDOW:  # the trailing mean pads by it
+            over = f"codec.ma_window={ma_window} is over the largest a server loads ({MAX_WINDOW})"
+            return f"series {name!r}: {over}"
     count = parameter_count(model)
     if count > MAX_PARAMETERS:
         return f"the network has {count} weights, over the largest a server loads ({MAX_PARAMETERS})"

@@ -44,6 +44,10 @@ def test_the_weight_count_is_the_networks_own(hidden, layers, input_size, horizo
             "the network has \\d+ weights, over the largest",
         ),
         (lambda a: a.update(series={f"S{i}": {} for i in range(limits.MAX_SERIES + 1)}), "10001 series"),
+        (
+            lambda a: a["series"]["AAPL"]["codec"].update(ma_window=10**9),
+            "series 'AAPL': codec.ma_window=1000000000 is over",
+        ),
     ],
 )
 def test_what_an_artifact_declares_beyond_a_limit_is_refused_before_it_is_built(declare, message):
