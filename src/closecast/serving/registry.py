@@ -50,6 +50,14 @@ def _one_line(exc: BaseException) -> str:
     return text if isinstance(exc, ValueError | OSError | LookupError) else f"{type(exc).__name__}: {text}"
 
 
+def _undecodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system held that are not UTF-8 (surrogate escapes)
+        return True
+    return False
+
+
 class Registry:
     """The artifacts of one directory, loaded once and swapped whole on reload.
 
@@ -92,6 +100,10 @@ class Registry:
             return found, skipped, mtimes
         for name in names:
             if name.startswith("."):  # half-written files of an atomic publish
+                continue
+            if not name.isprintable() or _undecodable(name):  # no answer could carry such a name
+                shown = ascii(name)[1:-1]
+                skipped[shown] = f"{shown}: the file name is not printable UTF-8; not served (rename it)"
                 continue
             path = root / name
             try:

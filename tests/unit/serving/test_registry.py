@@ -83,6 +83,18 @@ def test_every_bad_file_is_listed_with_one_line_and_the_good_one_serves(checkpoi
         assert client.post("/predict", json={"values": VALUES, "checkpoint_path": "nan"}).status_code == 404
 
 
+def test_a_file_name_no_answer_could_carry_is_listed_escaped(checkpoints: Path) -> None:
+    undecodable = os.path.join(os.fsencode(checkpoints), b"\xff.pt")  # bytes that are not UTF-8
+    os.link(checkpoints / "good.pt", undecodable)
+    os.link(checkpoints / "good.pt", checkpoints / "line\nbreak.pt")
+    with serve(checkpoints) as client:
+        for route in (client.get("/health"), client.get("/models"), client.post("/models/reload")):
+            assert route.status_code == 200, route.text
+        errors = client.get("/models").json()["errors"]
+    assert set(errors) == {"\\udcff.pt", "line\\nbreak.pt"}, errors
+    assert "not printable UTF-8; not served (rename it)" in errors["\\udcff.pt"]
+
+
 def test_a_failed_file_is_not_read_again_until_it_changes(checkpoints: Path, monkeypatch) -> None:
     (checkpoints / "garbage.pt").write_bytes(b"\x00" * 4096)
     reads: list[str] = []
