@@ -29,6 +29,7 @@ from closecast.artifacts.formats import (
     from_format_1,
     from_format_2,
 )
+from closecast.artifacts.limits import exceeded
 from closecast.data.codec import Codec
 from closecast.distributions.calibration import Calibration
 from closecast.distributions.likelihood import likelihood_of
@@ -51,6 +52,9 @@ SHARED_CODEC_FIELDS = ("target", "window", "horizon", "features", "ma_window")
 
 class ArtifactError(ValueError):
     """A file that is not a usable closecast artifact."""
+
+
+WITHIN_LIMITS = "publish one within the limits of closecast.artifacts.limits (a smaller model)"
 
 
 class SeriesRecord(BaseModel):
@@ -141,6 +145,9 @@ def check_artifact(artifact: Any, source: str = "artifact") -> dict[str, Any]:
     if not isinstance(artifact, dict) or artifact.get("format") != FORMAT:
         found = artifact.get("format") if isinstance(artifact, dict) else type(artifact).__name__
         raise ArtifactError(f"{source}: format {found!r} is not {FORMAT!r}")
+    too_large = exceeded(artifact)
+    if too_large:
+        raise ArtifactError(f"{source}: {too_large}; {WITHIN_LIMITS}")
     try:
         ArtifactSchema.model_validate(artifact)
     except ValidationError as exc:
@@ -221,6 +228,9 @@ def load_artifact(path: str | Path) -> dict[str, Any]:
     """Load an artifact with `torch.load(weights_only=True)` and check it against `ArtifactSchema`
     (a file of format 1 or 2 converted to format 3 first, `closecast.artifacts.formats`)."""
     path = Path(path)
+    too_large = exceeded(None, path.stat().st_size)  # before reading: a file may be sparse and huge
+    if too_large:
+        raise ArtifactError(f"{path}: {too_large}; {WITHIN_LIMITS}")
     try:
         artifact = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

@@ -15,10 +15,11 @@ def conformal_quantile(sorted_abs_residuals: np.ndarray, level: float) -> np.nda
     """Split-conformal radius per horizon step from calibration residuals sorted along axis 0.
 
     With n calibration residuals the radius is the ceil((n + 1) * level)-th smallest, which gives
-    coverage of at least `level` on exchangeable data; where that rank exceeds n the radius is infinite.
+    coverage of at least `level` on exchangeable data; where that rank exceeds n the radius is infinite
+    (always at level 1, which a quantile level within 1e-16 of 0 or 1 rounds to).
     """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"interval level must be strictly between 0 and 1, got {level}")
+    if not 0.0 < level <= 1.0:
+        raise ValueError(f"interval level must be in (0, 1], got {level}")
     residuals = np.asarray(sorted_abs_residuals, dtype=np.float64)
     if residuals.ndim == 1:
         residuals = residuals[:, None]

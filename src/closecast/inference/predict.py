@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from closecast.artifacts.schema import ArtifactError, load_artifact
+from closecast.artifacts.schema import load_artifact
 from closecast.errors import InputError
 from closecast.inference.forecaster import Forecaster, parse_device
 
@@ -194,16 +195,23 @@ def main(argv: list[str] | None = None) -> int:
             normalize=args.normalize,
             **ranges,
         )
-    except (InputError, ArtifactError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        meta = forecaster.metadata_of(result["series"])
+        result.update(
+            checkpoint=str(args.checkpoint),
+            ticker=meta.get("ticker"),
+            window=forecaster.window,
+            horizon_max=forecaster.horizon,
+        )
+        if not all(map(math.isfinite, result["predictions"] + result.get("lower", []))):
+            raise InputError(
+                f"{args.checkpoint}: the forecast is not a finite number (values out of range, or an "
+                "artifact with NaN weights: publish it again from a training run)"
+            )
+    # InputError and ArtifactError, and what an artifact that cannot answer raises (a level target with
+    # a likelihood head, a file that cannot be read): one line, as the server's 4xx.
+    except (ValueError, OSError) as exc:
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
-    meta = forecaster.metadata_of(result["series"])
-    result.update(
-        checkpoint=str(args.checkpoint),
-        ticker=meta.get("ticker"),
-        window=forecaster.window,
-        horizon_max=forecaster.horizon,
-    )
     print(json.dumps(result))
     return 0
 

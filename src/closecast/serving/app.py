@@ -26,7 +26,13 @@ from closecast.serving.middleware import BodyLimits, ResponseTime
 from closecast.serving.openapi import narrow
 from closecast.serving.registry import Registry
 from closecast.serving.routes import health_router, models_router, predict_router, reload_models
-from closecast.serving.schemas import MAX_BATCH_BODY_BYTES, MAX_BATCH_ITEMS, MAX_BODY_BYTES, MAX_VALUES
+from closecast.serving.schemas import (
+    ERRORS,
+    MAX_BATCH_BODY_BYTES,
+    MAX_BATCH_ITEMS,
+    MAX_BODY_BYTES,
+    MAX_VALUES,
+)
 from closecast.serving.settings import Settings
 
 log = logging.getLogger("closecast.serve")
@@ -107,9 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_error_handlers(app)
     # Without API_KEY no route carries the check, so the schema offers no login either.
     guarded = [Depends(require_api_key)] if settings.api_key else []
-    app.include_router(predict_router, dependencies=guarded)
+    unauthorized = {401: ERRORS[401]} if guarded else None  # the schema states the 401 of every guarded route
+    app.include_router(predict_router, dependencies=guarded, responses=unauthorized)
     app.include_router(health_router)
-    app.include_router(models_router, dependencies=guarded)
+    app.include_router(models_router, dependencies=guarded, responses=unauthorized)
+    app.state.guarded_routes = [*predict_router.routes, *models_router.routes] if guarded else []
     # Added last: the router and the metrics middleware both try the routes in order, per request.
     instrumentator.expose(
         app,

@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from closecast.inference.forecaster import Forecaster
-from closecast.serving.registry import Entry, Registry
+from closecast.serving.registry import WHERE, Entry, Registry
 from closecast.serving.schemas import BatchRequest, PredictRequest
 
 
@@ -21,23 +21,37 @@ class NoModelLoaded(LookupError):
     """The checkpoints directory holds no loadable artifact."""
 
 
+BEARER = HTTPBearer(auto_error=False, description="The server's API_KEY.")
 # Module-level, so FastAPI can resolve the dependencies' (postponed) annotations.
-Credentials = Annotated[
-    HTTPAuthorizationCredentials | None,
-    Depends(HTTPBearer(auto_error=False, description="The server's API_KEY.")),
-]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def key_refusal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> HTTPException | None:
+    """The 401 for a request without `Authorization: Bearer <API_KEY>`, or None when its key is right."""
+    expected = (request.app.state.settings.api_key or "").encode()
+    given = credentials.credentials.encode() if credentials else b""
+    if expected and hmac.compare_digest(given, expected):
+        return None
+    return HTTPException(
+        401,
+        "missing or wrong API key: send the header `Authorization: Bearer <API_KEY>`",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 async def require_api_key(request: Request, credentials: Credentials) -> None:
     """Refuse a request without `Authorization: Bearer <API_KEY>` (401); added only when API_KEY is set."""
-    expected = (request.app.state.settings.api_key or "").encode()
-    given = credentials.credentials.encode() if credentials else b""
-    if not expected or not hmac.compare_digest(given, expected):
-        raise HTTPException(
-            401,
-            "missing or wrong API key: send the header `Authorization: Bearer <API_KEY>`",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    refusal = key_refusal(request, credentials)
+    if refusal is not None:
+        raise refusal
+
+
+async def refusal_before_body(request: Request) -> HTTPException | None:
+    """The 401 a guarded route answers before its body is read: FastAPI reads (and may refuse) a body
+    before it runs the route's dependencies, and a client without the key learns nothing of its body."""
+    if request.scope.get("route") not in request.app.state.guarded_routes:
+        return None
+    return key_refusal(request, await BEARER(request))
 
 
 async def get_registry(request: Request) -> Registry:
@@ -72,7 +86,7 @@ async def resolve_target(request: Request, checkpoint_path: str, device: str) ->
     # step on every request.
     registry = await get_registry(request)
     if not registry.entries:
-        raise NoModelLoaded(f"no checkpoint is loaded from {str(registry.directory)!r}; train one")
+        raise NoModelLoaded(f"no checkpoint is loaded from {WHERE}; train one (`make train`)")
     entry = registry.resolve(checkpoint_path)
     return entry, entry.forecaster(device)
 

@@ -4,20 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from closecast.errors import InputError
-from closecast.serving.dependencies import NoModelLoaded
+from closecast.serving.dependencies import NoModelLoaded, refusal_before_body
 from closecast.serving.registry import CheckpointNotFound
 
 # The exceptions whose message is the answer, and the status each is answered with.
 STATUS = {CheckpointNotFound: 404, InputError: 422, NoModelLoaded: 503}
 
 
-def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """400 for a body that is not JSON, else 422 naming the first invalid field."""
+# What reading a body can answer before the route's dependencies (the API key) have run.
+BODY_STATUSES = (408, 413)
+
+
+async def body_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """401 for a guarded route without the key, else the body's own error (408, 413) or any other."""
+    refusal = await refusal_before_body(request) if exc.status_code in BODY_STATUSES else None
+    if refusal is not None:  # the body is left unread: the connection closes, as the 408 says
+        refusal = HTTPException(
+            401, refusal.detail, headers={**(refusal.headers or {}), **(exc.headers or {})}
+        )
+    return await http_exception_handler(request, refusal or exc)
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """401 for a guarded route without the key; 400 for a body that is not JSON, else 422 naming the
+    first invalid field."""
+    refusal: HTTPException | None = await refusal_before_body(request)
+    if refusal is not None:
+        return await http_exception_handler(request, refusal)
     # Only type, place and message: the offending input may be NaN or huge, and JSON cannot carry NaN.
     errors = [
         {"type": e["type"], "loc": [p for p in e["loc"] if p != "body"], "msg": e["msg"]}
@@ -46,8 +66,10 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """Register the handlers: validation (400/422), the `STATUS` exceptions, anything else (500)."""
+    """Register the handlers: validation (401/400/422), HTTP errors (401 before a body's 408/413), the
+    `STATUS` exceptions, anything else (500)."""
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, body_error)  # type: ignore[arg-type]
     for cls, status in STATUS.items():
         app.add_exception_handler(cls, message_error(status))
     app.add_exception_handler(Exception, internal_error)

@@ -8,125 +8,70 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
+import os
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from closecast.artifacts.schema import ArtifactError, load_artifact
-from closecast.inference.forecaster import Forecaster, parse_device
-from closecast.serving.metrics import INFERENCE
+from closecast.artifacts.limits import exceeded
+from closecast.artifacts.schema import WITHIN_LIMITS, ArtifactError, load_artifact
+from closecast.serving.entry import Entry
+
+__all__ = ["DEFAULT_CHECKPOINT", "CheckpointNotFound", "Entry", "Registry"]
 
 log = logging.getLogger("closecast.serve")
 
 DEFAULT_CHECKPOINT = "best.pt"
-METRIC_KEYS = ("mae", "rmse", "mape", "mase")
-DATA_KEYS = ("start", "end", "train_end", "val_end")
-# What /models reports of an artifact's input layout (its series share it). It never reports the training
-# config, run directory or storage URLs.
-LAYOUT_KEYS = ("features", "target")
+# How a client learns where a checkpoint should be: the setting, never the server's own path.
+WHERE = "the checkpoints directory (CHECKPOINTS_DIR)"
+
+Stamp = tuple[int, int, int]  # mtime_ns, size, inode: a file that changed has a new one
 
 
 class CheckpointNotFound(LookupError):
     """A checkpoint reference that names nothing in the registry."""
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def series_context(name: str | None, record: dict[str, Any]) -> dict[str, Any]:
-    """The part of a /predict answer for one series of an artifact (None: an unseen series)."""
-    data, metrics = record["data"], record["metrics"]
-    return {
-        "series": name,
-        "ticker": _text(data.get("ticker", name)),
-        "feature": _text(data.get("feature")),
-        "data": {k: _text(data.get(k)) for k in DATA_KEYS},
-        "metrics": {k: _number(metrics.get(f"test/{k}")) for k in METRIC_KEYS},
-    }
-
-
-@dataclass
-class Entry:
-    """One loaded artifact: its forecasters (one per device) and what we report about it."""
-
-    name: str
-    path: Path
-    stamp: tuple[int, int, int]
-    artifact: dict[str, Any]
-    sha256: str
-    forecasters: dict[str, Forecaster] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # This checkpoint's series of the inference-time histogram, looked up once rather than per request.
-        self.inference_seconds = INFERENCE.labels(self.name)
-        forecaster = self.forecasters["cpu"] = Forecaster(self.artifact, "cpu")
-        # One forecast now, so the first client does not wait for the kernels' one-time setup.
-        ones = [1.0] * forecaster.window
-        forecaster.predict(ones, high=ones, low=ones, series=forecaster.names[0])
-        art = self.artifact
-        # The part of every /predict answer that depends only on the artifact, then on the series.
-        self.context = {"checkpoint": self.name, "window": art["window"], "horizon_max": art["horizon"]}
-        self.series_context: dict[str | None, dict[str, Any]] = {
-            name: series_context(name, record) for name, record in art["series"].items()
-        }
-        self.series_context[None] = series_context(None, {"data": {}, "metrics": {}})
-        only = next(iter(art["series"].values())) if len(art["series"]) == 1 else None
-        layout = next(iter(art["series"].values()))["codec"]
-        self.info = {
-            "name": self.name,
-            "sha256": self.sha256,
-            "size_bytes": self.stamp[1],
-            "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.stamp[0] / 1e9)),
-            "window": art["window"],
-            "horizon": art["horizon"],
-            **{k: layout.get(k) for k in LAYOUT_KEYS},
-            # One series: its ticker, feature and data range here too, as before series were listed.
-            **{k: _text(only["data"].get(k)) if only else None for k in ("ticker", "feature")},
-            "data": {k: _text(only["data"].get(k)) if only else None for k in DATA_KEYS},
-            "created": art.get("created"),
-            "inputs": forecaster.inputs,  # the request arrays this model reads
-            "series": [
-                {"name": name, **{k: v for k, v in self.series_context[name].items() if k != "series"}}
-                for name in art["series"]
-            ],
-            "model": dict(art["model"]),
-            "metrics": {k: _number(v) for k, v in art["metrics"].items()},
-            "versions": dict(art["versions"]),
-        }
-
-    def forecaster(self, device: str | None) -> Forecaster:
-        """The forecaster on `device` (built from the in-memory artifact), or `InputError`."""
-        found = self.forecasters.get(device or "cpu")
-        if found is not None:
-            return found
-        dev = parse_device(device)
-        # One key per real device: `cpu:7` is the CPU and must not build a forecaster of its own.
-        key = "cpu" if dev.type == "cpu" else str(dev)
-        found = self.forecasters.get(key) or Forecaster(self.artifact, dev)
-        self.forecasters[key] = found
-        return found
-
-
-def _stamp(path: Path) -> tuple[int, int, int]:
+def _stamp(path: Path) -> Stamp:
     st = path.stat()
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
+def _digest(path: Path) -> str:
+    with path.open("rb") as f:  # in chunks: an artifact may weigh up to the limit
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _one_line(exc: BaseException) -> str:
+    """The reason an exception gives, on one line; an OS error's own words only (its text names paths)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, ValueError | OSError | LookupError) else f"{type(exc).__name__}: {text}"
+
+
+def _undecodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system held that are not UTF-8 (surrogate escapes)
+        return True
+    return False
+
+
 class Registry:
-    """The artifacts of one directory, loaded once and swapped whole on reload."""
+    """The artifacts of one directory, loaded once and swapped whole on reload.
+
+    Each file is loaded on its own: one that fails (too large, not an artifact, cannot answer) is listed
+    under `errors` with a one-line reason and not read again until it changes (path, size, mtime, inode).
+    """
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.entries: dict[str, Entry] = {}
         self.errors: dict[str, str] = {}
+        self.failed: dict[str, tuple[Stamp, str]] = {}  # name -> the stamp it failed at, and why
+        self.degraded: str | None = None  # the newest file's error, when the newest file failed
+        self._skipped: set[str] = set()
         self._lock = threading.Lock()
         self._resolved: dict[str, Entry] = {}  # reference -> entry, emptied on reload
 
@@ -135,60 +80,94 @@ class Registry:
         """Names of the loaded artifacts."""
         return sorted(self.entries)
 
-    def _candidates(self) -> tuple[dict[str, Path], dict[str, str]]:
-        root = self.directory.resolve()
-        found: dict[str, Path] = {}
+    def _candidates(self) -> tuple[dict[str, tuple[Path, Stamp]], dict[str, str], dict[str, int]]:
+        """The loadable files (name -> target, stamp), the entries refused without reading them (name ->
+        why) and every entry's modification time (for which one is newest)."""
+        found: dict[str, tuple[Path, Stamp]] = {}
         skipped: dict[str, str] = {}
-        if not root.is_dir():
-            what = "is a file, not a directory" if root.exists() else "does not exist"
-            skipped[str(self.directory)] = (
-                f"checkpoints directory {str(self.directory)!r} {what}; "
-                "train with `make train` or set CHECKPOINTS_DIR to a directory"
+        mtimes: dict[str, int] = {}
+        try:
+            root = self.directory.resolve()
+            if not root.is_dir():
+                what = "is a file, not a directory" if root.exists() else "does not exist"
+                raise NotADirectoryError(what)
+            names = sorted(e.name for e in os.scandir(root) if e.name.endswith(".pt"))
+        except (OSError, RuntimeError) as exc:
+            what = (
+                exc.args[0] if isinstance(exc, NotADirectoryError) else f"cannot be read ({_one_line(exc)})"
             )
-            return found, skipped
-        for path in sorted(root.glob("*.pt")):
-            if path.name.startswith("."):  # half-written files of an atomic publish
+            skipped[WHERE] = f"{WHERE} {what}; train with `make train` or set CHECKPOINTS_DIR to a directory"
+            return found, skipped, mtimes
+        for name in names:
+            if name.startswith("."):  # half-written files of an atomic publish
                 continue
-            target = path.resolve()
-            if target.parent != root:
-                skipped[path.name] = (
-                    f"{path.name}: links outside the checkpoints directory; not served (copy the file in)"
-                )
-            elif not target.is_file():
-                skipped[path.name] = f"{path.name}: not a regular file; not served"
-            else:
-                found[path.name] = target
-        return found, skipped
+            if not name.isprintable() or _undecodable(name):  # no answer could carry such a name
+                shown = ascii(name)[1:-1]
+                skipped[shown] = f"{shown}: the file name is not printable UTF-8; not served (rename it)"
+                continue
+            path = root / name
+            try:
+                mtimes[name] = path.lstat().st_mtime_ns
+                target = path.resolve(strict=True)  # a link loop raises here
+                if target.parent != root:
+                    skipped[name] = (
+                        f"{name}: links outside the checkpoints directory; not served (copy the file in)"
+                    )
+                elif not target.is_file():
+                    skipped[name] = f"{name}: not a regular file; not served"
+                else:
+                    found[name] = target, _stamp(target)
+                    mtimes[name] = max(mtimes[name], found[name][1][0])
+            except (OSError, RuntimeError) as exc:  # a loop, a dangling link, no permission
+                reason = _one_line(exc).replace(f"{root}{os.sep}", "").replace(str(root), ".")
+                skipped[name] = f"{name}: cannot be read ({reason}); not served"
+        return found, skipped, mtimes
+
+    def _load(self, name: str, path: Path, stamp: Stamp) -> Entry:
+        too_large = exceeded(None, stamp[1])  # before reading a byte: the file may be sparse and huge
+        if too_large:
+            raise ArtifactError(f"{too_large}; {WITHIN_LIMITS}")
+        return Entry(name, path, stamp, load_artifact(path), _digest(path))
 
     def reload(self) -> dict[str, Any]:
         """Load new or changed artifacts, drop removed ones; a file that fails keeps its old version."""
         with self._lock:
-            found, errors = self._candidates()
+            found, errors, mtimes = self._candidates()
             entries: dict[str, Entry] = {}
+            failed: dict[str, tuple[Stamp, str]] = {}
             added, updated = [], []
-            for name, path in found.items():
+            for name, (path, stamp) in found.items():
                 old = self.entries.get(name)
-                try:
-                    stamp = _stamp(path)
-                    if old is not None and old.stamp == stamp and old.path == path:
-                        entries[name] = old
+                if old is not None and old.stamp == stamp and old.path == path:
+                    entries[name] = old
+                    continue
+                known = self.failed.get(name)
+                if known is None or known[0] != stamp:
+                    try:
+                        entries[name] = self._load(name, path, stamp)
+                        (updated if old is not None else added).append(name)
                         continue
-                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                    entries[name] = Entry(name, path, stamp, load_artifact(path), digest)
-                    (updated if old is not None else added).append(name)
-                except (ArtifactError, OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-                    # The file's name only: /models shows these, and paths are not for clients.
-                    reason = str(exc).replace(str(path), name).replace(str(path.parent), "")
-                    kept = "; still serving the previous version" if old else ""
-                    errors[name] = f"{name}: {reason}{kept}"
-                    if old is not None:
-                        entries[name] = old
+                    except Exception as exc:  # any failure of one file is that file's alone
+                        # The file's name only: /models shows these, and paths are not for clients.
+                        reason = _one_line(exc).removeprefix(f"{path}: ").replace(str(path), name)
+                        reason = reason.replace(f"{path.parent}{os.sep}", "")
+                        kept = "; still serving the previous version" if old else ""
+                        known = stamp, f"{name}: {reason}{kept}"
+                failed[name], errors[name] = known, known[1]
+                if old is not None:
+                    entries[name] = old
             removed = sorted(set(self.entries) - set(entries))
-            self.entries, self.errors, self._resolved = entries, errors, {}
+            before = self.errors
+            newest = max(mtimes, key=lambda n: (mtimes[n], n)) if mtimes else None
+            self.entries, self.failed, self._resolved = entries, failed, {}
+            self.errors = errors = dict(sorted(errors.items()))
+            self._skipped = set(errors) - set(failed)
+            self.degraded = errors.get(newest) if newest else None
         for name in added + updated:
             log.info("loaded %s from %s", name, entries[name].path)
-        for message in errors.values():
-            log.warning("skipped %s", message)
+        for name, message in errors.items():
+            if before.get(name) != message:  # once per failure, not at every reload
+                log.warning("skipped %s", message)
         return {
             "loaded": self.names,
             "added": added,
@@ -198,14 +177,11 @@ class Registry:
         }
 
     def changed(self) -> bool:
-        """Whether the directory's artifacts differ from what is loaded (stat only, no reads)."""
-        found, _ = self._candidates()
-        if set(found) != set(self.entries):
-            return True
-        try:
-            return any(_stamp(path) != self.entries[name].stamp for name, path in found.items())
-        except OSError:
-            return True
+        """Whether the directory's artifacts differ from what is loaded or refused (stat only, no reads)."""
+        found, skipped, _ = self._candidates()
+        known = {name: entry.stamp for name, entry in self.entries.items()}
+        known.update({name: stamp for name, (stamp, _) in self.failed.items()})
+        return {name: stamp for name, (_, stamp) in found.items()} != known or set(skipped) != self._skipped
 
     def resolve(self, reference: str | None) -> Entry:
         """The entry a request's `checkpoint_path` names: `best`, `best.pt` or `<checkpoints dir>/best.pt`."""
@@ -236,5 +212,5 @@ class Registry:
                 return entry
         raise CheckpointNotFound(
             f"checkpoint {raw!r} is not loaded (loaded: {', '.join(self.names) or 'none'}); publish it "
-            f"to {str(self.directory)!r} and POST /models/reload"
+            f"to {WHERE} and POST /models/reload"
         )

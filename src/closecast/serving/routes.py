@@ -18,6 +18,7 @@ from closecast.errors import InputError
 from closecast.inference.forecaster import Item
 from closecast.serving.dependencies import Batch, LoadedRegistry, Target
 from closecast.serving.metrics import MODELS
+from closecast.serving.registry import WHERE
 from closecast.serving.schemas import BATCH_ERRORS, ERRORS, BatchResponse, PredictResponse
 
 predict_router = APIRouter()
@@ -81,14 +82,18 @@ def finite(result: dict[str, Any]) -> bool:
 
 @health_router.get("/health", responses={503: {"description": "No checkpoint is loaded."}})
 async def health(registry: LoadedRegistry) -> JSONResponse:
-    """200 with the loaded checkpoint names; 503 when none is loaded."""
+    """200 `ok` with the loaded checkpoint names (`degraded` when the newest file failed to load, with
+    the files refused under `errors`); 503 when none is loaded."""
     names = registry.names
-    body: dict[str, Any] = {"status": "ok" if names else "unavailable", "models": names}
+    status = "degraded" if registry.degraded else "ok"
+    body: dict[str, Any] = {"status": status if names else "unavailable", "models": names}
+    if registry.degraded:
+        body["detail"] = f"the newest file is not served: {registry.degraded}"
     if not names:
         body["detail"] = (
-            f"no checkpoint loaded from {str(registry.directory)!r}; "
-            "train one (`make train`) and POST /models/reload"
+            f"no checkpoint loaded from {WHERE}; train one (`make train`) and POST /models/reload"
         )
+    body["errors"] = registry.errors
     return JSONResponse(body, status_code=200 if names else 503)
 
 

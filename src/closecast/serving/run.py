@@ -20,6 +20,7 @@ Settings come from the environment:
   RELOAD_INTERVAL  seconds between looks for new or changed artifacts; 0 turns it off (default 10)
   BODY_TIMEOUT     seconds a request body may stall before a 408 (default 10)
   API_KEY          when set, /predict, /models and /models/reload need `Authorization: Bearer <key>`
+                   (printable ASCII, no spaces around it; checked before a request's body)
 
 Routes: POST /predict, GET /health, GET /models, POST /models/reload, GET /metrics, GET /docs.
 """

@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from closecast.artifacts.limits import MAX_VALUES
 from closecast.data.codec import MAX_PRICE
 from closecast.inference.forecaster import MAX_INTERVAL
 from closecast.inference.series import HISTORY_WINDOWS
 
-MAX_VALUES = 10_000  # values per request; a window is tens of prices, so this is generous
 MAX_BODY_BYTES = 512 * 1024  # fits MAX_VALUES numbers written with full float precision
 
 MAX_QUANTILES = 99  # levels per request

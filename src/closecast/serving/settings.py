@@ -13,6 +13,21 @@ class SettingsError(ValueError):
     """An environment variable with a value the server cannot use."""
 
 
+def api_key_problem(key: str) -> str | None:
+    """Why `key` cannot be the API key (None: it can). A client sends it in an HTTP header, which drops
+    surrounding spaces and carries ASCII, so such a key could never match, or would match a blank."""
+    if not key.strip():
+        return "is empty or only spaces"
+    if key != key.strip():
+        return "has spaces around it"
+    if not (key.isascii() and key.isprintable()):
+        return "holds characters other than printable ASCII"
+    return None
+
+
+API_KEY_WAY_OUT = "set a key of printable ASCII characters with no spaces around it, or unset API_KEY"
+
+
 class Settings(BaseSettings):
     """HOST, PORT, WORKERS, CHECKPOINTS_DIR, RELOAD_INTERVAL, BODY_TIMEOUT and API_KEY."""
 
@@ -38,9 +53,21 @@ class Settings(BaseSettings):
             raise ValueError("must be finite")
         return value
 
+    @field_validator("api_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        problem = None if value is None else api_key_problem(value)
+        if problem:
+            raise ValueError(f"the key {problem}")
+        return value
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Settings from `env` (default: the process environment), or `SettingsError` naming the variable."""
+        key = (env if env is not None else _environ()).get("API_KEY")
+        problem = None if key is None else api_key_problem(key)
+        if problem:  # before the rest: an empty variable reads as unset, and the key is not echoed
+            raise SettingsError(f"API_KEY {problem}; {API_KEY_WAY_OUT}")
         try:
             if env is None:
                 return cls()

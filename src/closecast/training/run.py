@@ -29,6 +29,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from closecast.artifacts.limits import exceeded
 from closecast.artifacts.publish import atomic_write, publish, save_artifact
 from closecast.artifacts.schema import build_universe_artifact
 from closecast.data.codec import MAX_PRICE
@@ -60,8 +61,15 @@ def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
     return metrics
 
 
-def not_for_serving(cfg: DictConfig, trainer: pl.Trainer, largest_price: float) -> str | None:
-    """Why this run's artifact must not be published even when asked (None: it may be)."""
+def not_for_serving(
+    cfg: DictConfig,
+    trainer: pl.Trainer,
+    largest_price: float,
+    artifact: dict[str, Any] | None = None,
+    size_bytes: int | None = None,
+) -> str | None:
+    """Why this run's artifact (its dict and file size) must not be published even when asked (None: it
+    may be)."""
     if trainer.fast_dev_run:
         return "a smoke run (trainer.fast_dev_run) trains on a batch or two"
     # Lightning reads an int as a number of batches and a float as a share of them.
@@ -81,6 +89,9 @@ def not_for_serving(cfg: DictConfig, trainer: pl.Trainer, largest_price: float) 
             f"the series reaches {largest_price:.4g}, above the largest price the server accepts "
             f"({MAX_PRICE:.0e}): every request would be refused; train on a rescaled series"
         )
+    too_large = exceeded(artifact, size_bytes)  # what the server checks before it loads a file
+    if too_large:
+        return f"{too_large}, so the server would refuse the file; train a smaller model"
     return None
 
 
@@ -93,25 +104,29 @@ def save_run_artifact(
     results: dict[str, SeriesResult],
     metrics: dict[str, float],
     output_dir: Path,
-) -> Path:
+) -> tuple[Path, dict[str, Any]]:
     """Save the run's one serving artifact, `output_dir/model.pt`: the fitted network's weights, every
-    series' record (codec, calibration, data range, metrics) and the run's metrics."""
+    series' record (codec, calibration, data range, metrics) and the run's metrics; its path and dict."""
     artifact = build_universe_artifact(
         net,
         {ticker: result.record for ticker, result in results.items()},
         metrics,
         extra={"run_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)},
     )
-    return save_artifact(artifact, output_dir / ARTIFACT_NAME)
+    return save_artifact(artifact, output_dir / ARTIFACT_NAME), artifact
 
 
 def publish_run(
-    cfg: DictConfig, trainer: pl.Trainer, artifact_path: Path, largest_price: float
+    cfg: DictConfig,
+    trainer: pl.Trainer,
+    artifact_path: Path,
+    largest_price: float,
+    artifact: dict[str, Any] | None = None,
 ) -> tuple[Path | None, str]:
     """Copy the run's artifact to `paths.checkpoints_dir/publish_name` when the run asks to (`publish=true`)
     and is meant to be served; the published path (or None) and the line that says which and why."""
     name = cfg.get("publish_name", "best.pt")
-    why_not = not_for_serving(cfg, trainer, largest_price)
+    why_not = not_for_serving(cfg, trainer, largest_price, artifact, artifact_path.stat().st_size)
     if why_not:
         asked = "publish=true, but " if cfg.get("publish", False) else ""
         return None, f"not published: {asked}{why_not}"
@@ -180,9 +195,9 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         if logger:
             log_final_metrics(logger, cfg, shown(metrics, scored_part(cfg)), trainer.global_step)
         atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
-        artifact = save_run_artifact(cfg, fitted.net, results, metrics, output_dir)
+        artifact, saved = save_run_artifact(cfg, fitted.net, results, metrics, output_dir)
         largest = max(float(m.series.max()) for m in datamodule.members.values())
-        published = publish_run(cfg, trainer, artifact, largest)
+        published = publish_run(cfg, trainer, artifact, largest, saved)
 
         log.info("best checkpoint: %s", fitted.best_path or "(none)")
         print_run(cfg, datamodule, results, metrics, output_dir, artifact, published)

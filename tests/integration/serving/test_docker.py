@@ -83,11 +83,14 @@ def test_image_is_multi_stage_pinned_slim_non_root_cpu_torch_with_a_health_check
     assert env["CHECKPOINTS_DIR"] == "/app/checkpoints"
 
 
-def test_compose_serves_port_9010_with_checkpoints_read_only() -> None:
+def test_compose_serves_port_9010_on_loopback_with_checkpoints_read_only() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
     (service,) = compose["services"].values()
     assert (ROOT / service["build"] / "Dockerfile").is_file()
-    assert "9010:9010" in service["ports"]
+    # No key is set by default, so the host publishes the port to itself only.
+    assert service["ports"] == ["127.0.0.1:9010:9010"]
+    assert "API_KEY" not in service.get("environment", {})
+    assert "command" not in service  # the image's CMD: what `make serve` runs
     assert "./checkpoints:/app/checkpoints:ro" in service["volumes"]
     _, image_env = dockerfile()
     env = {k: str(v) for k, v in service.get("environment", {}).items()}

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from closecast.artifacts import limits
 from closecast.artifacts.publish import main as publish_main
-from closecast.artifacts.schema import load_artifact
+from closecast.artifacts.schema import ArtifactError, load_artifact
 from closecast.training.run import train
 from tests.helpers.configs import ROOT, TINY, compose_train
 from tests.helpers.entries import run_entry
@@ -63,6 +64,20 @@ def test_a_model_of_prices_the_server_refuses_is_not_published(tmp_path, capsys)
     train(compose_train(tmp_path, ["data.source=csv", f"data.path={path}", "publish=true"]))
     assert not (tmp_path / "checkpoints").exists()
     assert "above the largest price the server accepts (1e+12)" in last_line(capsys.readouterr().out)
+
+
+def test_a_model_larger_than_the_server_loads_is_not_published(tmp_path, capsys, monkeypatch):
+    # The server's own bound, lowered below the tiny run's hidden size (8): training reads the same one.
+    monkeypatch.setitem(limits.BOUNDS, "model.hidden", 4)
+    train(compose_train(tmp_path, ["publish=true"]))
+    assert not (tmp_path / "checkpoints").exists()
+    line = last_line(capsys.readouterr().out)
+    assert line == (
+        "not published: publish=true, but model.hidden=8 is over the largest a server loads (4), so the "
+        "server would refuse the file; train a smaller model"
+    )
+    with pytest.raises(ArtifactError, match="model.hidden=8 is over"):
+        load_artifact(tmp_path / "run" / "model.pt")
 
 
 def test_the_publish_command_refuses_a_file_that_is_not_an_artifact(tmp_path, capsys):

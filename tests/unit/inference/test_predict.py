@@ -182,3 +182,32 @@ def test_cli_quantiles_match_predict_next_from_values_and_bad_levels_exit_2(trai
     assert bad.returncode == 2 and "quantile levels" in bad.stderr and "1.5" in bad.stderr
     with pytest.raises(InputError, match="quantile levels"):
         predict_next_from_values(PRICES, trained_artifact, quantiles=[0.0])
+
+
+@pytest.mark.parametrize("kind", ["point", "level", "student_t"])
+def test_cli_answers_a_quantile_level_within_a_rounding_of_0(kind, tmp_path):
+    from closecast.artifacts.publish import save_artifact
+    from tests.helpers.artifacts import tiny_artifact
+
+    path = save_artifact(tiny_artifact(kind), tmp_path / "model.pt")
+    out = _cli(
+        "--checkpoint", str(path), *map(str, PRICES), "--quantiles", "1e-17", "0.5", "--interval", "0.9"
+    )
+    assert out.returncode == 0, out.stderr
+    quantiles = json.loads(out.stdout)["quantiles"]
+    assert 0 <= quantiles["1e-17"][0] <= quantiles["0.5"][0]
+
+
+def test_cli_refuses_an_artifact_that_cannot_answer_with_one_line(tmp_path):
+    from closecast.artifacts.publish import save_artifact
+    from tests.helpers.artifacts import nan_weights, tiny_artifact
+
+    path = save_artifact(nan_weights(), tmp_path / "nan.pt")
+    out = _cli("--checkpoint", str(path), *map(str, PRICES))
+    assert out.returncode == 2 and "not a finite number" in out.stderr and out.stderr.count("\n") == 1
+    artifact = tiny_artifact("level")
+    artifact["model"] = {**artifact["model"], "likelihood": "gaussian"}
+    artifact["state_dict"] = tiny_artifact("gaussian")["state_dict"]
+    path = save_artifact(artifact, tmp_path / "level.pt")
+    out = _cli("--checkpoint", str(path), *map(str, PRICES), "--interval", "0.9")
+    assert out.returncode == 2 and "needs data.target=return" in out.stderr, out.stderr
