@@ -143,6 +143,7 @@ def test_an_nsgaii_study_holds_no_repeated_parameter_set(tmp_path, capfd):
 @pytest.mark.slow
 def test_rerunning_a_study_with_another_pruner_is_refused(tmp_path, capfd):
     ok(sweep_here(tmp_path, "hydra.sweeper.n_trials=1", "trainer.max_epochs=1", capfd=capfd))
-    proc = sweep_here(tmp_path, "hydra.sweeper.n_trials=1", "trainer.max_epochs=1", capfd=capfd, pruning=True)  # hyperband
+    again = ["hydra.sweeper.n_trials=1", "trainer.max_epochs=1"]
+    proc = sweep_here(tmp_path, *again, capfd=capfd, pruning=True)  # hyperband
     assert proc.returncode != 0
     assert "was run with another pruner" in proc.stderr and "hpo.study_name=closecast_lstm_" in proc.stderr
