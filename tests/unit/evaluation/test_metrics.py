@@ -70,8 +70,11 @@ def test_conformal_radius_is_the_finite_sample_rank():
     assert conformal_quantile(residuals, 0.5)[0] == pytest.approx(0.51)
     # ceil(101 * 0.995) = 101 > 100 residuals: no finite radius has the guarantee.
     assert math.isinf(conformal_quantile(residuals, 0.995)[0])
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        conformal_quantile(residuals, 1.0)
+    # Level 1 (what a quantile level within a rounding of 0 or 1 asks for) has no finite radius either.
+    assert math.isinf(conformal_quantile(residuals, 1.0)[0])
+    for level in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"must be in \(0, 1\]"):
+            conformal_quantile(residuals, level)
 
 
 def test_conformal_coverage_on_a_case_with_known_quantiles():
