@@ -58,6 +58,10 @@ class SeriesModel:
             *(c.feature_std or [1.0] * n),
             *(c.feature_mean or [0.0] * n),
         )
+        # What this series' point forecast is, as every answer states it (`Calibration.describe_point`).
+        self.point = self.calibration.describe_point()
+        if self.name is None:
+            self.point["why"] += "; a series the network never saw takes the trained series' smallest shrink"
 
     def served_parts(
         self, dist: LogReturnForecast | None, values: np.ndarray, base: LogReturnForecast | None = None

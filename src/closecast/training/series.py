@@ -15,9 +15,10 @@ from omegaconf import DictConfig
 from closecast.artifacts.schema import series_record
 from closecast.data.codec import Codec
 from closecast.data.series import SeriesData
+from closecast.distributions.calibration import Calibration
 from closecast.evaluation.assessment import assess
 from closecast.evaluation.plots import save_forecast_plots
-from closecast.evaluation.report import distribution_table, summary_table
+from closecast.evaluation.report import distribution_table, point_words, summary_table
 
 
 @dataclass
@@ -74,6 +75,7 @@ def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec, part: str 
         f"target={codec.target}, shrink={metrics['shrink']}, window={codec.window}, horizon={codec.horizon}"
     )
     print(summary_table(metrics, part))
+    print(point_words(Calibration.from_dict(series.record["calibration"]).describe_point()))
     coverage = metrics[f"{part}/coverage"]
     print(f"{float(cfg.calibration.interval):.0%} interval coverage on {part}: {coverage:.3f}")
     print(distribution_table(metrics, part))
