@@ -42,6 +42,8 @@ class SeriesModel:
     calibration: Calibration
     data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Its last days as the artifact keeps them (`dates`, `values`, maybe `high`/`low`); None when absent.
+    history: dict[str, list] | None = None
 
     def __post_init__(self) -> None:
         self.residuals = self.calibration.residuals.double().numpy()
@@ -113,6 +115,7 @@ def series_models(artifact: dict[str, Any]) -> dict[str, SeriesModel]:
             Calibration.from_dict(record["calibration"]),
             dict(record["data"]),
             dict(record["metrics"]),
+            record.get("history"),
         )
         for name, record in artifact["series"].items()
     }
