@@ -24,7 +24,7 @@ from closecast.distributions.served import Part, served_quantiles
 from closecast.evaluation.baseline_cache import fitted_baselines
 from closecast.evaluation.combination import choose_combination, served_parts
 from closecast.evaluation.comparison import Comparison, compare
-from closecast.evaluation.distribution_scores import outcome
+from closecast.evaluation.distribution_scores import GRID, outcome
 from closecast.evaluation.point import interval_coverage, score_forecasts
 from closecast.evaluation.recalibration import choose_pit, rule_of
 from closecast.evaluation.shrink import shrink_choice
@@ -169,6 +169,8 @@ class Assessment:
     test_lower: np.ndarray  # the `calibration.interval` band around test_pred
     test_upper: np.ndarray
     comparison: Comparison
+    # The served distribution's test log-return quantiles `(n, horizon, len(GRID))`; None for a point network.
+    test_quantiles: np.ndarray | None = None
 
 
 def assess(
@@ -211,4 +213,5 @@ def assess(
     test_pred = codec.decode(y_test, test.last, shrink).numpy()
     lower, upper = bounds(calibration, test_pred, test, level, served["test"])
     drift = codec.drift_forecast(test.last).numpy()
-    return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison)
+    grid = None if served["test"] is None else served_quantiles(served["test"], GRID)
+    return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison, grid)

@@ -20,6 +20,8 @@ from closecast.evaluation.assessment import assess
 from closecast.evaluation.plots import save_forecast_plots
 from closecast.evaluation.report import distribution_table, point_words, summary_table
 
+HISTORY_DAYS = 250  # the least number of a series' last days its artifact record keeps
+
 
 @dataclass
 class SeriesResult:
@@ -59,10 +61,16 @@ def finish_series(
         result.test_upper,
         float(cfg.calibration.interval),
         title=f"{data_meta['ticker']} test",
+        last=test.last.numpy(),
+        quantiles=result.test_quantiles,
         tensorboard=tensorboard,
         step=step,
     )
-    record = series_record(member.codec, result.calibration, data_meta, metrics)
+    # Enough days for the page's chart and for the forecast a client sending them would get: the
+    # network's window and the combined baseline's history.
+    base = result.calibration.baseline or {}
+    days = max(HISTORY_DAYS, member.codec.window, int(base.get("history", 0)) + 1)
+    record = series_record(member.codec, result.calibration, data_meta, metrics, member.recent(days))
     return SeriesResult(metrics, data_meta, record, plot_files)
 
 
