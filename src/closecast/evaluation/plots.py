@@ -31,9 +31,11 @@ def fan_figure(
     pred: np.ndarray,
     bands: list[tuple[str, np.ndarray, np.ndarray, float]],
     title: str,
+    point: str = "point forecast",
 ) -> Figure:
     """The last `FAN_DAYS` one-step forecasts, each drawn on the day it forecasts: its predictive bands
-    (`bands`: label, lower, upper, opacity, in prices), the point forecast and the realized close."""
+    (`bands`: label, lower, upper, opacity, in prices), the point forecast (labelled `point`) and the
+    realized close."""
     keep = slice(-FAN_DAYS, None)
     # Each sample is dated by its last observed day; its next close is the next sample's day (test
     # samples are consecutive days), and the last one's the next business day.
@@ -47,7 +49,7 @@ def fan_figure(
             x, np.where(finite, lo, np.nan), np.where(finite, hi, np.nan), color="tab:blue", alpha=alpha,
             linewidth=0, label=label, step="mid",
         )  # fmt: skip
-    ax.plot(x, np.asarray(pred)[keep], color="tab:red", linewidth=0.9, label="point forecast")
+    ax.plot(x, np.asarray(pred)[keep], color="tab:red", linewidth=0.9, label=point)
     closes = np.asarray(actual)[keep]
     ax.plot(x, closes, color="black", linewidth=1.1, marker=".", markersize=3, label="close")
     ax.set_title(f"{title}: next-day forecast, last {len(x)} test days")
@@ -128,10 +130,12 @@ def forecast_figures(
     title: str,
     last: np.ndarray,
     quantiles: np.ndarray | None = None,
+    point: str = "point forecast",
 ) -> dict[str, Figure]:
     """The figures of the first horizon step by name: `forecast` (the fan), `spread`, `residuals` and,
     with the served distribution's log-return quantiles `quantiles` `(n, horizon, len(GRID))`,
-    `calibration`; a point network's fan is its conformal `level` band `[lower, upper]`."""
+    `calibration`; a point network's fan is its conformal `level` band `[lower, upper]`; `point` labels
+    the point forecast (what it is: naive, the network's, shrunk)."""
     actual, pred, lower, upper = (np.asarray(a, dtype=np.float64)[:, 0] for a in (actual, pred, lower, upper))
     last = np.asarray(last, dtype=np.float64)
     if quantiles is None:
@@ -147,7 +151,7 @@ def forecast_figures(
         spread = (at_level(quantiles, 0.95) - at_level(quantiles, 0.05))[:, 0]
     move = np.abs(np.log(actual / last))
     figures = {
-        "forecast": fan_figure(dates, actual, pred, bands, title),
+        "forecast": fan_figure(dates, actual, pred, bands, title, point),
         "spread": spread_figure(spread, move, title),
         "residuals": residual_figure(actual, pred, lower, upper, level, title),
     }
@@ -168,12 +172,13 @@ def save_forecast_plots(
     title: str,
     last: np.ndarray,
     quantiles: np.ndarray | None = None,
+    point: str = "point forecast",
     tensorboard: Any = None,
     step: int = 0,
 ) -> list[Path]:
     """Write `forecast_figures` as `<name>.png` into `output_dir`; add them to TensorBoard."""
     paths = []
-    figures = forecast_figures(dates, actual, pred, lower, upper, level, title, last, quantiles)
+    figures = forecast_figures(dates, actual, pred, lower, upper, level, title, last, quantiles, point)
     for name, fig in figures.items():
         path = Path(output_dir) / f"{name}.png"
         fig.savefig(path, dpi=100)

@@ -14,7 +14,7 @@ HISTORY_COLOR, MEDIAN_COLOR, POINT_COLOR = "#0f766e", "#1e3a8a", "#dc2626"
 FORECAST_SHARE = 0.22  # of the plot's width, for the forecast steps
 
 
-def _ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+def _ticks(lo: float, hi: float, count: int = 6) -> list[float]:
     """About `count` round values between `lo` and `hi`."""
     raw = (hi - lo) / count
     step = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0

@@ -63,6 +63,7 @@ def finish_series(
         title=f"{data_meta['ticker']} test",
         last=test.last.numpy(),
         quantiles=result.test_quantiles,
+        point="point forecast ({source}, shrink {shrink:g})".format(**result.calibration.describe_point()),
         tensorboard=tensorboard,
         step=step,
     )

@@ -37,13 +37,14 @@ def test_the_fan_draws_bands_of_the_served_distribution_on_the_days_they_forecas
     d = synthetic()
     lower, upper = d["pred"] * 0.98, d["pred"] * 1.02
     figures = forecast_figures(
-        d["dates"], d["actual"], d["pred"], lower, upper, 0.9, "X", d["last"], d["quantiles"]
+        d["dates"], d["actual"], d["pred"], lower, upper, 0.9, "X", d["last"], d["quantiles"], "naive"
     )
     assert set(figures) == {"forecast", "spread", "residuals", "calibration"}
     (ax,) = figures["forecast"].axes
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert [b.get_label() for b in bands] == ["90% band", "50% band"]
-    close = next(line for line in ax.lines if line.get_label() == "close")
+    assert [line.get_label() for line in ax.lines] == ["naive", "close"]  # what the point forecast is
+    close = ax.lines[1]
     # The realized close of a sample is drawn on the next day, the day it was forecast for.
     assert pd.Timestamp(close.get_xdata()[0]) == d["dates"][1]
     spread_ax = figures["spread"].axes[0]
