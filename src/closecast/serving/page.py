@@ -49,11 +49,14 @@ def _num(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) else "–"
 
 
-def serves_words(serves: dict[str, Any]) -> str:
-    """What a series' intervals and quantiles come from, in words (`Calibration.describe`)."""
+def serves_words(serves: dict[str, Any], distribution: bool = True) -> str:
+    """What a series' intervals and quantiles come from, in words (`Calibration.describe`; without a
+    `distribution`, a point network's conformal intervals)."""
     kind = serves["kind"]
-    if kind == "network":
-        what = "the network's predictive distribution, recalibrated on validation"
+    if not distribution:
+        what = "a point network: conformal intervals from its validation residuals, no distribution"
+    elif kind == "network":
+        what = "the network's predictive distribution (recalibrated on validation where that helped)"
     elif kind == "baseline":
         what = f"the {serves['baseline']} volatility baseline alone (validation gave the network weight 0)"
     else:
@@ -102,11 +105,13 @@ def forecast_block(forecaster: Forecaster, model: SeriesModel) -> str:
             '<p class="note">This artifact keeps no recent closes (it was published before they were '
             "kept): republish it from its run to see a chart here, or POST your closes to /predict.</p>"
         )
+    distribution = forecaster.likelihood.has_distribution
     try:
         answer = forecaster.predict(
             history["values"],
             forecaster.horizon,
-            quantiles=list(LEVELS) if forecaster.likelihood.has_distribution else None,
+            None if distribution else 0.9,  # a point network: its conformal 90% interval as the band
+            list(LEVELS) if distribution else None,
             high=history.get("high"),
             low=history.get("low"),
             series=model.name,
@@ -114,6 +119,8 @@ def forecast_block(forecaster: Forecaster, model: SeriesModel) -> str:
     except InputError as exc:
         return f'<p class="note">No forecast from the kept closes: {escape(str(exc))}</p>'
     quantiles = {float(k): v for k, v in (answer.get("quantiles") or {}).items()}
+    if not distribution:
+        quantiles = {0.05: answer["lower"], 0.95: answer["upper"]}
     dates, closes = history["dates"][-DAYS_SHOWN:], history["values"][-DAYS_SHOWN:]
     title = f"{model.name}: last {len(closes)} closes and the next {len(answer['predictions'])}"
     chart = fan_chart(dates, closes, quantiles, answer["predictions"], title)
@@ -149,7 +156,7 @@ def entry_section(entry: Entry) -> str:
             f'<article class="series"><h3>{escape(name)} '
             f"<small>({escape(str(data.get('feature', '')))}, trained on {escape(str(data.get('start')))}"
             f" .. {escape(str(data.get('end')))})</small></h3>"
-            f"<p>Intervals and quantiles: {serves_words(serves)}.</p>"
+            f"<p>Intervals and quantiles: {serves_words(serves, forecaster.likelihood.has_distribution)}.</p>"
             f"{forecast_block(forecaster, model)}{scores_table(model.metrics, serves)}</article>"
         )
     if len(names) > SERIES_SHOWN:
