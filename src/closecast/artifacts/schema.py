@@ -67,6 +67,19 @@ class SeriesRecord(BaseModel):
     calibration: dict[str, Any]
     data: dict[str, Any]
     metrics: dict[str, float | None]  # None: a metric that could not be computed
+    # The series' last days (`SeriesData.recent`): what the forecast page draws and forecasts from.
+    # Absent in artifacts written before it was kept.
+    history: dict[str, list[str] | list[float]] | None = None
+
+    @field_validator("history")
+    @classmethod
+    def _history(cls, value: dict[str, list] | None) -> dict[str, list] | None:
+        if value is None:
+            return value
+        lengths = {k: len(v) for k, v in value.items()}
+        if not {"dates", "values"} <= set(value) or len(set(lengths.values())) != 1 or not value["values"]:
+            raise ValueError(f"history needs dates and values of one length, got lengths {lengths}")
+        return value
 
     @field_validator("codec")
     @classmethod
@@ -172,16 +185,21 @@ def package_versions() -> dict[str, str]:
 
 
 def series_record(
-    codec: Codec, calibration: Calibration, data: dict[str, Any], metrics: dict[str, float]
+    codec: Codec,
+    calibration: Calibration,
+    data: dict[str, Any],
+    metrics: dict[str, float],
+    history: dict[str, list] | None = None,
 ) -> dict[str, Any]:
     """One series' part of an artifact: its codec fitted on training, calibration chosen on validation,
-    data range (`SeriesData.describe()`) and metrics."""
-    return {
+    data range (`SeriesData.describe()`), metrics and, when given, its last days (`SeriesData.recent`)."""
+    record = {
         "codec": codec.to_dict(),
         "calibration": calibration.to_dict(),
         "data": dict(data),
         "metrics": {k: float(v) for k, v in metrics.items()},
     }
+    return record | ({"history": history} if history is not None else {})
 
 
 def build_universe_artifact(

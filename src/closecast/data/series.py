@@ -178,3 +178,16 @@ class SeriesData:
             "rows": int(len(s)),
             "samples": {k: len(v) for k, v in self.parts.items()},
         }
+
+    def recent(self, n: int) -> dict[str, list]:
+        """The last `n` days as plain data, oldest first: ISO `dates`, `values` and, where read, each day's
+        `high` and `low` (what the serving artifact keeps to draw and forecast a series' next closes)."""
+        tail = self.series.iloc[-n:]
+        out: dict[str, list] = {
+            "dates": [str(d.date()) for d in tail.index],
+            "values": [float(v) for v in tail.to_numpy(np.float64)],
+        }
+        if self.high_low is not None:
+            days = self.high_low.loc[tail.index].to_numpy(np.float64)
+            out |= {"high": days[:, 0].tolist(), "low": days[:, 1].tolist()}
+        return out

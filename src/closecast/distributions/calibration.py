@@ -17,6 +17,8 @@ import torch
 from closecast.distributions.volatility_filter import FilterSpec
 
 INTERVAL_SCALES = ("none", "window")
+# What a point forecast is, by its shrink: 0, 1, or between (`Calibration.describe_point`).
+POINT_SOURCES = ("naive", "network", "shrunk")
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Calibration:
     weight: float = 1.0
     baseline: dict[str, Any] | None = None
     baseline_pit: torch.Tensor | None = None
+    # Why validation chose `shrink`, in words (`closecast.evaluation.shrink.shrink_choice`); None in
+    # artifacts written before it was recorded.
+    shrink_why: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.shrink, bool) or not isinstance(self.shrink, int | float):
@@ -48,6 +53,8 @@ class Calibration:
             raise ValueError(
                 f"calibration.interval_scale={self.interval_scale!r} is not one of {INTERVAL_SCALES}"
             )
+        if self.shrink_why is not None and not isinstance(self.shrink_why, str):
+            raise ValueError(f"calibration shrink_why must be a string, got {type(self.shrink_why).__name__}")
         self._check_combination()
         r = self.residuals
         if not isinstance(r, torch.Tensor) or r.ndim != 2 or not r.is_floating_point():
@@ -103,6 +110,19 @@ class Calibration:
         out: dict[str, Any] = {"kind": kind, "network_weight": weight}
         return out | ({"baseline": base["name"], "history": base["history"]} if kind != "network" else {})
 
+    def describe_point(self) -> dict[str, Any]:
+        """What the point forecast is: `source` `naive` (shrink 0: the last price, at every step),
+        `network` (shrink 1: the network's own move) or `shrunk` (its move scaled by `shrink`), and `why`."""
+        s = self.shrink
+        source = POINT_SOURCES[0] if s == 0 else POINT_SOURCES[1] if s == 1 else POINT_SOURCES[2]
+        what = {
+            "naive": "the naive forecast (the last price sent, at every step)",
+            "network": "the network's own forecast",
+            "shrunk": f"the network's move scaled by {s:g} toward the last price sent",
+        }[source]
+        why = self.shrink_why or "validation chose it (this artifact predates recording why)"
+        return {"source": source, "shrink": s, "why": f"{what}, because {why}"}
+
     @property
     def horizon(self) -> int:
         """Horizon steps the residuals (and PIT values) cover."""
@@ -123,6 +143,7 @@ class Calibration:
             "weight": self.weight,
             "baseline": self.baseline,
             "baseline_pit": None if self.baseline_pit is None else self.baseline_pit.detach().cpu().float(),
+            "shrink_why": self.shrink_why,
         }
 
     @classmethod

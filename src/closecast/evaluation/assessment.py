@@ -24,10 +24,10 @@ from closecast.distributions.served import Part, served_quantiles
 from closecast.evaluation.baseline_cache import fitted_baselines
 from closecast.evaluation.combination import choose_combination, served_parts
 from closecast.evaluation.comparison import Comparison, compare
-from closecast.evaluation.distribution_scores import outcome
+from closecast.evaluation.distribution_scores import GRID, outcome
 from closecast.evaluation.point import interval_coverage, score_forecasts
 from closecast.evaluation.recalibration import choose_pit, rule_of
-from closecast.evaluation.shrink import choose_shrink
+from closecast.evaluation.shrink import shrink_choice
 
 # Scores the module logs every epoch during fit (see `ForecastModule`); in metrics.json they are the kept
 # (best) epoch's values. Every other metric of a run is computed once, at the end, by `assess`.
@@ -59,7 +59,7 @@ def calibrate(
     forecast distribution it was read from (None for a point network). Nothing here reads the test part."""
     y_val = likelihood.location(raw_val)
     min_gain_z = float(calibration.get("min_gain_z", 0.0))
-    shrink = choose_shrink(codec, y_val, val, calibration.shrink, min_gain_z)
+    shrink, why = shrink_choice(codec, y_val, val, calibration.shrink, min_gain_z)
     interval_scale = str(calibration.get("interval_scale", "none"))
     pred = codec.decode(y_val, val.last, shrink).numpy()
     residuals = log_residuals(pred, val.future.numpy(), part_scale(interval_scale, val))
@@ -68,7 +68,7 @@ def calibrate(
         fc = log_return_forecast(codec, likelihood, raw_val, shrink)
         chosen = choose_pit(fc, outcome(val.last.numpy(), val.future.numpy()), rule_of(calibration))
         pit = None if chosen is None else torch.from_numpy(chosen)
-    return Calibration(torch.from_numpy(residuals), shrink, interval_scale, pit), fc
+    return Calibration(torch.from_numpy(residuals), shrink, interval_scale, pit, shrink_why=why), fc
 
 
 def bounds(
@@ -169,6 +169,8 @@ class Assessment:
     test_lower: np.ndarray  # the `calibration.interval` band around test_pred
     test_upper: np.ndarray
     comparison: Comparison
+    # The served distribution's test log-return quantiles `(n, horizon, len(GRID))`; None for a point network.
+    test_quantiles: np.ndarray | None = None
 
 
 def assess(
@@ -211,4 +213,5 @@ def assess(
     test_pred = codec.decode(y_test, test.last, shrink).numpy()
     lower, upper = bounds(calibration, test_pred, test, level, served["test"])
     drift = codec.drift_forecast(test.last).numpy()
-    return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison)
+    grid = None if served["test"] is None else served_quantiles(served["test"], GRID)
+    return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison, grid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
@@ -20,6 +21,13 @@ def summary_table(metrics: dict[str, float], part: str = "test") -> str:
         m = [metrics.get(f"{key}/{k}", math.nan) for k in ("mae", "rmse", "mape", "mase")]
         lines.append(f"{label:<8}{m[0]:>10.4f}{m[1]:>10.4f}{m[2]:>10.4f}{m[3]:>8.3f}")
     return "\n".join(lines)
+
+
+def point_words(point: dict[str, Any]) -> str:
+    """One line under the point table: what the model row's forecast is and why, from the series'
+    `Calibration.describe_point()` (the same words every /predict answer gives under `point`)."""
+    same = " (so the model row is the naive row)" if point["source"] == "naive" else ""
+    return f"model = {point['source']}, shrink {point['shrink']:g}{same}: {point['why']}"
 
 
 def significance_words(t: float) -> str:

@@ -65,6 +65,7 @@ def answer(
         "predictions": predictions,
         "series": model.name,
         "normalize": model.normalize,
+        "point": model.point,
     }
     point = np.asarray(predictions)
     if quantiles:

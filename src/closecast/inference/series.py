@@ -42,6 +42,8 @@ class SeriesModel:
     calibration: Calibration
     data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Its last days as the artifact keeps them (`dates`, `values`, maybe `high`/`low`); None when absent.
+    history: dict[str, list] | None = None
 
     def __post_init__(self) -> None:
         self.residuals = self.calibration.residuals.double().numpy()
@@ -60,6 +62,10 @@ class SeriesModel:
             *(c.feature_std or [1.0] * n),
             *(c.feature_mean or [0.0] * n),
         )
+        # What this series' point forecast is, as every answer states it (`Calibration.describe_point`).
+        self.point = self.calibration.describe_point()
+        if self.name is None:
+            self.point["why"] += "; a series the network never saw takes the trained series' smallest shrink"
 
     def served_parts(
         self, dist: LogReturnForecast | None, values: np.ndarray, base: LogReturnForecast | None = None
@@ -111,6 +117,7 @@ def series_models(artifact: dict[str, Any]) -> dict[str, SeriesModel]:
             Calibration.from_dict(record["calibration"]),
             dict(record["data"]),
             dict(record["metrics"]),
+            record.get("history"),
         )
         for name, record in artifact["series"].items()
     }

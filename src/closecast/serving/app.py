@@ -21,9 +21,11 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as http_metrics
 
 from closecast.serving.dependencies import require_api_key
+from closecast.serving.docs_assets import add_offline_docs
 from closecast.serving.error_handlers import add_error_handlers
 from closecast.serving.middleware import BodyLimits, ResponseTime
 from closecast.serving.openapi import narrow
+from closecast.serving.page import page_router
 from closecast.serving.registry import Registry
 from closecast.serving.routes import health_router, models_router, predict_router, reload_models
 from closecast.serving.schemas import (
@@ -94,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Next-close forecasts from the LSTM artifacts in the checkpoints directory.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by `add_offline_docs`, as is /redoc
+        redoc_url=None,
     )
     app.state.registry, app.state.settings = Registry(settings.checkpoints_dir), settings
     app.add_middleware(
@@ -117,7 +121,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predict_router, dependencies=guarded, responses=unauthorized)
     app.include_router(health_router)
     app.include_router(models_router, dependencies=guarded, responses=unauthorized)
-    app.state.guarded_routes = [*predict_router.routes, *models_router.routes] if guarded else []
+    app.include_router(page_router, dependencies=guarded, responses=unauthorized)  # what /models shows
+    add_offline_docs(app)
+    routes = [*predict_router.routes, *models_router.routes, *page_router.routes]
+    app.state.guarded_routes = routes if guarded else []
     # Added last: the router and the metrics middleware both try the routes in order, per request.
     instrumentator.expose(
         app,

@@ -115,7 +115,12 @@ class Entry:
             "created": art.get("created"),
             "inputs": forecaster.inputs,  # the request arrays this model reads
             "series": [
-                {"name": name, **{k: v for k, v in self.series_context[name].items() if k != "series"}}
+                {
+                    "name": name,
+                    **{k: v for k, v in self.series_context[name].items() if k != "series"},
+                    "point": forecaster.series[name].point,
+                    "serves": forecaster.metadata["serves"][name],
+                }
                 for name in art["series"]
             ],
             "model": dict(art["model"]),

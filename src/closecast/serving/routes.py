@@ -19,7 +19,8 @@ from closecast.inference.forecaster import Item
 from closecast.serving.dependencies import Batch, LoadedRegistry, Target
 from closecast.serving.metrics import MODELS
 from closecast.serving.registry import WHERE
-from closecast.serving.schemas import BATCH_ERRORS, ERRORS, BatchResponse, PredictResponse
+from closecast.serving.responses import BatchResponse, ModelsResponse, PredictResponse
+from closecast.serving.schemas import BATCH_ERRORS, ERRORS
 
 predict_router = APIRouter()
 health_router = APIRouter(tags=["operations"])
@@ -97,7 +98,7 @@ async def health(registry: LoadedRegistry) -> JSONResponse:
     return JSONResponse(body, status_code=200 if names else 503)
 
 
-@models_router.get("/models")
+@models_router.get("/models", response_model=ModelsResponse)
 async def models(registry: LoadedRegistry) -> dict[str, Any]:
     """What each loaded artifact is (no training config, paths or URLs), and the files refused."""
     return {"models": [registry.entries[n].info for n in registry.names], "errors": registry.errors}

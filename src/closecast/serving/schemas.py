@@ -1,5 +1,5 @@
-"""The request and response bodies of `POST /predict` and `POST /predict/batch`, as pydantic models (they
-are the OpenAPI schema)."""
+"""The request bodies of `POST /predict` and `POST /predict/batch` and the error body, as pydantic models
+(they are the OpenAPI schema); the answers are in `closecast.serving.responses`."""
 
 from __future__ import annotations
 
@@ -119,53 +119,6 @@ class PredictRequest(BaseModel):
     )
 
 
-class DataRange(BaseModel):
-    """Dates of the training data."""
-
-    start: str | None = None
-    end: str | None = None
-    train_end: str | None = None
-    val_end: str | None = None
-
-
-class TestMetrics(BaseModel):
-    """The checkpoint's errors on its test period."""
-
-    mae: float | None
-    rmse: float | None
-    mape: float | None
-    mase: float | None
-
-
-class PredictResponse(BaseModel):
-    """A forecast with what it came from."""
-
-    prediction: float
-    predictions: list[float]
-    series: str | None = Field(description="The series answered; null for an unseen one.")
-    normalize: str = Field(description="`codec` (the series' training statistics) or `window`.")
-    checkpoint: str
-    device: str
-    window: int
-    horizon: int
-    horizon_max: int
-    ticker: str | None
-    feature: str | None
-    data: DataRange
-    metrics: TestMetrics
-    interval: float | None = None
-    lower: list[float] | None = None
-    upper: list[float | None] | None = None
-    quantiles: dict[str, list[float | None]] | None = Field(
-        None,
-        description=(
-            'The requested quantiles: level as written (e.g. `"0.05"`) → one price per horizon step '
-            "(null: beyond the calibration data's reach); from the same distribution as `interval`."
-        ),
-        examples=[{"0.05": [55.1], "0.5": [56.1], "0.95": [57.2]}],
-    )
-
-
 class BatchItem(BaseModel):
     """One window of a batch: a series' recent prices, as `POST /predict` takes them."""
 
@@ -201,35 +154,13 @@ class BatchRequest(BaseModel):
     )
 
 
-class BatchAnswer(BaseModel):
-    """One item's forecast, as `POST /predict` answers it (without the checkpoint's details)."""
-
-    prediction: float
-    predictions: list[float]
-    series: str | None
-    normalize: str
-    interval: float | None = None
-    lower: list[float] | None = None
-    upper: list[float | None] | None = None
-    quantiles: dict[str, list[float | None]] | None = None
-
-
-class BatchResponse(BaseModel):
-    """The forecasts of a batch, in the order of its items, with the checkpoint that made them."""
-
-    checkpoint: str
-    device: str
-    window: int
-    horizon: int
-    horizon_max: int
-    items: list[BatchAnswer]
-
-
 class ErrorBody(BaseModel):
     """What went wrong and how to fix it; `errors` lists each invalid field."""
 
-    detail: str
-    errors: list[dict[str, Any]] | None = None
+    detail: str = Field(description="One line: what is wrong, the value, and how to fix it.")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="For an invalid body: each invalid field, with its location and message."
+    )
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

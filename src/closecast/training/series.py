@@ -15,9 +15,12 @@ from omegaconf import DictConfig
 from closecast.artifacts.schema import series_record
 from closecast.data.codec import Codec
 from closecast.data.series import SeriesData
+from closecast.distributions.calibration import Calibration
 from closecast.evaluation.assessment import assess
 from closecast.evaluation.plots import save_forecast_plots
-from closecast.evaluation.report import distribution_table, summary_table
+from closecast.evaluation.report import distribution_table, point_words, summary_table
+
+HISTORY_DAYS = 250  # the least number of a series' last days its artifact record keeps
 
 
 @dataclass
@@ -58,10 +61,17 @@ def finish_series(
         result.test_upper,
         float(cfg.calibration.interval),
         title=f"{data_meta['ticker']} test",
+        last=test.last.numpy(),
+        quantiles=result.test_quantiles,
+        point="point forecast ({source}, shrink {shrink:g})".format(**result.calibration.describe_point()),
         tensorboard=tensorboard,
         step=step,
     )
-    record = series_record(member.codec, result.calibration, data_meta, metrics)
+    # Enough days for the page's chart and for the forecast a client sending them would get: the
+    # network's window and the combined baseline's history.
+    base = result.calibration.baseline or {}
+    days = max(HISTORY_DAYS, member.codec.window, int(base.get("history", 0)) + 1)
+    record = series_record(member.codec, result.calibration, data_meta, metrics, member.recent(days))
     return SeriesResult(metrics, data_meta, record, plot_files)
 
 
@@ -74,6 +84,7 @@ def print_series(cfg: DictConfig, series: SeriesResult, codec: Codec, part: str 
         f"target={codec.target}, shrink={metrics['shrink']}, window={codec.window}, horizon={codec.horizon}"
     )
     print(summary_table(metrics, part))
+    print(point_words(Calibration.from_dict(series.record["calibration"]).describe_point()))
     coverage = metrics[f"{part}/coverage"]
     print(f"{float(cfg.calibration.interval):.0%} interval coverage on {part}: {coverage:.3f}")
     print(distribution_table(metrics, part))

@@ -97,11 +97,12 @@ def test_artifact_and_predict_carry_the_horizon(horizon_run):
 def test_plots_are_written_and_logged_to_tensorboard(horizon_run):
     tmp, _, _ = horizon_run
     run = tmp / "run"
-    for name in ("forecast.png", "residuals.png"):
-        assert (run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    names = ("forecast", "spread", "residuals")  # a point network: no PIT, so no calibration figure
+    for name in names:
+        assert (run / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
-    assert {"test/forecast", "test/residuals"} <= set(events.Tags()["images"])
+    assert {f"test/{name}" for name in names} <= set(events.Tags()["images"])
 
 
 def test_shrink_is_chosen_on_validation_and_zero_is_the_naive_forecast():

@@ -111,6 +111,8 @@ def test_cli_takes_values_from_arguments_stdin_and_csv(trained_artifact, tmp_pat
     result = json.loads(out.stdout)
     assert result["prediction"] == pytest.approx(expected)
     assert result["lower"][0] < result["prediction"] < result["upper"][0]
+    # What produced the number, as /predict says it.
+    assert result["point"]["source"] in ("naive", "network", "shrunk") and result["point"]["why"]
 
 
 def test_cli_errors_exit_2_with_a_message(trained_artifact):
