@@ -14,6 +14,7 @@ one checkpointing and early stopping used)."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -39,6 +40,9 @@ from closecast.training.series import SeriesResult, finish_series, print_series
 from closecast.training.trainer import Fitted, best_checkpoint, build, fit_network, torch_threads
 
 log = logging.getLogger(__name__)
+# The end-of-run tables as printed, for the run's log file: configs/hydra/default.yaml gives this logger
+# the job's file handler alone, so the console shows them once, as printed.
+tables_log = logging.getLogger(f"{__name__}.tables")
 
 
 def metrics_json(metrics: dict[str, float]) -> str:
@@ -185,7 +189,11 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         published = publish_run(cfg, trainer, artifact, largest)
 
         log.info("best checkpoint: %s", fitted.best_path or "(none)")
-        print_run(cfg, datamodule, results, metrics, output_dir, artifact, published)
+        printed = io.StringIO()
+        with redirect_stdout(printed):
+            print_run(cfg, datamodule, results, metrics, output_dir, artifact, published)
+        print(printed.getvalue(), end="")
+        tables_log.info("end of run:%s", printed.getvalue().rstrip())
         return metrics
 
 
