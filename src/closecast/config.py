@@ -27,13 +27,22 @@ def config_dir() -> Path:
     )
 
 
+def groups_set_to_null(args: Sequence[str]) -> list[str]:
+    """`args` with each `group=null` of a config group of `configs/` (`logger=null`) as Hydra's `~group`.
+
+    Hydra removes a group's default only with `~group`; `group=null` on its command line stops with a
+    traceback, though `group: null` is how a defaults list says it."""
+    groups = {p.name for p in config_dir().iterdir() if p.is_dir()}
+    return [f"~{a.split('=')[0]}" if a.endswith("=null") and a.split("=")[0] in groups else a for a in args]
+
+
 def compose_config(
     config_name: str = "train", overrides: Sequence[str] = (), output_dir: str | Path | None = None
 ) -> DictConfig:
     """`configs/<config_name>.yaml` with `overrides`; `output_dir` stands in for Hydra's run dir."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(config_dir())):
-        cfg = compose(config_name=config_name, overrides=list(overrides))
+        cfg = compose(config_name=config_name, overrides=groups_set_to_null(overrides))
     if output_dir is not None:
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)

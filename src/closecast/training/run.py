@@ -28,6 +28,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import TensorBoardLogger
 from torch import nn
 
 from closecast.artifacts.publish import atomic_write, publish, save_artifact
@@ -135,11 +136,6 @@ def scored_part(cfg: DictConfig) -> str:
     return "val" if (cfg.get("hpo") or {}).get("trial") is not None else "test"
 
 
-def shown(metrics: dict[str, float], part: str) -> dict[str, float]:
-    """`metrics` less the test scores when only validation is shown (`part` val)."""
-    return metrics if part == "test" else {k: v for k, v in metrics.items() if "test" not in k.split("/")}
-
-
 def run_metrics(results: dict[str, SeriesResult]) -> dict[str, float]:
     """The plain keys as the mean over the series of the keys every series has (one series: its own
     values; a score that is not finite on one series is not finite in the mean) and, with several
@@ -164,7 +160,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
 
         several = len(datamodule.members) > 1
         # Several series' plots go to their own folders only: their board tags would collide.
-        tensorboard = logger.experiment if logger and not several else None
+        tensorboard = logger.experiment if isinstance(logger, TensorBoardLogger) and not several else None
         fitting = fit_metrics(trainer)
         results: dict[str, SeriesResult] = {}
         for ticker, member in datamodule.members.items():
@@ -182,7 +178,8 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
             )
         metrics = run_metrics(results)
         if logger:
-            log_final_metrics(logger, cfg, shown(metrics, scored_part(cfg)), trainer.global_step)
+            parts = ("val",) if scored_part(cfg) == "val" else ("val", "test")
+            log_final_metrics(logger, cfg, metrics, trainer.global_step, parts=parts)
         atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
         artifact = save_run_artifact(cfg, fitted.net, results, metrics, output_dir)
         largest = max(float(m.series.max()) for m in datamodule.members.values())
