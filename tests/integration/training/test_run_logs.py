@@ -3,6 +3,8 @@ bar redraws, no Lightning notices, and the end-of-run tables in the run's own tr
 
 from __future__ import annotations
 
+import re
+
 from closecast.training.progress import EpochLines, epoch_line
 from tests.helpers.configs import ROOT, TINY
 from tests.helpers.entries import run_entry
@@ -26,6 +28,9 @@ def test_a_run_logged_to_a_file_writes_epoch_lines_and_its_tables_to_train_log(t
     for notice in ("Tip:", "litlogger", "GPU available", "TPU available"):
         assert notice not in printed
     (run,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    # Named by its time, series and overrides (TensorBoard lists it so), not by where its files go.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_AAPL_data\.batch_size=32,\S+", run.name)
+    assert "paths." not in run.name and "/" not in run.name
     logged = (run / "train.log").read_text()
     assert "epoch 2/2: " in logged
     # The tables are in the log file, and on the console once.
