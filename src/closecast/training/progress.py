@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 
 
 def epoch_line(epoch: int, max_epochs: int | None, metrics: dict[str, Any], seconds: float) -> str:
-    """`epoch 3/40: train/loss=1.46 val/loss=1.35 (0.4 s)`: one finished epoch (`epoch` counted from 1)."""
-    total = f"/{max_epochs}" if max_epochs and max_epochs > 0 else ""
+    """`epoch 3 of 40: train/loss=1.46 val/loss=1.35 (0.4 s)`: one finished epoch, numbered from 0 as
+    Lightning, checkpoints and a sweep's pruner number them."""
+    total = f" of {max_epochs}" if max_epochs and max_epochs > 0 else ""
     values = [f"{k}={float(v):.4g}" for k, v in sorted(metrics.items())]
     return " ".join([f"epoch {epoch}{total}:", *values, f"({seconds:.1f} s)"])
 
@@ -34,7 +35,7 @@ class EpochLines(ProgressBar):
         super().__init__()
         self._enabled = True
         self._started = time.monotonic()
-        self._pending: tuple[int, float] | None = None  # a finished epoch (from 1) and its seconds
+        self._pending: tuple[int, float] | None = None  # a finished epoch and its seconds
 
     def disable(self) -> None:
         self._enabled = False
@@ -55,7 +56,7 @@ class EpochLines(ProgressBar):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._enabled and not trainer.sanity_checking:
-            self._pending = (trainer.current_epoch + 1, time.monotonic() - self._started)
+            self._pending = (trainer.current_epoch, time.monotonic() - self._started)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._flush(trainer, pl_module)
@@ -66,9 +67,14 @@ class EpochLines(ProgressBar):
         self._flush(trainer, pl_module)
 
 
-def progress_bar(refresh_rate: int = 10) -> ProgressBar:
-    """Lightning's TQDM bar (redrawn every `refresh_rate` steps) when stdout is a terminal, else
-    `EpochLines`: `make train > log 2>&1` writes lines, not redraws."""
-    if sys.stdout.isatty():
+STYLES = ("auto", "bar", "lines")
+
+
+def progress_bar(refresh_rate: int = 10, style: str = "auto") -> ProgressBar:
+    """Lightning's TQDM bar (redrawn every `refresh_rate` steps) or `EpochLines`: `style` auto picks the
+    bar when stdout is a terminal, so `make train > log 2>&1` writes lines, not redraws."""
+    if style not in STYLES:
+        raise ValueError(f"callbacks.progress_bar.style={style!r}: use one of {', '.join(STYLES)}")
+    if style == "bar" or (style == "auto" and sys.stdout.isatty()):
         return TQDMProgressBar(refresh_rate=refresh_rate)
     return EpochLines()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from closecast.training.progress import EpochLines, epoch_line
 from tests.helpers.configs import ROOT, TINY
 from tests.helpers.entries import run_entry
@@ -24,7 +26,7 @@ def test_a_run_logged_to_a_file_writes_epoch_lines_and_its_tables_to_train_log(t
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed = proc.stdout + proc.stderr
     assert "\r" not in printed
-    assert "epoch 1/2: train/loss=" in printed and "epoch 2/2: train/loss=" in printed
+    assert "epoch 0 of 2: train/loss=" in printed and "epoch 1 of 2: train/loss=" in printed
     for notice in ("Tip:", "litlogger", "GPU available", "TPU available"):
         assert notice not in printed
     (run,) = (tmp_path / "outputs" / "train" / "runs").iterdir()
@@ -32,7 +34,7 @@ def test_a_run_logged_to_a_file_writes_epoch_lines_and_its_tables_to_train_log(t
     assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_AAPL_data\.batch_size=32,\S+", run.name)
     assert "paths." not in run.name and "/" not in run.name
     logged = (run / "train.log").read_text()
-    assert "epoch 2/2: " in logged
+    assert "epoch 1 of 2: " in logged
     # The tables are in the log file, and on the console once.
     for line in ("naive ", "90% interval coverage on test", f"run dir:  {run}"):
         assert line in logged
@@ -41,7 +43,7 @@ def test_a_run_logged_to_a_file_writes_epoch_lines_and_its_tables_to_train_log(t
 
 def test_an_epoch_line_names_each_value_and_the_epoch_budget():
     assert epoch_line(3, 40, {"val/loss": 1.3456, "train/loss": 1.46}, 0.42) == (
-        "epoch 3/40: train/loss=1.46 val/loss=1.346 (0.4 s)"
+        "epoch 3 of 40: train/loss=1.46 val/loss=1.346 (0.4 s)"
     )
     assert epoch_line(1, -1, {}, 2.0) == "epoch 1: (2.0 s)"  # no epoch budget (max_epochs=-1)
 
@@ -55,3 +57,6 @@ def test_the_default_progress_bar_is_the_tqdm_bar_on_a_terminal_only(monkeypatch
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     bar = progress_bar(refresh_rate=7)
     assert isinstance(bar, TQDMProgressBar) and bar.refresh_rate == 7
+    assert isinstance(progress_bar(style="lines"), EpochLines)  # a sweep's trials, terminal or not
+    with pytest.raises(ValueError, match=r"callbacks.progress_bar.style='dots': use one of auto, bar, lines"):
+        progress_bar(style="dots")
