@@ -42,8 +42,10 @@ from closecast.training.trainer import Fitted, best_checkpoint, build, fit_netwo
 
 log = logging.getLogger(__name__)
 # The end-of-run tables as printed, for the run's log file: configs/hydra/default.yaml gives this logger
-# the job's file handler alone, so the console shows them once, as printed.
+# the job's file handler alone, so the console shows them once, as printed (and outside a Hydra job,
+# where no file handler is set, nowhere else).
 tables_log = logging.getLogger(f"{__name__}.tables")
+tables_log.propagate = False
 
 
 def metrics_json(metrics: dict[str, float]) -> str:
