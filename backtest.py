@@ -5,11 +5,13 @@ backtest.md and backtest.png into the run dir and prints the tables with a verdi
 against the reference volatility baseline chosen on each fold's validation part.
 """
 
+import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from closecast.config import groups_set_to_null
 from closecast.errors import exit_on_data_error
 from closecast.evaluation.report import (
     backtest_markdown,
@@ -40,4 +42,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = groups_set_to_null(sys.argv[1:])  # `logger=null` reads as Hydra's `~logger`
     main()

@@ -1,9 +1,12 @@
 """Hydra entry: `python train.py [overrides]`; sweeps with `python train.py -m hparams_search=optuna`."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 from optuna import TrialPruned
 
+from closecast.config import groups_set_to_null
 from closecast.errors import exit_on_data_error
 from closecast.training.run import objective, train
 
@@ -19,4 +22,5 @@ def main(cfg: DictConfig) -> float | tuple[float, ...] | TrialPruned | None:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = groups_set_to_null(sys.argv[1:])  # `logger=null` reads as Hydra's `~logger`
     main()

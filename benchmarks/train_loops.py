@@ -15,7 +15,7 @@ from torch import nn
 
 from closecast.data.datamodule import EVAL_BATCH_SIZE, PriceDataModule
 from closecast.data.windows import WindowSet
-from closecast.training.trainer import build, build_callbacks, build_module_and_trainer
+from closecast.training.trainer import build, build_callbacks, build_logger, build_module_and_trainer
 
 
 class LoopTimer(pl.Callback):
@@ -63,7 +63,7 @@ def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.devi
         cfg.paths.output_dir = str(run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     timer = LoopTimer(device, len(datamodule.parts["train"]))
-    logger = build(cfg.logger, save_dir=str(run_dir))
+    logger = build_logger(cfg, run_dir)
     callbacks = [timer, *build_callbacks(cfg, run_dir)]
     module, trainer = build_module_and_trainer(cfg, datamodule, callbacks, logger)  # as `fit_network` does
     gc.collect()  # start each timed run, on either side, from the same clean heap

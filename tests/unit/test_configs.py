@@ -3,6 +3,7 @@ in `configs/`, so a new file is covered without touching this test."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hypothesis import given
+from hypothesis import strategies as st
 from omegaconf import DictConfig, OmegaConf
 
 from closecast.config import config_dir
@@ -107,3 +110,31 @@ def test_config_comments_use_words_a_newcomer_can_place():
     for path in sorted(CONFIGS.rglob("*.yaml")):
         text = path.read_text().lower()
         assert "the reference" not in text and "the issue" not in text, path
+
+
+def test_a_run_is_named_by_its_series_and_the_overrides_typed():
+    from closecast.config import run_name
+
+    assert run_name({"ticker": "MSFT"}, "model.hidden=128") == "MSFT_model.hidden=128"
+    assert run_name({"ticker": "AAPL", "tickers": ["AAPL", "GOOG"]}, "") == "AAPL+GOOG"
+    assert run_name({"tickers": [f"T{i}" for i in range(20)]}, "") == "20series"
+    assert run_name({"source": "csv", "path": "/data/prices/XYZ.csv"}, "") == "XYZ"
+    assert run_name({"source": "skfolio", "ticker": "AAPL"}, "") == "skfolio"
+
+
+@given(st.text(max_size=300), st.text(max_size=12))
+def test_a_run_name_is_one_bounded_folder_name_and_tells_runs_apart(overrides, ticker):
+    from closecast.config import RUN_NAME_LENGTH, run_name
+
+    name = run_name({"ticker": ticker}, overrides)
+    assert len(name) <= RUN_NAME_LENGTH and "/" not in name and "\\" not in name and name not in (".", "..")
+    assert re.fullmatch(r"[A-Za-z0-9._,=+-]*", name)
+    if len(name) == RUN_NAME_LENGTH:  # cut: the hash of the whole name keeps cut names apart
+        assert run_name({"ticker": ticker}, overrides + "x") != name
+
+
+def test_the_run_dir_resolves_to_the_time_the_series_and_the_overrides(tmp_path):
+    cfg = _compose(["data.ticker=MSFT", "model.hidden=16", f"paths.log_dir={tmp_path}"], tmp_path)
+    run_dir = Path(cfg.hydra.run.dir)
+    assert run_dir.parent == tmp_path / "train" / "runs"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_MSFT_model\.hidden=16", run_dir.name), run_dir.name

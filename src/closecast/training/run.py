@@ -14,6 +14,7 @@ one checkpointing and early stopping used)."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -27,6 +28,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import TensorBoardLogger
 from torch import nn
 
 from closecast.artifacts.limits import exceeded
@@ -40,6 +42,11 @@ from closecast.training.series import SeriesResult, finish_series, print_series
 from closecast.training.trainer import Fitted, best_checkpoint, build, fit_network, torch_threads
 
 log = logging.getLogger(__name__)
+# The end-of-run tables as printed, for the run's log file: configs/hydra/default.yaml gives this logger
+# the job's file handler alone, so the console shows them once, as printed (and outside a Hydra job,
+# where no file handler is set, nowhere else).
+tables_log = logging.getLogger(f"{__name__}.tables")
+tables_log.propagate = False
 
 
 def metrics_json(metrics: dict[str, float]) -> str:
@@ -146,11 +153,6 @@ def scored_part(cfg: DictConfig) -> str:
     return "val" if (cfg.get("hpo") or {}).get("trial") is not None else "test"
 
 
-def shown(metrics: dict[str, float], part: str) -> dict[str, float]:
-    """`metrics` less the test scores when only validation is shown (`part` val)."""
-    return metrics if part == "test" else {k: v for k, v in metrics.items() if "test" not in k.split("/")}
-
-
 def run_metrics(results: dict[str, SeriesResult]) -> dict[str, float]:
     """The plain keys as the mean over the series of the keys every series has (one series: its own
     values; a score that is not finite on one series is not finite in the mean) and, with several
@@ -175,7 +177,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
 
         several = len(datamodule.members) > 1
         # Several series' plots go to their own folders only: their board tags would collide.
-        tensorboard = logger.experiment if logger and not several else None
+        tensorboard = logger.experiment if isinstance(logger, TensorBoardLogger) and not several else None
         fitting = fit_metrics(trainer)
         results: dict[str, SeriesResult] = {}
         for ticker, member in datamodule.members.items():
@@ -193,14 +195,19 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
             )
         metrics = run_metrics(results)
         if logger:
-            log_final_metrics(logger, cfg, shown(metrics, scored_part(cfg)), trainer.global_step)
+            parts = ("val",) if scored_part(cfg) == "val" else ("val", "test")
+            log_final_metrics(logger, cfg, metrics, trainer.global_step, parts=parts)
         atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
         artifact, saved = save_run_artifact(cfg, fitted.net, results, metrics, output_dir)
         largest = max(float(m.series.max()) for m in datamodule.members.values())
         published = publish_run(cfg, trainer, artifact, largest, saved)
 
         log.info("best checkpoint: %s", fitted.best_path or "(none)")
-        print_run(cfg, datamodule, results, metrics, output_dir, artifact, published)
+        printed = io.StringIO()
+        with redirect_stdout(printed):
+            print_run(cfg, datamodule, results, metrics, output_dir, artifact, published)
+        print(printed.getvalue(), end="")
+        tables_log.info("end of run:%s", printed.getvalue().rstrip())
         return metrics
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import optuna
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
@@ -22,7 +23,7 @@ from closecast.data.datamodule import PriceDataModule
 from closecast.distributions.likelihood import likelihood_of
 from closecast.evaluation.assessment import raw_scores
 from closecast.models.module import ForecastModule
-from closecast.training.hparams import run_hparams
+from closecast.training.hparams import log_final_metrics, run_hparams
 from closecast.training.resume import ConfigStamp, prepare_resume
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,15 @@ def build_callbacks(cfg: DictConfig, output_dir: Path) -> list[pl.Callback]:
         else:
             callbacks.append(build(conf))
     return callbacks
+
+
+def build_logger(cfg: DictConfig, output_dir: Path) -> Any:
+    """The run's logger from `cfg.logger` (False for `logger=null`), writing into the run dir; a `run_name`
+    left null (MLflow's) is the run dir's name, so each tool names the run alike."""
+    if not cfg.get("logger"):
+        return False
+    named = {"run_name": output_dir.name} if "run_name" in cfg.logger and cfg.logger.run_name is None else {}
+    return build(cfg.logger, save_dir=str(output_dir), **named)
 
 
 def best_checkpoint(trainer: pl.Trainer) -> ModelCheckpoint | None:
@@ -114,11 +124,18 @@ def fit_network(
     its validation part, and reload the best checkpoint. The test part is never read here."""
     resume = prepare_resume(cfg, output_dir)
     callbacks = build_callbacks(cfg, output_dir) + list(extra_callbacks or [])
-    logger = build(cfg.logger, save_dir=str(output_dir)) if cfg.get("logger") else False
+    logger = build_logger(cfg, output_dir)
     module, trainer = build_module_and_trainer(cfg, datamodule, callbacks, logger)
     if logger:
         logger.log_hyperparams(run_hparams(cfg))  # before fit, so the run's hparams.yaml holds them
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    except optuna.TrialPruned:
+        # A pruned trial still gets its HParams row, with the objectives' last values, as a finished one.
+        if logger and trainer.is_global_zero:
+            epochs = {"epochs": float(trainer.current_epoch + 1)}
+            log_final_metrics(logger, cfg, epochs, trainer.global_step, parts=("val",))
+        raise
     ckpt = best_checkpoint(trainer)
     best = ckpt.best_model_path if ckpt else ""
     if best and trainer.is_global_zero:

@@ -1,6 +1,7 @@
-"""Warnings that say nothing a user can act on, silenced in one place: imported by the training and search
-entry points before anything else of theirs."""
+"""Warnings and notices that say nothing a user can act on, silenced in one place: imported by the training
+and search entry points before anything else of theirs."""
 
+import logging
 import warnings
 
 from optuna.exceptions import ExperimentalWarning
@@ -19,3 +20,17 @@ for _message, _category in (
     (r"\S*set_metric_names is experimental", ExperimentalWarning),
 ):
     warnings.filterwarnings("ignore", message=_message, category=_category)
+
+
+class _LightningNotices(logging.Filter):
+    """Drop Lightning's lines that print on every run and say nothing about it: the advert for its cloud
+    logger and the device inventory (GPU/TPU/HPU available). Its other notices (resuming, stopping) stay."""
+
+    NOTICES = ("💡 Tip:", "GPU available:", "TPU available:", "HPU available:")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.NOTICES)
+
+
+# Lightning logs them through this one logger (`rank_zero_info`), on the global-zero rank.
+logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_LightningNotices())

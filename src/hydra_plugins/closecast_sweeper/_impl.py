@@ -42,6 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
+from closecast.hpo.progress import TrialProgress
 from closecast.hpo.sampling import TrialSeededSampler
 from closecast.hpo.storage import claim, fail_orphaned_trials, open_storage, redact
 
@@ -252,6 +253,7 @@ class ClosecastSweeperImpl:
             MaxTrialsCallback(n_trials, states=FINISHED),
             FailureBudget(self.max_failure_rate * n_trials, self.max_failure_rate, n_trials, self.errors),
             self.repeats,
+            TrialProgress(n_trials, OmegaConf.select(self.config, "hpo.monitor", default="val/loss")),
         ]
         draws = n_trials  # at most the study's size from this process; the callback stops it sooner
         with self.repeats.quiet():

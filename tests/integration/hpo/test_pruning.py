@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from tests.helpers.sweeps import ok, output, storage_url, study_of, sweep, sweep_here
+from tests.helpers.sweeps import hparams_of, ok, output, storage_url, study_of, sweep, sweep_here
 
 # A threshold no validation loss can meet: every trial is pruned once the pruner's warm-up is over.
 NEVER_GOOD_ENOUGH = [
@@ -30,6 +30,13 @@ def test_pruner_stops_trials_and_they_end_pruned(tmp_path, capfd):
         assert not (run / "model.pt").exists()  # stopped mid-training, nothing evaluated
     assert not (tmp_path / "checkpoints" / "best.pt").exists()
     assert "nothing to export" in output(proc)
+    # The sweep says how far it is and how each trial ended, by the metric's name.
+    for done, t in enumerate(study.trials, start=1):
+        value = t.intermediate_values[3]
+        assert f"trial {done}/2 (pruned at epoch 3, val/loss={value:.6g})" in output(proc)
+        # A pruned trial has its HParams row too, with the objective it reported.
+        params, metrics = hparams_of(Path(t.user_attrs["run_dir"]) / "tensorboard")
+        assert params["data/window"] == t.params["data.window"] and {"val/loss", "epochs"} <= metrics
 
 
 @pytest.mark.slow

@@ -53,6 +53,8 @@ def test_sweep_publishes_best_and_resumes(tmp_path, capfd):
         assert params["data/window"] == t.params["data.window"]
         assert params["optimizer/lr"] == pytest.approx(t.params["optimizer.lr"])
         assert "val/mae" in metrics and not [m for m in metrics if m.startswith("test/")]  # judged on val
+        assert {"val/loss", "val/raw/mae"} <= metrics  # the sweep's objective beside them
+    assert f"trial 2/2 (finished, val/loss={study.trials[1].value:.6g})" in output(proc)
 
     # The same command with a larger study size: finished trials kept, numbering continues, and the
     # new trial is a new configuration (the rerun's sampler does not start over from the same seed).

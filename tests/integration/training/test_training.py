@@ -169,32 +169,3 @@ def test_metrics_json_is_strict_json_with_null_for_non_finite_numbers():
         raise ValueError(f"non-standard JSON constant {name}")
 
     assert json.loads(text, parse_constant=refuse) == {"test/mase": None, "val/mape": None, "val/mae": 1.5}
-
-
-def test_tensorboard_shows_hparams_with_final_scores_and_one_meaning_per_tag(tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    metrics = train(compose_train(tmp_path, ["trainer.max_epochs=3", "callbacks.early_stopping=null"]))
-    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
-    content = events.PluginTagToContent("hparams")
-    data = {tag: plugin_data_pb2.HParamsPluginData.FromString(raw) for tag, raw in content.items()}
-    params = next(d.session_start_info.hparams for d in data.values() if d.HasField("session_start_info"))
-    assert {"model/hidden", "model/layers", "data/window", "data/batch_size", "optimizer/lr"} <= set(params)
-    assert params["model/hidden"].number_value == 8 and params["data/window"].number_value == 10
-    shown = next(d.experiment for d in data.values() if d.HasField("experiment"))
-    names = {m.name.tag for m in shown.metric_infos}
-    assert {"val/mae", "val/mase", "test/mae", "test/mase", "test/coverage"} <= names
-
-    scalars = {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
-    # Per-epoch network scores: one point per epoch; final scores: one point, equal to metrics.json's.
-    assert [len(scalars[t]) for t in ("val/loss", "val/raw/mae", "train/loss")] == [3, 3, 3]
-    assert len(scalars["val/mae"]) == 1 and scalars["val/mae"][0].value == pytest.approx(metrics["val/mae"])
-    for tag, points in scalars.items():
-        if tag == "epoch":
-            continue  # Lightning's own epoch counter, written with each batch of metrics
-        steps = [p.step for p in points]
-        assert steps == sorted(set(steps)), f"{tag} logged twice at one step"
-    run_json = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert run_json["val/raw/mae"] == pytest.approx(metrics["val/raw/mae"])
