@@ -36,7 +36,7 @@ def test_a_run_logged_to_a_file_writes_epoch_lines_and_its_tables_to_train_log(t
     logged = (run / "train.log").read_text()
     assert "epoch 1 of 2: " in logged
     # The tables are in the log file, and on the console once.
-    for line in ("naive ", "90% interval coverage on test", f"run dir:  {run}"):
+    for line in ("\nnaive ", "90% interval coverage on test", f"run dir:  {run}"):
         assert line in logged
         assert printed.count(line) == 1, line
 
