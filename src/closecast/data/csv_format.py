@@ -97,7 +97,7 @@ def refuse_one_merged_column(frame: pd.DataFrame, where: str, sep: str) -> None:
     other = next((s for s in SEPARATORS if s != sep and s in name), None)
     if other is not None:
         shown = "tab" if other == "\t" else repr(other)
-        override = "data.sep=tab" if other == "\t" else f"\"data.sep={shown}\""  # quoted for the shell
+        override = "data.sep=tab" if other == "\t" else f'"data.sep={shown}"'  # quoted for the shell
         raise DataError(
             f"{where}: one column {name!r} looks like {shown}-separated data; set data.sep={shown} "
             f"(on the command line: {override})"
