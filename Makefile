@@ -11,7 +11,7 @@ CHECKPOINTS_DIR ?= checkpoints
 LOGDIR          ?= outputs
 export HOST PORT WORKERS CHECKPOINTS_DIR
 
-.PHONY: install train test test-fast lint tensorboard serve backtest results bench clean clean-all
+.PHONY: install train eval test test-fast lint tensorboard serve backtest results bench clean clean-all
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ lint: $(STAMP)
 tensorboard: PORT = 6006
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir $(LOGDIR) --host $(HOST) --port $(PORT)
+
+# Scores the published model (checkpoints/best.pt) without refitting it, e.g. make eval ARGS="data.ticker=MSFT"
+eval: $(STAMP)
+	$(BIN)/python eval.py $(ARGS)
 
 # Walk-forward backtest of one series (configs/backtest.yaml), e.g. make backtest ARGS="data.ticker=MSFT"
 backtest: $(STAMP)
