@@ -11,15 +11,25 @@ CHECKPOINTS_DIR ?= checkpoints
 LOGDIR          ?= outputs
 export HOST PORT WORKERS CHECKPOINTS_DIR
 
-.PHONY: install train test test-fast lint tensorboard serve backtest results bench clean
+.PHONY: install train eval test test-fast lint tensorboard serve backtest results bench clean clean-all
 
 install: $(STAMP)
 
-# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
+# torch first and pinned, from the index TORCH picks: cpu = PyTorch's CPU-only wheels (download.pytorch.org,
+# a few hundred MB); cuda or unset = pip's configured index, which on Linux from the public PyPI is the CUDA
+# build (several GB). Set it before the first install: `make install TORCH=cpu` (again: rm $(STAMP) first).
+TORCH ?=
+TORCH_INDEX_cpu := --index-url https://download.pytorch.org/whl/cpu
+TORCH_INDEX_cuda :=
+ifeq ($(filter $(TORCH),cpu cuda),)
+ifneq ($(TORCH),)
+$(error TORCH=$(TORCH) is not cpu or cuda; leave it unset for pip's configured index)
+endif
+endif
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet torch==2.13.0 $(TORCH_INDEX_$(TORCH))
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -45,6 +55,10 @@ tensorboard: PORT = 6006
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir $(LOGDIR) --host $(HOST) --port $(PORT)
 
+# Scores the published model (checkpoints/best.pt) without refitting it, e.g. make eval ARGS="data.ticker=MSFT"
+eval: $(STAMP)
+	$(BIN)/python eval.py $(ARGS)
+
 # Walk-forward backtest of one series (configs/backtest.yaml), e.g. make backtest ARGS="data.ticker=MSFT"
 backtest: $(STAMP)
 	$(BIN)/python backtest.py $(ARGS)
@@ -63,6 +77,13 @@ bench: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/python -m closecast.serve
 
+# Deletes the runs and caches; keeps what took longest to make: the published models (checkpoints/) and
+# the Optuna studies (outputs/*.db). `make clean-all` deletes those too, and the baseline fits' cache (.cache).
 clean:
-	rm -rf outputs/* checkpoints/*.pt data/cache .pytest_cache .ruff_cache
+	find outputs -mindepth 1 -maxdepth 1 ! -name .gitkeep ! -name '*.db' ! -name '*.db-*' -exec rm -rf {} +
+	rm -rf data/cache .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-all: clean
+	find outputs checkpoints -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf .cache

@@ -13,6 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # in a checkout: <repo>/src/closecast/..
+PACKAGED_CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # in a wheel: the same files, shipped
 
 
 # A run's name, after its time in its run dir (configs/hydra/default.yaml), and so in TensorBoard's and
@@ -48,17 +49,19 @@ OmegaConf.register_resolver("run_name", run_name, replace=True)
 
 
 class ConfigsNotFound(FileNotFoundError):
-    """The Hydra configs live in a checkout's `configs/`, which an installed package does not carry."""
+    """The Hydra configs are in neither a checkout's `configs/` nor the installed package."""
 
 
 def config_dir() -> Path:
-    """The checkout's `configs/`: beside the package's source tree, else in the working directory."""
-    for candidate in (CONFIG_DIR, Path.cwd() / "configs"):
+    """The Hydra configs: the checkout's `configs/` beside the package's source tree, else those shipped
+    inside the installed package, else the working directory's `configs/`."""
+    for candidate in (CONFIG_DIR, PACKAGED_CONFIG_DIR, Path.cwd() / "configs"):
         if (candidate / "train.yaml").is_file():
             return candidate
     raise ConfigsNotFound(
-        f"the Hydra configs (configs/train.yaml) are not in {CONFIG_DIR.parent} or {Path.cwd()}: "
-        "run this from a closecast checkout (cd into it), where configs/ is"
+        f"the Hydra configs (configs/train.yaml) are not in {CONFIG_DIR.parent}, the installed package "
+        f"({PACKAGED_CONFIG_DIR.parent}) or {Path.cwd()}: reinstall closecast "
+        "(pip install 'closecast[train]') or run this from a closecast checkout, where configs/ is"
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from closecast.data.checks import DUPLICATE_DATES, check_series, refuse_conflicting_duplicates
-from closecast.data.sources import DATE_COLUMNS
+from closecast.data.csv_format import DATE_COLUMNS, NO_DATE_COLUMN
 from closecast.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,10 @@ def clean_series(
         raise DataError(f"data.duplicate_dates must be one of {DUPLICATE_DATES}, got {duplicate_dates!r}")
     date_col = next((c for c in DATE_COLUMNS if c in frame.columns), None)
     if date_col is None:
-        raise DataError(f"{name}: no date column (one of {DATE_COLUMNS}); columns are {list(frame.columns)}")
+        raise DataError(
+            f"{name}: no date column (one of {DATE_COLUMNS}, or a first column of dates); columns are "
+            f"{list(frame.columns)}; {NO_DATE_COLUMN}"
+        )
     n = len(frame)
     if n == 0:
         raise DataError(f"{name}: a header but no rows")

@@ -20,7 +20,7 @@ from closecast.data.batches import Batches
 from closecast.data.checks import warn_if_tiny
 from closecast.data.codec import Codec
 from closecast.data.series import SeriesData
-from closecast.data.sources import SOURCES
+from closecast.data.sources import SOURCES, CsvFormat
 from closecast.data.splits import Split, calendar_split, sample_counts
 from closecast.data.universe import LAYOUTS, csv_paths, download_yahoo, read_panel
 from closecast.data.windows import WindowSet, concat_windows
@@ -62,13 +62,13 @@ UNIVERSES = ("panel", "skfolio")  # sources of one file holding many series
 
 
 def universe_members(
-    source: str, ticker: str, tickers: list[str] | None, path, layout: str
+    source: str, ticker: str, tickers: list[str] | None, path, layout: str, fmt: CsvFormat | None = None
 ) -> list[tuple[str, str | None, pd.DataFrame | None]]:
     """(name, path, raw frame or None) of each series of the run, in order: a panel file's or skfolio's
     series are read here, several CSV files and Yahoo tickers when each series is set up."""
     if source in UNIVERSES:
         names = ticker_list(ticker, tickers, source, many=True)
-        frames = read_panel(source, None if path is None else str(path), layout, names)
+        frames = read_panel(source, None if path is None else str(path), layout, names, fmt)
         return [(name, None if path is None else str(path), frame) for name, frame in frames.items()]
     files = csv_paths(path) if source == "csv" else None
     if files is not None:
@@ -116,6 +116,9 @@ class PriceDataModule(pl.LightningDataModule):
         duplicate_dates: str = "error",
         layout: str = "auto",
         input_cache_mb: float = 512,
+        sep: str | None = None,
+        decimal: str | None = None,
+        date_column: str | None = None,
     ) -> None:
         super().__init__()
         if source not in SOURCES:
@@ -132,6 +135,7 @@ class PriceDataModule(pl.LightningDataModule):
         self.data_dir = data_dir
         path = [str(p) for p in path] if isinstance(path, list | tuple | ListConfig) else path
         tickers = None if tickers is None else [str(t) for t in tickers]
+        fmt = CsvFormat(sep, decimal, date_column)
         members = [
             SeriesData(
                 source=source,
@@ -154,8 +158,9 @@ class PriceDataModule(pl.LightningDataModule):
                 max_daily_move=None if max_daily_move is None else float(max_daily_move),
                 duplicate_dates=str(duplicate_dates),
                 frame=frame,
+                csv_format=fmt,
             )
-            for name, member_path, frame in universe_members(source, ticker, tickers, path, layout)
+            for name, member_path, frame in universe_members(source, ticker, tickers, path, layout, fmt)
         ]
         self.members: dict[str, SeriesData] = {m.ticker: m for m in members}
         self.parts: dict[str, WindowSet] = {}

@@ -17,7 +17,7 @@ from closecast.data.cleaning import clean_series
 from closecast.data.codec import Codec
 from closecast.data.high_low import high_low_tensor, with_high_low
 from closecast.data.price_grid import warn_coarse_grid
-from closecast.data.sources import pick_feature, read_source
+from closecast.data.sources import CsvFormat, pick_feature, read_source
 from closecast.data.splits import Split, min_length, sample_counts, split_sizes
 from closecast.data.windows import WindowSet, make_windows
 from closecast.errors import DataError
@@ -50,6 +50,7 @@ class SeriesData:
         max_daily_move: float | None = 2.5,
         duplicate_dates: str = "error",
         frame: pd.DataFrame | None = None,
+        csv_format: CsvFormat | None = None,
     ) -> None:
         if source == "csv" and path:
             ticker = Path(str(path)).stem  # a CSV series is named by its file, never the default ticker
@@ -58,6 +59,7 @@ class SeriesData:
         self.name = str(path) if source == "csv" and path else ticker
         if source in ("panel", "skfolio"):
             self.name = f"series {ticker!r} of " + (f"{str(path)!r}" if source == "panel" else "skfolio")
+        self.csv_format = csv_format  # how a CSV file is written (data.sep, data.decimal, data.date_column)
         self.frame = frame  # the raw frame, where a universe source has read it (else read at setup)
         self.start, self.end, self.feature, self.data_dir = start, end, feature, data_dir
         self.window, self.horizon, self.target = window, horizon, target
@@ -84,7 +86,9 @@ class SeriesData:
         """Read and clean the configured series (no split, no statistics)."""
         frame = self.frame
         if frame is None:
-            frame = read_source(self.source, self.ticker, self.path, self.start, self.end, self.data_dir)
+            frame = read_source(
+                self.source, self.ticker, self.path, self.start, self.end, self.data_dir, self.csv_format
+            )
         self.feature = pick_feature(frame, self.feature, self.name)
         series = clean_series(
             frame,

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from closecast.data.csv_format import (
+    DATE_COLUMNS,
+    CsvFormat,
+    date_column,
+    refuse_one_merged_column,
+    resolve,
+    with_date_first,
+)
 from closecast.errors import DataError
+
+__all__ = ["DATE_COLUMNS", "SOURCES", "CsvFormat", "pick_feature", "read_csv_file", "read_source"]
 
 log = logging.getLogger(__name__)
 
@@ -16,11 +26,11 @@ log = logging.getLogger(__name__)
 SOURCES = ("sample", "yahoo", "csv", "panel", "skfolio")
 
 
-DATE_COLUMNS = ("Date", "date", "Datetime", "datetime", "timestamp")
-
-
-def read_csv_file(path: Path, what: str, way_out: str) -> pd.DataFrame:
-    """`path` as a frame; each way a file can be unreadable becomes a DataError naming it and `way_out`."""
+def read_csv_file(path: Path, what: str, way_out: str, fmt: CsvFormat | None = None) -> pd.DataFrame:
+    """`path` as a frame, read with `fmt`'s separator and decimal mark (detected where None) and its date
+    column named `Date` (`closecast.data.csv_format`); each way a file can be unreadable becomes a
+    DataError naming it and `way_out`."""
+    fmt = fmt or CsvFormat()
     where = f"{what} {str(path)!r}"
     if path.is_dir():
         raise DataError(f"{where} is a directory, not a CSV file; {way_out}")
@@ -32,7 +42,8 @@ def read_csv_file(path: Path, what: str, way_out: str) -> pd.DataFrame:
         if b"\x00" in head:
             raise DataError(f"{where} is a binary file, not a text CSV; {way_out}")
         # utf-8-sig: a byte-order mark (spreadsheet exports) must not become part of the first column's name
-        return pd.read_csv(path, encoding="utf-8-sig")
+        sep, decimal = resolve(fmt, head.decode("utf-8-sig", errors="ignore"))
+        frame = pd.read_csv(path, encoding="utf-8-sig", sep=sep, decimal=decimal)
     except pd.errors.EmptyDataError:
         raise DataError(f"{where} is empty (no header row); {way_out}") from None
     except UnicodeDecodeError as exc:
@@ -42,6 +53,8 @@ def read_csv_file(path: Path, what: str, way_out: str) -> pd.DataFrame:
         raise DataError(f"{where} is not a well-formed CSV ({reason}); {way_out}") from None
     except OSError as exc:
         raise DataError(f"{where} cannot be read ({exc.strerror or exc}); {way_out}") from None
+    refuse_one_merged_column(frame, where, sep)
+    return with_date_first(frame, date_column(frame, fmt.date_column, where))
 
 
 def yf_download(ticker: str | list[str], start: str | None, end: str | None) -> pd.DataFrame:
@@ -95,8 +108,10 @@ def read_source(
     start: str | None = None,
     end: str | None = None,
     data_dir: str | Path = "data",
+    fmt: CsvFormat | None = None,
 ) -> pd.DataFrame:
-    """Raw frame of one series from `sample`, `yahoo` or `csv` (Yahoo's column layout)."""
+    """Raw frame of one series from `sample`, `yahoo` or `csv` (Yahoo's column layout); `fmt`: how the
+    `csv` file is written (detected where None)."""
     data_dir = Path(data_dir)
     if source == "sample":
         file = data_dir / "sample" / f"{ticker}.csv"
@@ -113,7 +128,7 @@ def read_source(
         if not path:
             raise DataError("data.source=csv needs data.path=<file.csv>")
         way_out = "data.path needs a CSV file with a header row, a date column and Close or Adj Close"
-        return read_csv_file(Path(path), "data.path", way_out)
+        return read_csv_file(Path(path), "data.path", way_out, fmt)
     raise DataError(f"data.source {source!r} is not one of {SOURCES}")
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from closecast.data import sources
-from closecast.data.sources import DATE_COLUMNS, load_yahoo, read_csv_file
+from closecast.data.csv_format import DATE_COLUMNS, NO_DATE_COLUMN, CsvFormat, date_column, with_date_first
+from closecast.data.sources import load_yahoo, read_csv_file
 from closecast.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -61,15 +62,15 @@ def csv_paths(path: str | list[str] | tuple[str, ...] | None) -> list[Path] | No
     return files
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, fmt: CsvFormat) -> pd.DataFrame:
     way_out = "data.path needs a CSV or Parquet file with a date column and one column per series (wide) or "
     way_out += f"a series column ({', '.join(SERIES_COLUMNS)}), a date column and a close column (long)"
     if path.suffix.lower() not in PARQUET:
-        return read_csv_file(path, "data.path", way_out)
+        return read_csv_file(path, "data.path", way_out, fmt)
     if not path.is_file():
         raise DataError(f"data.path {str(path)!r} does not exist or is not a file; {way_out}")
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except ImportError as exc:
         raise DataError(
             f"data.path {str(path)!r}: reading Parquet needs pyarrow ({exc}); pip install pyarrow"
@@ -78,6 +79,9 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise DataError(
             f"data.path {str(path)!r} is not a readable Parquet file ({exc}); {way_out}"
         ) from None
+    if fmt.date_column is None:
+        return frame
+    return with_date_first(frame, date_column(frame, fmt.date_column, f"data.path {str(path)!r}"))
 
 
 def _with_date_column(frame: pd.DataFrame) -> pd.DataFrame:
@@ -108,7 +112,10 @@ def split_wide(frame: pd.DataFrame, name: str) -> dict[str, pd.DataFrame]:
     before a series' first price and after its last (listed later, delisted) are not rows of it."""
     date_col = next((c for c in DATE_COLUMNS if c in frame.columns), None)
     if date_col is None:
-        raise DataError(f"{name}: no date column (one of {DATE_COLUMNS}); columns are {list(frame.columns)}")
+        raise DataError(
+            f"{name}: no date column (one of {DATE_COLUMNS}, or a first column of dates); columns are "
+            f"{list(frame.columns)}; {NO_DATE_COLUMN}"
+        )
     frames, empty = {}, []
     for column in frame.columns.drop(date_col):
         cells = frame[column]
@@ -170,16 +177,17 @@ def select(frames: dict[str, pd.DataFrame], tickers: list[str] | None, name: str
 
 
 def read_panel(
-    source: str, path: str | None, layout: str, tickers: list[str] | None
+    source: str, path: str | None, layout: str, tickers: list[str] | None, fmt: CsvFormat | None = None
 ) -> dict[str, pd.DataFrame]:
-    """The raw frames of a one-file universe (`panel` at `path`, or `skfolio`), selected by `tickers`."""
+    """The raw frames of a one-file universe (`panel` at `path`, or `skfolio`), selected by `tickers`;
+    `fmt`: how a CSV file is written (detected where None)."""
     if source == "skfolio":
         name = "skfolio S&P 500 dataset"
         return select(panel_frames(skfolio_frame(), "wide", name), tickers, name)
     if not path or not isinstance(path, str):
         raise DataError(f"data.source=panel needs data.path=<file.csv|file.parquet>, got {path!r}")
     name = f"data.path {path!r}"
-    return select(panel_frames(_read_table(Path(path)), layout, name), tickers, name)
+    return select(panel_frames(_read_table(Path(path), fmt or CsvFormat()), layout, name), tickers, name)
 
 
 def download_yahoo(tickers: list[str], start: str | None, end: str | None, cache_dir: Path) -> list[str]:

@@ -10,7 +10,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import hydra
 import optuna
 import pytorch_lightning as pl
 import torch
@@ -25,23 +24,9 @@ from closecast.evaluation.assessment import raw_scores
 from closecast.models.module import ForecastModule
 from closecast.training.hparams import log_final_metrics, run_hparams
 from closecast.training.resume import ConfigStamp, prepare_resume
+from closecast.training.targets import build
 
 log = logging.getLogger(__name__)
-
-
-# Config `_target_`s may only name these packages: a config file cannot make training call arbitrary code.
-TRUSTED_TARGETS = [
-    "closecast.*",
-    "torch.optim.*",
-    "pytorch_lightning.*",
-    "lightning.pytorch.*",
-    "optuna.pruners.*",
-]
-
-
-def build(conf: Any, **kwargs: Any) -> Any:
-    """`hydra.utils.instantiate` restricted to the trusted target packages."""
-    return hydra.utils.instantiate(conf, _execution_whitelist_=TRUSTED_TARGETS, **kwargs)
 
 
 def build_callbacks(cfg: DictConfig, output_dir: Path) -> list[pl.Callback]:
