@@ -29,7 +29,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     from closecast.training.run import train
 
     tmp = tmp_path_factory.mktemp("trained")
-    return tmp, train(compose_train(tmp, ["publish=true"]))
+    return tmp, train(compose_train(tmp, ["publish=true", "plots=true"]))
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from closecast.config import compose_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# A tiny but real run: one bundled ticker from 2009, a small network, two epochs.
+# A tiny but real run: one bundled ticker from 2009, a small network, two epochs, no figures.
 TINY = [
     "data.ticker=AAPL",
     "data.start=2009-01-01",
@@ -23,6 +23,7 @@ TINY = [
     "trainer.max_epochs=2",
     "trainer.accelerator=cpu",
     "trainer.enable_progress_bar=false",
+    "plots=false",  # the test figures are drawn by the runs that check them (`tiny_run`)
 ]
 
 

@@ -247,7 +247,7 @@ def print_run(
         print("a sweep's trial: validation scores only (its test scores are in metrics.json)")
     if len(results) == 1:
         (result,) = results.values()
-        plots = ", ".join(str(p) for p in result.plots)
+        plots = ", ".join(str(p) for p in result.plots) or "none (plots=false)"
         print(f"run dir:  {output_dir}\nartifact: {artifact}\nplots:    {plots}\n{published[1]}")
         return
     scores_csv = output_dir / "series_scores.csv"

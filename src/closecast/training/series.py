@@ -52,21 +52,25 @@ def finish_series(
     metrics.update(run_metrics)
     data_meta = member.describe()
     test = member.parts["test"]
-    plot_files = save_forecast_plots(
-        plot_dir or output_dir,
-        test.anchor_dates,
-        test.future.numpy(),
-        result.test_pred,
-        result.test_lower,
-        result.test_upper,
-        float(cfg.calibration.interval),
-        title=f"{data_meta['ticker']} test",
-        last=test.last.numpy(),
-        quantiles=result.test_quantiles,
-        point="point forecast ({source}, shrink {shrink:g})".format(**result.calibration.describe_point()),
-        tensorboard=tensorboard,
-        step=step,
-    )
+    plot_files = []
+    if cfg.get("plots", True):
+        plot_files = save_forecast_plots(
+            plot_dir or output_dir,
+            test.anchor_dates,
+            test.future.numpy(),
+            result.test_pred,
+            result.test_lower,
+            result.test_upper,
+            float(cfg.calibration.interval),
+            title=f"{data_meta['ticker']} test",
+            last=test.last.numpy(),
+            quantiles=result.test_quantiles,
+            point="point forecast ({source}, shrink {shrink:g})".format(
+                **result.calibration.describe_point()
+            ),
+            tensorboard=tensorboard,
+            step=step,
+        )
     # Enough days for the page's chart and for the forecast a client sending them would get: the
     # network's window and the combined baseline's history.
     base = result.calibration.baseline or {}

@@ -169,3 +169,9 @@ def test_metrics_json_is_strict_json_with_null_for_non_finite_numbers():
         raise ValueError(f"non-standard JSON constant {name}")
 
     assert json.loads(text, parse_constant=refuse) == {"test/mase": None, "val/mape": None, "val/mae": 1.5}
+
+
+def test_plots_false_draws_no_figures_and_says_so(tmp_path, capsys):
+    train(compose_train(tmp_path, ["plots=false"]))
+    assert not list((tmp_path / "run").glob("*.png"))
+    assert "plots:    none (plots=false)" in capsys.readouterr().out
