@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 from omegaconf import DictConfig
 
 from tests.helpers.configs import compose_train
@@ -22,14 +25,36 @@ def tiny_cfg(tmp_path: Path) -> DictConfig:
     return compose_train(tmp_path, ["publish=true"])
 
 
+def once_per_session(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, make: Callable[[Path], dict]
+) -> tuple[Path, dict]:
+    """`make(folder)`'s folder and returned data, made once for the whole test session: with several test
+    processes (pytest-xdist) the first one to get here makes it in their shared session folder and the
+    others wait for it and read it."""
+    if worker_id == "master":  # one process: a folder of its own
+        folder = tmp_path_factory.mktemp(name)
+        return folder, make(folder)
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, shared by its test processes
+    folder, saved = shared / name, shared / f"{name}.json"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not saved.exists():
+            folder.mkdir()
+            saved.write_text(json.dumps(make(folder)))
+    return folder, json.loads(saved.read_text())
+
+
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Path, dict[str, float]]:
     """The tiny default run (`compose_train` with no overrides), trained once a session: its folder (run/,
     checkpoints/best.pt) and metrics. Tests only read it; one that changes files trains its own."""
     from closecast.training.run import train
 
-    tmp = tmp_path_factory.mktemp("trained")
-    return tmp, train(compose_train(tmp, ["publish=true", "plots=true"]))
+    return once_per_session(
+        tmp_path_factory,
+        worker_id,
+        "trained",
+        lambda tmp: train(compose_train(tmp, ["publish=true", "plots=true"])),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +67,14 @@ UNIVERSE = "data.tickers=[AAPL,GOOG,IBM,MSFT]"  # the four bundled sample ticker
 
 
 @pytest.fixture(scope="session")
-def universe_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def universe_artifact(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """One tiny pooled run over the four bundled tickers: its one published artifact holds all four."""
     from closecast.training.run import train
 
-    tmp = tmp_path_factory.mktemp("universe")
-    train(compose_train(tmp, [UNIVERSE, "publish=true"]))
+    tmp, _ = once_per_session(
+        tmp_path_factory,
+        worker_id,
+        "universe",
+        lambda tmp: train(compose_train(tmp, [UNIVERSE, "publish=true"])),
+    )
     return tmp / "checkpoints" / "best.pt"
