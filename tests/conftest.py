@@ -78,3 +78,10 @@ def universe_artifact(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
         lambda tmp: train(compose_train(tmp, [UNIVERSE, "publish=true"])),
     )
     return tmp / "checkpoints" / "best.pt"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that hold slow tests first, the rest in their order: the test processes take files in this
+    order, so the long ones start early instead of running alone at the end (longest first)."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)

@@ -55,7 +55,7 @@ def test_two_processes_share_one_postgresql_study(tmp_path):
         f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",
         f"hpo.storage={url}",
         f"hpo.study_name={name}",
-        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.n_trials=4",
         "hpo.pruner=null",
         *TINY_SWEEP,
     ]
@@ -75,7 +75,7 @@ def test_two_processes_share_one_postgresql_study(tmp_path):
             assert p.returncode == 0, out[-5000:]
         trials = optuna.load_study(study_name=name, storage=url).trials
         numbers = [t.number for t in trials]
-        assert len(numbers) >= 6 and sorted(numbers) == list(range(len(numbers)))
+        assert len(numbers) >= 4 and sorted(numbers) == list(range(len(numbers)))
         assert all(t.state == TrialState.COMPLETE for t in trials)
         # Started together, the two processes still draw distinct configurations (seeded by trial number).
         assert distinct_params(trials), [t.params for t in trials]

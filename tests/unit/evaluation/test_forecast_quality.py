@@ -27,7 +27,9 @@ def horizon_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("horizon")
     # A point network: its band is the conformal one checked below (a likelihood head's multi-step
     # quantiles are checked in test_serve.py).
-    cfg = compose_train(tmp, [f"data.horizon={HORIZON}", "model.likelihood=none", "publish=true", "plots=true"])
+    cfg = compose_train(
+        tmp, [f"data.horizon={HORIZON}", "model.likelihood=none", "publish=true", "plots=true"]
+    )
     metrics = train(cfg)
     return tmp, cfg, metrics
 
