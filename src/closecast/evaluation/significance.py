@@ -60,5 +60,9 @@ def confidence_set(losses: dict[str, np.ndarray], seed: int = 0) -> dict[str, fl
     matrix = np.column_stack([np.asarray(losses[n], dtype=float) for n in names])
     mcs = MCS(matrix, size=MCS_SIZE, reps=MCS_REPS, method="R", bootstrap="stationary", seed=seed)
     mcs.compute()
-    pvalues = {names[int(i)]: float(p) for i, p in mcs.pvalues.iloc[:, 0].items()}
+    pvalues = {}
+    for index, p in mcs.pvalues.iloc[:, 0].items():
+        # Models the test eliminates at the same step share one row (its index a list of them).
+        for i in np.atleast_1d(np.asarray(index)).ravel():
+            pvalues[names[int(i)]] = float(p)
     return {name: pvalues[same_as[name]] for name in losses}

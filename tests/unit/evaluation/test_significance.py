@@ -60,3 +60,24 @@ def test_identical_loss_series_share_one_p_value():
     base = rng.gamma(2.0, 1.0, 500)
     p = confidence_set({"served": base, "garch_t": base.copy(), "bad": base + 1.0}, seed=0)
     assert p["served"] == p["garch_t"] == 1.0 and p["bad"] < 0.05
+
+
+def test_methods_the_test_eliminates_together_each_get_their_p_value(monkeypatch):
+    # arch's MCS reports the models it eliminates at the same step in one row, indexed by the list of
+    # them (seen on a real run: `[6, 0]`); each of them gets that row's p-value.
+    import pandas as pd
+
+    import closecast.evaluation.significance as significance
+
+    class Grouped:
+        def __init__(self, matrix, **_):
+            self.pvalues = pd.DataFrame(
+                {"Pvalue": [0.1, 0.4, 1.0]}, index=pd.Index([1, [2, 0], 3], dtype=object)
+            )
+
+        def compute(self):
+            pass
+
+    monkeypatch.setattr(significance, "MCS", Grouped)
+    losses = {name: np.full(10, k + 1.0) for k, name in enumerate(["a", "b", "c", "d"])}
+    assert confidence_set(losses) == {"a": 0.4, "b": 0.1, "c": 0.4, "d": 1.0}
