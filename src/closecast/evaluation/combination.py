@@ -9,6 +9,7 @@ validation CRPS, run as a server runs it: `closecast.distributions.volatility_fi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from closecast.evaluation.baselines import FIXED, BaselineFit
 from closecast.evaluation.comparison import baseline_forecast
 from closecast.evaluation.distribution_scores import GRID, grid_crps
 from closecast.evaluation.recalibration import choose_pit, rule_of
+
+log = logging.getLogger(__name__)
 
 SERVABLE = ("ewma_t", "garch_t", "gjr_t", "egarch_t")
 WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
@@ -68,8 +71,26 @@ def choose_combination(
     setting = str(settings.get("combine", "auto"))
     if setting not in COMBINE:
         raise ValueError(f"calibration.combine={setting!r} is not one of {COMBINE}")
-    candidates = [b for b in SERVABLE if b in fits]
-    if setting == "none" or not candidates:
+    if setting == "none":
+        return None
+    history = int(settings.get("history", 250))
+
+    def as_served(name: str) -> tuple[FilterSpec, dict[str, LogReturnForecast]] | None:
+        """The baseline's filter and its forecasts on validation and test; None when the filter over
+        `history` closes does not give a positive, finite spread everywhere (a degenerate fit)."""
+        params = {k: v for k, v in fits[name].params.items() if k != "backcast"}
+        spec = FilterSpec(FIXED[name].process, params, fits[name].params["backcast"], history)
+        forecasts = {p: served_baseline(prices, anchors[p], spec, horizon) for p in ("val", "test")}
+        ok = all(np.isfinite(fc.scale).all() and (fc.scale > 0).all() for fc in forecasts.values())
+        if not ok:
+            log.warning(
+                "%s is not combined: over %d closes its spread is not positive and finite", name, history
+            )
+        return (spec, forecasts) if ok else None
+
+    served = {b: as_served(b) for b in SERVABLE if b in fits}
+    candidates = [b for b, run in served.items() if run is not None]
+    if not candidates:
         return None
 
     def val_crps(name: str) -> float:
@@ -77,11 +98,7 @@ def choose_combination(
         return float(np.mean(scores.crps(y_val, fc.loc, fc.scale, fc.df)))
 
     name = min(candidates, key=val_crps)
-    params = {k: v for k, v in fits[name].params.items() if k != "backcast"}
-    spec = FilterSpec(
-        FIXED[name].process, params, fits[name].params["backcast"], int(settings.get("history", 250))
-    )
-    forecasts = {p: served_baseline(prices, anchors[p], spec, horizon) for p in ("val", "test")}
+    spec, forecasts = served[name]
     pit = choose_pit(forecasts["val"], y_val, rule_of(settings))
     q_net = log_return_quantiles(network.forecast, network.pit, GRID)
     q_base = log_return_quantiles(forecasts["val"], pit, GRID)
