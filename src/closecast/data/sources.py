@@ -115,6 +115,12 @@ def read_source(
     data_dir = Path(data_dir)
     if source == "sample":
         file = data_dir / "sample" / f"{ticker}.csv"
+        if not (data_dir / "sample").is_dir():  # e.g. `closecast-train` from an installed package
+            raise DataError(
+                f"the bundled sample is not here ({data_dir / 'sample'}: no such folder; it ships with the "
+                "repository, not the package). Use data.source=csv data.path=<file>, data.source=skfolio "
+                "or data.source=yahoo, or run from a checkout."
+            )
         if not file.exists():
             have = sorted(p.stem for p in (data_dir / "sample").glob("*.csv"))
             raise DataError(

@@ -377,3 +377,10 @@ def test_results_py_ends_an_unknown_ticker_with_one_error_line_and_exit_2(tmp_pa
         "ticker 'NOPE' is not in the bundled sample",
     )
     assert not (tmp_path / "r.md").exists()
+
+
+def test_the_sample_source_without_its_folder_says_where_else_to_read_from(tmp_path):
+    # An installed package has no bundled prices: the error says so and names the other sources.
+    said = r"the bundled sample is not here .*data\.source=csv data\.path=<file>"
+    with pytest.raises(DataError, match=said):
+        read_source("sample", "AAPL", None, None, None, data_dir=tmp_path)
