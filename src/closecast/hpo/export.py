@@ -16,10 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from closecast.artifacts.publish import atomic_write, save_artifact
-from closecast.artifacts.schema import load_artifact
-
-try:
+try:  # first: without the training extra, say so before loading anything heavy
     import optuna
     from optuna.trial import FrozenTrial, TrialState
 except ModuleNotFoundError as exc:  # the base install serves models; searching needs the training extra
@@ -30,6 +27,8 @@ except ModuleNotFoundError as exc:  # the base install serves models; searching 
     )
     raise SystemExit(2) from exc
 
+from closecast.artifacts.publish import atomic_write, save_artifact  # noqa: E402
+from closecast.artifacts.schema import load_artifact  # noqa: E402
 
 log = logging.getLogger(__name__)
 
