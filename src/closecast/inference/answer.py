@@ -48,6 +48,23 @@ def price_quantiles(
     return out
 
 
+def served_source(model: SeriesModel, sent: int | None) -> dict[str, Any]:
+    """What the quantiles and interval of an answer are from (`Calibration.describe`); for a baseline
+    part, the closes it read against the closes it was scored with, and in words what a shortfall means."""
+    out = model.calibration.describe()
+    if model.spec is None or sent is None:
+        return out
+    scored = model.spec.history + 1
+    read = min(sent, scored)
+    out |= {"closes_read": read, "closes_scored": scored}
+    if read < scored:
+        out["note"] = (
+            f"{read} closes sent, {scored} scored: the {out['baseline']} part starts from its training-time "
+            f"level, so this distribution differs from the one scored; send {scored} closes for that one"
+        )
+    return out
+
+
 def answer(
     model: SeriesModel,
     forecast: np.ndarray,
@@ -56,9 +73,11 @@ def answer(
     interval: float | None = None,
     quantiles: list[float] | None = None,
     dist: list[Part] | None = None,
+    sent: int | None = None,
 ) -> dict[str, Any]:
     """The answer for one window of `model`'s series from its row `(horizon,)` of `forecast` and its
-    served distribution's parts `dist` (`SeriesModel.served_parts`; None for a point network)."""
+    served distribution's parts `dist` (`SeriesModel.served_parts`; None for a point network); `sent`:
+    how many checked prices the request sent (a combined baseline reads up to its history of them)."""
     predictions = forecast[:horizon].tolist()
     result: dict[str, Any] = {
         "prediction": predictions[0],
@@ -67,6 +86,8 @@ def answer(
         "normalize": model.normalize,
         "point": model.point,
     }
+    if dist is not None and (quantiles or interval is not None):
+        result["served"] = served_source(model, sent)
     point = np.asarray(predictions)
     if quantiles:
         q = price_quantiles(model, window, point, dist, quantiles)[:horizon]

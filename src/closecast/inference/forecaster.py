@@ -225,6 +225,7 @@ class Forecaster:
                 interval,
                 levels,
                 served[i],
+                len(p.values),
             )
             for i, p in enumerate(prepared)
         ]

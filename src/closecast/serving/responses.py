@@ -54,6 +54,33 @@ class PointSource(BaseModel):
     why: str = Field(description="In words: what the point forecast is and why validation chose it.")
 
 
+class ServedSource(BaseModel):
+    """What the quantiles and interval are from: the network, a volatility baseline run over the closes
+    sent, or their quantile average (the same as /models `series[].serves`)."""
+
+    kind: Literal["network", "baseline", "combination"] = Field(
+        description="`network`: its recalibrated distribution alone; `baseline`: the volatility baseline "
+        "alone; `combination`: their quantile average with weight `network_weight` on the network."
+    )
+    network_weight: float = Field(description="The network's weight in [0, 1], chosen on validation.")
+    baseline: str | None = Field(None, description="The volatility baseline combined (e.g. `gjr_t`).")
+    history: int | None = Field(None, description="Past returns the baseline reads.")
+    closes_read: int | None = Field(None, description="Closes of this request the baseline read.")
+    closes_scored: int | None = Field(
+        None, description="Closes the baseline read when this distribution was scored (history + 1)."
+    )
+    note: str | None = Field(
+        None,
+        description="Set when fewer closes were sent than scored: the baseline part then starts from its "
+        "training-time level, and the distribution differs from the one scored.",
+    )
+
+
+SERVED_SOURCE = Field(
+    None,
+    description="What `quantiles`, `lower` and `upper` are from; present when they were asked for and the "
+    "model has a distribution head.",
+)
 POINT = Field(description="What produced the point forecast (`prediction`, `predictions`), and why.")
 PREDICTION = Field(
     description=f"The point forecast for the next trading day after the last value sent, {PRICE}. "
@@ -110,6 +137,7 @@ class PredictResponse(BaseModel):
     lower: list[float] | None = LOWER
     upper: list[float | None] | None = UPPER
     quantiles: dict[str, list[float | None]] | None = QUANTILES
+    served: ServedSource | None = SERVED_SOURCE
 
 
 class BatchAnswer(BaseModel):
@@ -124,6 +152,7 @@ class BatchAnswer(BaseModel):
     lower: list[float] | None = LOWER
     upper: list[float | None] | None = UPPER
     quantiles: dict[str, list[float | None]] | None = QUANTILES
+    served: ServedSource | None = SERVED_SOURCE
 
 
 class BatchResponse(BaseModel):

@@ -268,6 +268,18 @@ def test_a_combination_round_trips_and_answers_the_weighted_quantile_average(tmp
     # float32 PIT values in the file: agreement to float32 precision.
     np.testing.assert_allclose(answer["0.05"], expected[:, 0], rtol=1e-7)
     np.testing.assert_allclose(answer["0.95"], expected[:, 1], rtol=1e-7)
+    # The answer says what its quantiles are from, and when fewer closes came than were scored.
+    full = forecaster.predict(values.tolist(), quantiles=[0.5])["served"]
+    assert (full["kind"], full["closes_read"], full["closes_scored"], "note" in full) == (
+        "combination",
+        101,
+        101,
+        False,
+    )
+    short = forecaster.predict(values[-40:].tolist(), interval=0.9)["served"]
+    assert (short["closes_read"], short["closes_scored"]) == (40, 101)
+    assert short["note"].startswith("40 closes sent, 101 scored: the gjr_t part starts from its training")
+    assert "served" not in forecaster.predict(values.tolist())  # a point answer only
 
 
 @pytest.mark.parametrize(
