@@ -12,7 +12,7 @@ from closecast.serving.settings import Settings, SettingsError
 
 USAGE = """Serve the artifacts (*.pt) of a checkpoints directory over HTTP.
 
-Settings come from the environment:
+Settings come from the environment, or from the options below (an option wins over its variable):
   HOST             address to listen on (default 127.0.0.1; the container sets 0.0.0.0)
   PORT             port (default 9010)
   WORKERS          server processes (default 1)
@@ -26,14 +26,31 @@ Routes: POST /predict, GET /health, GET /models, POST /models/reload, GET /metri
 """
 
 
+# The options uvicorn users reach for first, each setting its variable (checked as the variable is).
+FLAGS = {
+    "--host": "HOST",
+    "--port": "PORT",
+    "--workers": "WORKERS",
+    "--checkpoints-dir": "CHECKPOINTS_DIR",
+    "--reload-interval": "RELOAD_INTERVAL",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run uvicorn with the settings from the environment; exit 2 with one line on a bad setting."""
+    """Run uvicorn with the settings from the environment and the options; exit 2 with one line on a bad
+    setting."""
     parser = argparse.ArgumentParser(
         prog="python -m closecast.serve",
         description=USAGE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.parse_args(argv)
+    for flag, name in FLAGS.items():
+        parser.add_argument(flag, metavar=name, help=f"sets {name}")
+    args = parser.parse_args(argv)
+    for flag, name in FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:  # the workers read the settings from the environment too
+            os.environ[name] = value
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
