@@ -161,24 +161,12 @@ def forecast_figures(
     return figures
 
 
-def save_forecast_plots(
-    output_dir: Path,
-    dates: list,
-    actual: np.ndarray,
-    pred: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    level: float,
-    title: str,
-    last: np.ndarray,
-    quantiles: np.ndarray | None = None,
-    point: str = "point forecast",
-    tensorboard: Any = None,
-    step: int = 0,
+def save_figures(
+    figures: dict[str, Figure], output_dir: Path, tensorboard: Any = None, step: int = 0
 ) -> list[Path]:
-    """Write `forecast_figures` as `<name>.png` into `output_dir`; add them to TensorBoard."""
+    """Write `figures` (e.g. `forecast_figures`) as `<name>.png` into `output_dir`; add them to
+    TensorBoard under `test/<name>`; close them."""
     paths = []
-    figures = forecast_figures(dates, actual, pred, lower, upper, level, title, last, quantiles, point)
     for name, fig in figures.items():
         path = Path(output_dir) / f"{name}.png"
         fig.savefig(path, dpi=100)

@@ -116,30 +116,6 @@ HORIZON = Field(description="Steps answered (`predictions` has this many).")
 HORIZON_MAX = Field(description="The most steps ahead this checkpoint forecasts.")
 
 
-class PredictResponse(BaseModel):
-    """A forecast with what it came from."""
-
-    prediction: float = PREDICTION
-    predictions: list[float] = PREDICTIONS
-    point: PointSource = POINT
-    series: str | None = SERIES
-    normalize: str = NORMALIZE
-    checkpoint: str = CHECKPOINT
-    device: str = DEVICE
-    window: int = WINDOW
-    horizon: int = HORIZON
-    horizon_max: int = HORIZON_MAX
-    ticker: str | None = Field(description="The ticker the series was trained on.")
-    feature: str | None = Field(description="The price column trained on (e.g. Adj Close): the unit.")
-    data: DataRange = Field(description="The dates of the data the checkpoint was trained on.")
-    metrics: TestMetrics = Field(description="The checkpoint's test scores (not this forecast's).")
-    interval: float | None = INTERVAL
-    lower: list[float] | None = LOWER
-    upper: list[float | None] | None = UPPER
-    quantiles: dict[str, list[float | None]] | None = QUANTILES
-    served: ServedSource | None = SERVED_SOURCE
-
-
 class BatchAnswer(BaseModel):
     """One item's forecast, as `POST /predict` answers it (without the checkpoint's details)."""
 
@@ -153,6 +129,20 @@ class BatchAnswer(BaseModel):
     upper: list[float | None] | None = UPPER
     quantiles: dict[str, list[float | None]] | None = QUANTILES
     served: ServedSource | None = SERVED_SOURCE
+
+
+class PredictResponse(BatchAnswer):
+    """A forecast with what it came from."""
+
+    checkpoint: str = CHECKPOINT
+    device: str = DEVICE
+    window: int = WINDOW
+    horizon: int = HORIZON
+    horizon_max: int = HORIZON_MAX
+    ticker: str | None = Field(description="The ticker the series was trained on.")
+    feature: str | None = Field(description="The price column trained on (e.g. Adj Close): the unit.")
+    data: DataRange = Field(description="The dates of the data the checkpoint was trained on.")
+    metrics: TestMetrics = Field(description="The checkpoint's test scores (not this forecast's).")
 
 
 class BatchResponse(BaseModel):

@@ -17,7 +17,7 @@ from closecast.data.codec import Codec
 from closecast.data.series import SeriesData
 from closecast.distributions.calibration import Calibration
 from closecast.evaluation.assessment import assess
-from closecast.evaluation.plots import save_forecast_plots
+from closecast.evaluation.plots import forecast_figures, save_figures
 from closecast.evaluation.report import distribution_table, point_words, summary_table
 
 HISTORY_DAYS = 250  # the least number of a series' last days its artifact record keeps
@@ -54,8 +54,7 @@ def finish_series(
     test = member.parts["test"]
     plot_files = []
     if cfg.get("plots", True):
-        plot_files = save_forecast_plots(
-            plot_dir or output_dir,
+        figures = forecast_figures(
             test.anchor_dates,
             test.future.numpy(),
             result.test_pred,
@@ -68,9 +67,8 @@ def finish_series(
             point="point forecast ({source}, shrink {shrink:g})".format(
                 **result.calibration.describe_point()
             ),
-            tensorboard=tensorboard,
-            step=step,
         )
+        plot_files = save_figures(figures, plot_dir or output_dir, tensorboard, step)
     # Enough days for the page's chart and for the forecast a client sending them would get: the
     # network's window and the combined baseline's history.
     base = result.calibration.baseline or {}
