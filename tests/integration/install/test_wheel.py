@@ -21,10 +21,8 @@ def test_the_package_list_holds_every_package_under_src():
         for p in (ROOT / "src").rglob("*.py")
         if "egg-info" not in str(p)
     }
-    configs = {
-        ".".join(("closecast", *d.relative_to(ROOT).parts)) for d in [ROOT / "configs", *(ROOT / "configs").rglob("*")]
-    }
-    configs = {c for c in configs if (ROOT / c.replace("closecast.", "", 1).replace(".", "/")).is_dir()}
+    folders = [ROOT / "configs", *(d for d in (ROOT / "configs").rglob("*") if d.is_dir())]
+    configs = {".".join(("closecast", *d.relative_to(ROOT).parts)) for d in folders}
     assert found <= listed and listed - found == configs | {"hydra_plugins"}, (found | configs) ^ listed
 
 
