@@ -37,3 +37,10 @@ def test_a_version_2_artifact_answers_as_it_did_when_published():
     # `artifact_v2.pt`: a tiny MSFT run (tests/helpers/configs.py TINY, data.ticker=MSFT) as published under
     # format closecast.artifact/2, with the answer that release gave for the last 60 MSFT closes.
     answers_as_recorded("artifact_v2", "MSFT")
+
+
+def test_a_version_3_artifact_answers_as_it_did_when_published():
+    # `artifact_v3.pt`: a tiny IBM run (tests/helpers/configs.py TINY, data.ticker=IBM) as published under
+    # format closecast.artifact/3, its calibration record carrying `shrink_why` and its series `history`,
+    # with the answer that release gave for the last 60 IBM closes.
+    answers_as_recorded("artifact_v3", "IBM")
