@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 def answers_as_recorded(name: str, ticker: str) -> None:
     recorded = json.loads((FIXTURES / f"{name}_answer.json").read_text())
     artifact = load_artifact(FIXTURES / f"{name}.pt")
-    assert list(artifact["series"]) == [ticker]  # read as format 3: its one series, named by its ticker
+    assert list(artifact["series"]) == [ticker]  # read as format 4: its one series, named by its ticker
     forecaster = Forecaster(artifact)
     levels = [float(level) for level in recorded["answer"]["quantiles"]]
     for series in (None, ticker):  # the original body names no series; naming its one series is the same
