@@ -6,9 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from closecast.distributions.predictive import LogReturnForecast
+from closecast.distributions.served import Part
 from closecast.evaluation import baselines as V
 from closecast.evaluation import range_baseline as R
 from closecast.evaluation.baseline_cache import fitted_baselines
+from closecast.evaluation.combination import SERVABLE, choose_combination
 from closecast.evaluation.comparison import compare
 from tests.helpers.configs import ROOT
 
@@ -93,7 +96,7 @@ def ranged_days(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return prices, np.column_stack([prices * np.exp(half), prices * np.exp(-half)])
 
 
-def test_where_the_range_carries_the_volatility_the_har_baseline_is_the_chosen_reference():
+def test_where_the_range_carries_the_volatility_the_har_baseline_is_the_reference_but_never_combined():
     prices, high_low = ranged_days(1500, 0)
     n_train, n_val = 900, 300
     fits = fitted_baselines(prices, n_train, 1, {"refit_every": 0}, high_low)
@@ -104,3 +107,10 @@ def test_where_the_range_carries_the_volatility_the_har_baseline_is_the_chosen_r
     assert comparison.reference == "har_range_t"
     val = {b: comparison.metrics[f"val/{b}/served/crps"] for b in V.STRONG if b in fits}
     assert min(val, key=val.get) == "har_range_t"  # chosen on validation
+    # The server has no HAR filter: what is served combines a servable baseline only.
+    network = Part(
+        LogReturnForecast(np.zeros((n_val, 1)), np.full((n_val, 1), 0.015), np.full((n_val, 1), 5.0)), None
+    )
+    settings = {"combine": "auto", "history": 250, "recalibrate": "auto"}
+    combination = choose_combination(prices, anchors, y["val"], fits, network, settings, 1)
+    assert combination is not None and combination.name in SERVABLE
