@@ -4,21 +4,30 @@
   PIT values sat at the top level.
 - Format 2: one series; its codec and calibration record at the top level, beside its data range,
   ticker and metrics.
-- Format 3 (current): the shared weights and, under `series`, one record per series (codec, calibration,
-  data range, metrics).
-Each conversion is plain data in, plain data out; nothing else of a file changes."""
+- Format 3: the shared weights and, under `series`, one record per series (codec, calibration, data
+  range, metrics); later files of format 3 added the optional `shrink_why` (calibration) and `history`.
+- Format 4 (current): format 3 with those optional fields declared, so a reader that predates them
+  refuses the file by its format number instead of as a malformed record.
+Each conversion is plain data in, plain data out; nothing else of a file changes. A file of a format
+newer than `FORMAT` is refused by `newer_format`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-FORMAT = "closecast.artifact/3"
+PREFIX = "closecast.artifact/"
 
 
-FORMAT_2 = "closecast.artifact/2"
+FORMAT = f"{PREFIX}4"
 
 
-FORMAT_1 = "closecast.artifact/1"
+FORMAT_3 = f"{PREFIX}3"
+
+
+FORMAT_2 = f"{PREFIX}2"
+
+
+FORMAT_1 = f"{PREFIX}1"
 
 
 # The name of the one series of an older file that recorded no ticker.
@@ -58,4 +67,24 @@ def from_format_2(artifact: dict[str, Any]) -> dict[str, Any]:
     ticker = artifact.get("ticker") or (data.get("ticker") if isinstance(data, dict) else None)
     record = {k: artifact.get(k) for k in ("codec", "calibration", "data", "metrics")}
     rest = {k: v for k, v in artifact.items() if k not in FORMAT_2_SERIES_KEYS}
-    return {**rest, "format": FORMAT, "series": {str(ticker or UNNAMED): record}}
+    return {**rest, "format": FORMAT_3, "series": {str(ticker or UNNAMED): record}}
+
+
+def from_format_3(artifact: dict[str, Any]) -> dict[str, Any]:
+    """A format-3 artifact as format 4: the same fields (the optional ones present or not)."""
+    return {**artifact, "format": FORMAT}
+
+
+def format_number(found: Any) -> int | None:
+    """The number N of a `closecast.artifact/N` format string; None for anything else."""
+    if isinstance(found, str) and found.startswith(PREFIX) and found[len(PREFIX) :].isdigit():
+        return int(found[len(PREFIX) :])
+    return None
+
+
+def newer_format(found: Any) -> str | None:
+    """Why a file of format `found` cannot be read, when it is a closecast format newer than `FORMAT`."""
+    number, known = format_number(found), format_number(FORMAT)
+    if number is None or number <= known:
+        return None
+    return f"format {number} is newer than this closecast reads ({known}); upgrade closecast"

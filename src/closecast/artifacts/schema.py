@@ -6,7 +6,8 @@ training part (window, horizon, normalization, input features), the calibration 
 part (shrink, interval scaling, conformal residuals, the quantile recalibration of a likelihood head),
 its data range and its metrics; plus the run's metrics and versions. One series is a universe of one.
 No pickled classes: loading one can never run code from the file. Files of formats 1 and 2 (one series,
-its codec and calibration at the top level) load as format 3 (`closecast.artifacts.formats`)."""
+its codec and calibration at the top level) and 3 load as format 4 (`closecast.artifacts.formats`); a
+file of a newer format is refused by its number."""
 
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ from closecast.artifacts.formats import (
     FORMAT,
     FORMAT_1,
     FORMAT_2,
+    FORMAT_3,
     UNNAMED,
     codec_fields,
     from_format_1,
     from_format_2,
+    from_format_3,
+    newer_format,
 )
 from closecast.artifacts.limits import exceeded
 from closecast.data.codec import Codec
@@ -38,6 +42,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_1",
     "FORMAT_2",
+    "FORMAT_3",
     "ArtifactError",
     "build_artifact",
     "build_universe_artifact",
@@ -105,7 +110,7 @@ class ArtifactSchema(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="allow", strict=True)
 
-    format: Literal["closecast.artifact/3"]
+    format: Literal["closecast.artifact/4"]
     state_dict: dict[str, torch.Tensor]
     model: dict[str, int | float | str | bool | None]
     window: int
@@ -155,6 +160,9 @@ class ArtifactSchema(BaseModel):
 
 def check_artifact(artifact: Any, source: str = "artifact") -> dict[str, Any]:
     """`artifact` if it follows `ArtifactSchema`, else `ArtifactError` naming the first bad field."""
+    newer = newer_format(artifact.get("format")) if isinstance(artifact, dict) else None
+    if newer:
+        raise ArtifactError(f"{source}: {newer}")
     if not isinstance(artifact, dict) or artifact.get("format") != FORMAT:
         found = artifact.get("format") if isinstance(artifact, dict) else type(artifact).__name__
         raise ArtifactError(f"{source}: format {found!r} is not {FORMAT!r}")
@@ -244,7 +252,7 @@ def build_artifact(
 
 def load_artifact(path: str | Path) -> dict[str, Any]:
     """Load an artifact with `torch.load(weights_only=True)` and check it against `ArtifactSchema`
-    (a file of format 1 or 2 converted to format 3 first, `closecast.artifacts.formats`)."""
+    (a file of format 1, 2 or 3 converted to format 4 first, `closecast.artifacts.formats`)."""
     path = Path(path)
     too_large = exceeded(None, path.stat().st_size)  # before reading: a file may be sparse and huge
     if too_large:
@@ -259,4 +267,6 @@ def load_artifact(path: str | Path) -> dict[str, Any]:
         artifact = from_format_1(artifact)
     if isinstance(artifact, dict) and artifact.get("format") == FORMAT_2:
         artifact = from_format_2(artifact)
+    if isinstance(artifact, dict) and artifact.get("format") == FORMAT_3:
+        artifact = from_format_3(artifact)
     return check_artifact(artifact, str(path))

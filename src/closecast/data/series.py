@@ -183,6 +183,11 @@ class SeriesData:
             "samples": {k: len(v) for k, v in self.parts.items()},
         }
 
+    def day_ranges(self) -> np.ndarray | None:
+        """Each price's day's High and Low `(n_prices, 2)` (float64) where read (range inputs), else None."""
+        hl = high_low_tensor(self.high_low, self.series.index, self.features, self.name)
+        return None if hl is None else hl.numpy().T
+
     def recent(self, n: int) -> dict[str, list]:
         """The last `n` days as plain data, oldest first: ISO `dates`, `values` and, where read, each day's
         `high` and `low` (what the serving artifact keeps to draw and forecast a series' next closes)."""

@@ -180,10 +180,12 @@ def assess(
     parts: dict[str, WindowSet],
     prices: np.ndarray | None = None,
     n_train: int = 0,
+    high_low: np.ndarray | None = None,
 ) -> Assessment:
     """Choose the shrink, the conformal residuals and the quantile recalibration on validation
     (`calibrate`), then score val and test; with the series' `prices` (and its training size `n_train`),
-    also score the volatility baselines fitted on those training prices.
+    also score the volatility baselines fitted on those training prices, and with each price's day's High
+    and Low `high_low` `(n_prices, 2)` the range baselines too.
 
     Nothing about the test part feeds a choice: it is only scored.
     """
@@ -193,7 +195,8 @@ def assess(
     y_val, y_test = likelihood.location(raw_val), likelihood.location(raw_test)
     calibration, _ = calibrate(codec, likelihood, raw_val, val, cfg.calibration)
     shrink = calibration.shrink
-    fits = {} if prices is None else fitted_baselines(prices, n_train, codec.horizon, cfg.get("baselines"))
+    settings = cfg.get("baselines")
+    fits = {} if prices is None else fitted_baselines(prices, n_train, codec.horizon, settings, high_low)
     comparison, calibration, served = compare_distributions(
         codec, likelihood, (raw_val, raw_test), parts, fits, calibration, cfg.calibration, prices
     )

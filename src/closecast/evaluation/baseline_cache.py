@@ -23,9 +23,14 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 2
 
 
-def cache_key(prices: np.ndarray, n_train: int, horizon: int, refit_every: int) -> str:
-    """Hex digest of the prices, the split, the settings, arch's version and `CACHE_VERSION`."""
+def cache_key(
+    prices: np.ndarray, n_train: int, horizon: int, refit_every: int, high_low: np.ndarray | None = None
+) -> str:
+    """Hex digest of the prices (and High/Low), the split, the settings, arch's version and
+    `CACHE_VERSION`."""
     digest = hashlib.sha256(np.ascontiguousarray(prices, dtype=np.float64).tobytes())
+    if high_low is not None:
+        digest.update(np.ascontiguousarray(high_low, dtype=np.float64).tobytes())
     digest.update(json.dumps([n_train, horizon, refit_every, arch.__version__, CACHE_VERSION]).encode())
     return digest.hexdigest()[:32]
 
@@ -58,14 +63,20 @@ def _load(path: Path) -> dict[str, BaselineFit]:
 
 
 def fitted_baselines(
-    prices: np.ndarray, n_train: int, horizon: int, settings: Any = None
+    prices: np.ndarray,
+    n_train: int,
+    horizon: int,
+    settings: Any = None,
+    high_low: np.ndarray | None = None,
 ) -> dict[str, BaselineFit]:
-    """Every baseline a run scores (`baselines.baseline_names`), from the cache when it holds them."""
+    """Every baseline a run scores (`baselines.baseline_names`), from the cache when it holds them; the
+    range ones too when the prices' days' High and Low `high_low` `(n_prices, 2)` are given."""
     settings = settings or {}
     refit_every = int(settings.get("refit_every", 0))
-    names = baseline_names(refit_every)
+    names = baseline_names(refit_every, ranges=high_low is not None)
     cache_dir = settings.get("cache_dir")
-    path = Path(cache_dir) / f"{cache_key(prices, n_train, horizon, refit_every)}.npz" if cache_dir else None
+    key = cache_key(prices, n_train, horizon, refit_every, high_low)
+    path = Path(cache_dir) / f"{key}.npz" if cache_dir else None
     if path is not None and path.exists():
         try:
             fits = _load(path)
@@ -73,7 +84,7 @@ def fitted_baselines(
                 return fits
         except (OSError, ValueError, KeyError) as exc:
             log.warning("baseline cache %s unreadable (%s): fitting again", path, exc)
-    fits = fit_baselines(names, prices, n_train, horizon, refit_every)
+    fits = fit_baselines(names, prices, n_train, horizon, refit_every, high_low)
     if path is not None:
         try:
             _save(path, fits)

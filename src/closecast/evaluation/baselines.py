@@ -10,7 +10,10 @@ the training part only and run through validation and test with those parameters
   `garch_t` (GARCH(1,1)), `gjr_t` (GJR-GARCH(1,1): a leverage term for falling prices) and `egarch_t`
   (EGARCH(1,1) with its asymmetry term);
 - with `refit_every=K` > 0, also `garch_t_refit`, `gjr_t_refit`, `egarch_t_refit`: refitted on the
-  expanding window of all prices before every K-th price of validation and test.
+  expanding window of all prices before every K-th price of validation and test;
+- for a series whose High and Low were read (a model with range inputs), `har_range_t` (and with
+  `refit_every` > 0 `har_range_t_refit`): a HAR regression on each day's log Parkinson variance,
+  Student-t (`closecast.evaluation.range_baseline`).
 
 Each gives `sigma` of shape `(n_prices, horizon)`: `sigma[t, k]` is the forecast standard deviation of
 the log return from price `t` to price `t + k + 1`, made with prices up to `t` only (row 0 has no return
@@ -31,13 +34,14 @@ from arch.univariate.volatility import EWMAVariance, VolatilityProcess
 # returns and forecasts are scaled back; the server's filter reads the same parameters, so both take the
 # scale (and EWMA's lambda) from it.
 from closecast.distributions.volatility_filter import EWMA_LAMBDA, PERCENT
+from closecast.evaluation.range_baseline import har_range
 
 
 @dataclass(frozen=True)
 class Spec:
     """One baseline: its volatility process, innovations, and whether it is refitted."""
 
-    process: str  # constant | ewma | garch | gjr | egarch
+    process: str  # constant | ewma | garch | gjr | egarch | har
     student_t: bool = False
     refit: bool = False
 
@@ -52,9 +56,12 @@ FIXED = {
     "egarch_t": Spec("egarch", student_t=True),
 }
 REFIT = {f"{n}_refit": Spec(FIXED[n].process, True, True) for n in ("garch_t", "gjr_t", "egarch_t")}
-# The reference set: the best of these on validation is what the network is held against.
-STRONG = ("ewma_t", "garch_t", "gjr_t", "egarch_t", *REFIT)
-BASELINES = (*FIXED, *REFIT)
+# Baselines that read each day's High and Low besides the closes: scored where a run read them.
+RANGE = {"har_range_t": Spec("har", student_t=True), "har_range_t_refit": Spec("har", True, True)}
+# The reference set: the best of these on validation (of those a run scored) is what the network is held
+# against.
+STRONG = ("ewma_t", "garch_t", "gjr_t", "egarch_t", *REFIT, *RANGE)
+BASELINES = (*FIXED, *REFIT, *RANGE)
 
 
 @dataclass
@@ -141,22 +148,33 @@ def _filter(spec: Spec, returns: np.ndarray, last_obs: int, horizon: int) -> tup
 
 
 def fit_baseline(
-    name: str, prices: np.ndarray, n_train: int, horizon: int = 1, refit_every: int = 250
+    name: str,
+    prices: np.ndarray,
+    n_train: int,
+    horizon: int = 1,
+    refit_every: int = 250,
+    high_low: np.ndarray | None = None,
 ) -> BaselineFit:
     """The baseline called `name` (one of `BASELINES`) fitted on the first `n_train` prices; a `_refit`
-    baseline is refitted on all earlier prices every `refit_every` prices after the training part."""
-    spec = FIXED.get(name) or REFIT.get(name)
+    baseline is refitted on all earlier prices every `refit_every` prices after the training part. A
+    `RANGE` baseline reads `high_low` too: each price's day's High and Low `(n_prices, 2)`."""
+    spec = FIXED.get(name) or REFIT.get(name) or RANGE.get(name)
     if spec is None:
         raise ValueError(f"volatility baseline {name!r} is not one of {BASELINES}")
     returns = _check_train(prices, n_train)
+    if spec.refit and refit_every < 1:
+        raise ValueError(f"baselines.refit_every={refit_every} must be at least 1 for {name}")
+    if spec.process == "har":
+        if high_low is None:
+            raise ValueError(f"{name} reads each day's High and Low; pass high_low (n_prices, 2)")
+        sigma, df, params = har_range(returns, high_low, n_train, horizon, refit_every if spec.refit else 0)
+        return BaselineFit(name, sigma, df, params)
     if spec.process == "constant":
         var = returns[: n_train - 1].var(ddof=1)
         return BaselineFit(name, _from_step_variances(np.full((len(returns), horizon), var)))
     step_var, params = _filter(spec, returns, n_train - 1, horizon)
     df = np.full(len(prices), params["nu"]) if spec.student_t else None
     if spec.refit:
-        if refit_every < 1:
-            raise ValueError(f"baselines.refit_every={refit_every} must be at least 1 for {name}")
         for origin in range(n_train - 1 + refit_every, len(prices) - 1, refit_every):
             # Forecasts from price `origin` on come from a model fitted on prices 0..origin (sigma row p
             # is step_var row p - 1).
@@ -167,12 +185,21 @@ def fit_baseline(
 
 
 def fit_baselines(
-    names: tuple[str, ...], prices: np.ndarray, n_train: int, horizon: int, refit_every: int
+    names: tuple[str, ...],
+    prices: np.ndarray,
+    n_train: int,
+    horizon: int,
+    refit_every: int,
+    high_low: np.ndarray | None = None,
 ) -> dict[str, BaselineFit]:
     """`fit_baseline` for each name."""
-    return {n: fit_baseline(n, prices, n_train, horizon, refit_every) for n in names}
+    return {n: fit_baseline(n, prices, n_train, horizon, refit_every, high_low) for n in names}
 
 
-def baseline_names(refit_every: int) -> tuple[str, ...]:
-    """The baselines a run scores: every fixed one, and the refitted ones unless `refit_every` is 0."""
-    return BASELINES if refit_every > 0 else tuple(FIXED)
+def baseline_names(refit_every: int, ranges: bool = False) -> tuple[str, ...]:
+    """The baselines a run scores: every fixed one, the refitted ones unless `refit_every` is 0, and with
+    `ranges` (the series' High and Low were read) the range ones."""
+    names = [*FIXED, *(REFIT if refit_every > 0 else ())]
+    if ranges:
+        names += [n for n, spec in RANGE.items() if refit_every > 0 or not spec.refit]
+    return tuple(names)

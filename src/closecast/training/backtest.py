@@ -145,7 +145,9 @@ def _run_folds(cfg: DictConfig, output_dir: Path) -> BacktestResult:
         fitted = fit_network(fold_cfg, datamodule, output_dir / f"fold{k}")
         fold = only_series(datamodule)
         prices = fold.series.to_numpy(dtype=np.float64)
-        result = assess(fold_cfg, fold.codec, fitted.net, fold.parts, prices, split.n_train)
+        result = assess(
+            fold_cfg, fold.codec, fitted.net, fold.parts, prices, split.n_train, fold.day_ranges()
+        )
         val, test = fold.parts["val"], fold.parts["test"]
         location = fitted.net.likelihood.location
         # Network outputs (the point forecast: a likelihood head's location) and prices of the fold,

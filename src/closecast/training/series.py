@@ -47,7 +47,7 @@ def finish_series(
     (`closecast.evaluation.assessment`), plot its test forecasts and build its record for the run's
     serving artifact (its codec, calibration, data range and metrics)."""
     prices = member.series.to_numpy(dtype=np.float64)
-    result = assess(cfg, member.codec, net, member.parts, prices, member.split.n_train)
+    result = assess(cfg, member.codec, net, member.parts, prices, member.split.n_train, member.day_ranges())
     metrics = result.metrics
     metrics.update(run_metrics)
     data_meta = member.describe()

@@ -179,3 +179,23 @@ def test_defaults_match_make_serve() -> None:
     s = Settings.from_env({})  # loopback unless HOST says otherwise (the container sets 0.0.0.0)
     assert (s.host, s.port, s.workers, s.checkpoints_dir) == ("127.0.0.1", 9010, 1, Path("checkpoints"))
     assert s.api_key is None
+
+
+def test_a_file_of_a_newer_format_is_listed_by_its_number_and_a_format_3_file_serves(tmp_path: Path) -> None:
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    directory = tmp_path / "checkpoints"
+    directory.mkdir()
+    shutil.copyfile(fixtures / "artifact_v3.pt", directory / "best.pt")  # published under format 3
+    newer = torch.load(directory / "best.pt", weights_only=True)
+    newer["format"] = "closecast.artifact/5"
+    newer["series"]["IBM"]["calibration"]["a_later_field"] = 1.0
+    torch.save(newer, directory / "newer.pt")
+    with TestClient(create_app(Settings(checkpoints_dir=directory, reload_interval=0))) as client:
+        errors = client.get("/models").json()["errors"]
+        assert errors == {
+            "newer.pt": "newer.pt: format 5 is newer than this closecast reads (4); upgrade closecast"
+        }
+        values = json.loads((fixtures / "artifact_v3_answer.json").read_text())["values"]
+        assert (
+            client.post("/predict", json={"values": values, "checkpoint_path": "best.pt"}).status_code == 200
+        )

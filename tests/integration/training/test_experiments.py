@@ -3,6 +3,7 @@ keys it sets, and publishes nothing; the DDP preset runs through `train.py`, sin
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from closecast.artifacts.schema import load_artifact
+from closecast.evaluation.baselines import RANGE, STRONG
 from closecast.training.run import objective, train
 from tests.helpers.configs import ROOT, TINY, compose_train
 from tests.helpers.entries import run_train
@@ -58,6 +60,17 @@ def test_experiment_runs_with_what_it_sets(name, tmp_path):
     artifact = load_artifact(tmp_path / "run" / "model.pt")
     _assert_reached(artifact["config"], _preset_keys("experiment", name, [*TINY, *overrides]))
     assert not list((tmp_path / "checkpoints").glob("*.pt"))
+    # A model with range inputs is held against the range baselines too; one without never reads High/Low.
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    ranges = "log_range" in cfg.data.features
+    for baseline in RANGE:
+        assert all((f"{p}/{baseline}/served/crps" in written) == ranges for p in ("val", "test")), baseline
+    if ranges:  # the reference is chosen on validation from a set that holds them
+        assert set(RANGE) <= set(STRONG)
+        scored = [b for b in STRONG if f"val/{b}/served/crps" in written]
+        chosen = min(scored, key=lambda b: written[f"val/{b}/served/crps"])
+        ratio = written["test/served/crps"] / written[f"test/{chosen}/served/crps"]
+        assert written["test/served/vs_reference"] == pytest.approx(ratio, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", [n for n in DEBUG if n not in SPAWNS])

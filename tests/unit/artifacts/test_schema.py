@@ -1,7 +1,7 @@
-"""Artifact format 3: one network and, per series, the codec (what was fitted on that series' training
+"""Artifact format 4: one network and, per series, the codec (what was fitted on that series' training
 part) and the calibration record (what was chosen on its validation part); every series round-trips
 through a weights-only file and is answered by its own record, a bad record is refused by name, and files
-of formats 1 and 2 load as format 3."""
+of formats 1, 2 and 3 load as format 4 and a file of a newer format is refused by its number."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from closecast.artifacts.schema import (
     FORMAT,
     FORMAT_1,
     FORMAT_2,
+    FORMAT_3,
     ArtifactError,
     build_artifact,
     build_universe_artifact,
@@ -61,14 +62,14 @@ def three_series() -> tuple[LSTMForecaster, dict[str, tuple[Codec, Calibration]]
     return net, series, prices
 
 
-def test_a_format_3_artifact_round_trips_three_series_each_answered_by_its_own_codec(tmp_path: Path):
+def test_a_format_4_artifact_round_trips_three_series_each_answered_by_its_own_codec(tmp_path: Path):
     net, series, prices = three_series()
     records = {
         name: series_record(codec, cal, {"ticker": name, "feature": "Close"}, {"test/mae": float(i)})
         for i, (name, (codec, cal)) in enumerate(series.items())
     }
     artifact = build_universe_artifact(net, records, {"test/mae": 1.0})
-    assert artifact["format"] == FORMAT == "closecast.artifact/3"
+    assert artifact["format"] == FORMAT == "closecast.artifact/4"
     assert not {"codec", "calibration", "ticker"} & set(artifact)  # per series only
     loaded = load_artifact(save_artifact(artifact, tmp_path / "model.pt"))
     assert list(loaded["series"]) == ["AAPL", "GOOG", "IBM"] and loaded["metrics"] == {"test/mae": 1.0}
@@ -152,13 +153,13 @@ def test_a_bad_calibration_record_is_refused_by_name(spoil, message):
 
 
 def format_2(artifact: dict) -> dict:
-    """A one-series format-3 artifact as format 2 wrote it: the series' record at the top level."""
+    """A one-series format-4 artifact as format 2 wrote it: the series' record at the top level."""
     ((name, record),) = artifact["series"].items()
     rest = {k: v for k, v in artifact.items() if k not in ("series", "metrics")}
     return {**rest, **record, "format": FORMAT_2, "ticker": name, "feature": record["data"].get("feature")}
 
 
-def test_a_format_1_file_loads_as_format_3_with_its_choices_moved_out_of_the_codec(tmp_path: Path):
+def test_a_format_1_file_loads_as_format_4_with_its_choices_moved_out_of_the_codec(tmp_path: Path):
     net, codec, prices = untrained("none")
     calibration = a_calibration(shrink=0.5, interval_scale="none")
     new = build_artifact(net, codec, Calibration(calibration.residuals, 0.5), {"ticker": "AAPL"}, {})
@@ -175,7 +176,7 @@ def test_a_format_1_file_loads_as_format_3_with_its_choices_moved_out_of_the_cod
     assert Forecaster(loaded).predict(values, interval=0.9) == Forecaster(new).predict(values, interval=0.9)
 
 
-def test_a_format_2_file_loads_as_format_3_its_one_series_named_by_its_ticker(tmp_path: Path):
+def test_a_format_2_file_loads_as_format_4_its_one_series_named_by_its_ticker(tmp_path: Path):
     net, codec, prices = untrained()
     new = build_artifact(
         net, codec, a_calibration(), {"ticker": "MSFT", "feature": "Close"}, {"test/mae": 2.0}
@@ -191,6 +192,42 @@ def test_a_format_2_file_loads_as_format_3_its_one_series_named_by_its_ticker(tm
     assert Forecaster(loaded).predict(values, quantiles=[0.1, 0.9]) == Forecaster(new).predict(
         values, quantiles=[0.1, 0.9]
     )
+
+
+def test_a_format_3_file_loads_as_format_4_with_its_records_as_they_were(tmp_path: Path):
+    net, codec, prices = untrained()
+    calibration = a_calibration()
+    calibration.shrink_why = "validation chose it"
+    new = build_artifact(net, codec, calibration, {"ticker": "IBM"}, {"test/mae": 3.0})
+    old = {**new, "format": FORMAT_3}
+    with pytest.raises(ArtifactError, match="format"):
+        check_artifact(old)  # format 3 is converted on load, not accepted as it is
+    loaded = load_artifact(save_artifact(old, tmp_path / "old.pt"))
+    assert loaded["format"] == FORMAT and list(loaded["series"]) == ["IBM"]
+    assert loaded["series"]["IBM"]["calibration"]["shrink_why"] == "validation chose it"
+    values = prices[:20].tolist()
+    assert Forecaster(loaded).predict(values, interval=0.9) == Forecaster(new).predict(values, interval=0.9)
+
+
+@pytest.mark.parametrize("found", ["closecast.artifact/5", "closecast.artifact/12"])
+def test_a_file_of_a_newer_format_is_refused_by_its_number_not_as_malformed(tmp_path: Path, found: str):
+    net, codec, _ = untrained()
+    artifact = build_artifact(net, codec, a_calibration(), {"ticker": "AAPL"}, {})
+    artifact["series"]["AAPL"]["calibration"]["a_later_field"] = 1.0  # what a newer format may add
+    artifact["format"] = found
+    number = found.rsplit("/", 1)[1]
+    message = f"format {number} is newer than this closecast reads \\(4\\); upgrade closecast"
+    with pytest.raises(ArtifactError, match=message) as err:
+        load_artifact(save_artifact(artifact, tmp_path / "new.pt"))
+    assert "malformed" not in str(err.value) and "publish it again" not in str(err.value)
+
+
+def test_a_file_of_an_unknown_format_is_still_refused_as_not_a_closecast_format():
+    net, codec, _ = untrained()
+    artifact = build_artifact(net, codec, a_calibration(), {"ticker": "AAPL"}, {})
+    for found in ("someone.else/9", "closecast.artifact/x", None):
+        with pytest.raises(ArtifactError, match="is not 'closecast.artifact/4'"):
+            check_artifact({**artifact, "format": found})
 
 
 sorted_rows = st.integers(2, 12).flatmap(

@@ -30,7 +30,9 @@ def simulated_garch(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return prices, sim["volatility"].to_numpy() / 100  # volatility[i] is the sigma of returns[i]
 
 
-@pytest.mark.parametrize("name", V.BASELINES)
+@pytest.mark.parametrize(
+    "name", [*V.FIXED, *V.REFIT]
+)  # the range ones: tests/unit/evaluation/test_range_baseline.py
 def test_a_test_period_price_cannot_change_an_earlier_forecast(name):
     prices = sample_prices()
     n_train, changed = 840, 1100

@@ -23,7 +23,7 @@ PRICES = pd.read_csv(ROOT / "data" / "sample" / "AAPL.csv")["Adj Close"].tolist(
 
 def test_artifact_loads_with_weights_only(trained_artifact):
     artifact = torch.load(trained_artifact, weights_only=True)
-    assert artifact["format"] == "closecast.artifact/3" and list(artifact["series"]) == ["AAPL"]
+    assert artifact["format"] == "closecast.artifact/4" and list(artifact["series"]) == ["AAPL"]
 
 
 def test_predict_next_from_values_matches_the_network(trained_artifact):

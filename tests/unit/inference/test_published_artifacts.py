@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 def answers_as_recorded(name: str, ticker: str) -> None:
     recorded = json.loads((FIXTURES / f"{name}_answer.json").read_text())
     artifact = load_artifact(FIXTURES / f"{name}.pt")
-    assert list(artifact["series"]) == [ticker]  # read as format 3: its one series, named by its ticker
+    assert list(artifact["series"]) == [ticker]  # read as format 4: its one series, named by its ticker
     forecaster = Forecaster(artifact)
     levels = [float(level) for level in recorded["answer"]["quantiles"]]
     for series in (None, ticker):  # the original body names no series; naming its one series is the same
@@ -37,3 +37,10 @@ def test_a_version_2_artifact_answers_as_it_did_when_published():
     # `artifact_v2.pt`: a tiny MSFT run (tests/helpers/configs.py TINY, data.ticker=MSFT) as published under
     # format closecast.artifact/2, with the answer that release gave for the last 60 MSFT closes.
     answers_as_recorded("artifact_v2", "MSFT")
+
+
+def test_a_version_3_artifact_answers_as_it_did_when_published():
+    # `artifact_v3.pt`: a tiny IBM run (tests/helpers/configs.py TINY, data.ticker=IBM) as published under
+    # format closecast.artifact/3, its calibration record carrying `shrink_why` and its series `history`,
+    # with the answer that release gave for the last 60 IBM closes.
+    answers_as_recorded("artifact_v3", "IBM")
