@@ -7,7 +7,7 @@ result. Targets: epochs ratio ≤ 0.6, best validation loss within 5%.
 
     python -m benchmarks hpo                       # 20 trials per arm, seeds 42 1 2, prints the figures
     python -m benchmarks hpo --json out.json --update-docs
-    python -m benchmarks hpo --trials 2 --epochs 1 --seeds 42   # a smoke run
+    python -m benchmarks hpo --tiny                # a smoke run (the test uses it): seconds per sweep
 
 Run from the repository root (`python -m` puts it on `sys.path`, so `benchmarks.…` resolves).
 """
@@ -49,7 +49,15 @@ SETTINGS = [
 ]
 
 
-def run_arm(name: str, pruned: bool, trials: int, epochs: int, workdir: Path, seed: int) -> dict:
+# --tiny: two 1-epoch trials on the last years of the series, no figures, no refitted baselines: checks the
+# benchmark runs end to end, measures nothing.
+TINY = {"trials": 2, "epochs": 1, "seeds": [7]}
+TINY_SETTINGS = ["data.start=2011-01-01", "plots=false", "baselines.refit_every=0"]
+
+
+def run_arm(
+    name: str, pruned: bool, trials: int, epochs: int, workdir: Path, seed: int, extra: list[str]
+) -> dict:
     """One sweep; totals read back from its study."""
     url = f"sqlite:///{workdir / name / 'optuna.db'}"
     cmd = [
@@ -65,6 +73,7 @@ def run_arm(name: str, pruned: bool, trials: int, epochs: int, workdir: Path, se
         f"trainer.max_epochs={epochs}",
         f"seed={seed}",
         *SETTINGS,
+        *extra,
         *([] if pruned else ["hpo.pruner=null"]),
     ]
     start = time.perf_counter()
@@ -144,7 +153,13 @@ def main(argv: list[str]) -> int:
         "--update-docs", action="store_true", help="rewrite the hpo section of docs/BENCHMARKS.md"
     )
     parser.add_argument("--workdir", type=Path, help="keep the sweeps here (default: a temporary folder)")
+    parser.add_argument("--tiny", action="store_true", help="a smoke run that measures nothing (for tests)")
     args = parser.parse_args(argv)
+    extra = TINY_SETTINGS if args.tiny else []
+    if args.tiny:
+        if args.update_docs:
+            parser.error("--tiny measures nothing; it cannot --update-docs")
+        args.trials, args.epochs, args.seeds = TINY["trials"], TINY["epochs"], TINY["seeds"]
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_hpo_"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +168,7 @@ def main(argv: list[str]) -> int:
         for seed in args.seeds:
             arms = {}
             for name, pruned in (("pruned", True), ("unpruned", False)):
-                arms[name] = run_arm(f"{name}_{seed}", pruned, args.trials, args.epochs, workdir, seed)
+                arms[name] = run_arm(f"{name}_{seed}", pruned, args.trials, args.epochs, workdir, seed, extra)
                 print(f"seed {seed} {name}: {arms[name]}", flush=True)
             p, u = arms["pruned"], arms["unpruned"]
             loss_p, loss_u = p["best_val_loss"], u["best_val_loss"]

@@ -119,10 +119,12 @@ class SeriesData:
         """Refuse `series` when it is too short for the window and the split by fractions."""
         need = min_length(self.window, self.horizon, self.train_frac, self.val_frac)
         if len(series) < need:
+            dates = f" within data.start={self.start}, data.end={self.end}" if self.start or self.end else ""
             raise DataError(
-                f"series {self.name!r} has {len(series)} rows after cleaning, but window={self.window}, "
-                f"horizon={self.horizon} and split {self.train_frac}/{self.val_frac}/rest need at least "
-                f"{need}; use a longer date range or a smaller data.window"
+                f"series {self.name!r} has {len(series)} rows after cleaning{dates}, but "
+                f"window={self.window}, horizon={self.horizon} and split "
+                f"{self.train_frac}/{self.val_frac}/rest need at least {need}; use a longer date range "
+                "or a smaller data.window"
             )
 
     def use_series(self, series: pd.Series, split: Split) -> None:

@@ -13,8 +13,7 @@ from benchmarks.hpo import main
 @pytest.mark.slow
 def test_bench_hpo_tiny_run_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    args = ["--trials", "2", "--epochs", "1", "--seeds", "7", "--json", str(out)]
-    assert main([*args, "--workdir", str(tmp_path / "work")]) == 0
+    assert main(["--tiny", "--json", str(out), "--workdir", str(tmp_path / "work")]) == 0
     report = json.loads(out.read_text())
     for arm in ("pruned", "unpruned"):
         assert report[arm]["trials"] == 2
