@@ -27,7 +27,10 @@ KINDS: dict[str, tuple[str, int, int, list[str], str, list[str]]] = {
     "horizon": ("gaussian", 1, 3, ["return", "ma_dev"], "return", ["AAPL"]),
     "universe": ("student_t", 1, 2, ["return"], "return", ["AAPL", "GOOG", "IBM"]),
     "level": ("none", 1, 1, ["return"], "level", ["AAPL"]),
+    "vol_input": ("student_t", 1, 1, ["return", "baseline_vol"], "return", ["AAPL", "IBM"]),
 }
+# `baseline_vol`'s model as `arch` would fit it on percent returns (here without a fit): a GJR-GARCH.
+VOL_PARAMS = {"omega": 0.04, "alpha[1]": 0.02, "gamma[1]": 0.12, "beta[1]": 0.88}
 
 
 def sample_prices(ticker: str, n: int = 400) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,7 +53,8 @@ def tiny_artifact(kind: str, seed: int = 0) -> dict[str, Any]:
     records = {}
     for name in names:
         closes, high_low = sample_prices(name)
-        codec = Codec.fit(closes[:300], target, WINDOW, horizon, features, 5, high_low[:, :300])
+        vol = {k: v * (1.0 + 0.1 * len(records)) for k, v in VOL_PARAMS.items()}  # one model a series
+        codec = Codec.fit(closes[:300], target, WINDOW, horizon, features, 5, high_low[:, :300], "gjr_t", vol)
         residuals = torch.from_numpy(np.sort(rng.uniform(0.0, 0.05, (40, horizon)), axis=0))
         pit = None
         if likelihood != "none":

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 # Codec fields every series of one artifact shares: the network reads one input layout.
-SHARED_CODEC_FIELDS = ("target", "window", "horizon", "features", "ma_window")
+SHARED_CODEC_FIELDS = ("target", "window", "horizon", "features", "ma_window", "vol_input")
 
 
 class ArtifactError(ValueError):

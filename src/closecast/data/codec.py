@@ -12,6 +12,14 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
+from closecast.data.volatility import (
+    PARAMS,
+    VOL_INPUTS,
+    check_vol_filter,
+    fitted_vol_filter,
+    log_vol_path,
+)
+
 TARGETS = ("return", "level")
 
 
@@ -33,8 +41,12 @@ RANGE_FEATURES = ("range", "log_range")
 
 RANGE_FLOOR = 1e-4
 
-
-FEATURES = ("return", "abs_return", "ma_dev", *RANGE_FEATURES)
+# `baseline_vol` is what a volatility baseline knows, as an input: the log conditional standard deviation
+# of the next return by the Student-t model `vol_input` fitted on the training part, its recursion run over
+# each input window from the training returns' variance (every window starts there, wherever it starts),
+# so day t's value reads prices up to t only, and a request's window gives the numbers training saw.
+FEATURES = ("return", "abs_return", "ma_dev", *RANGE_FEATURES, "baseline_vol")
+CENTRED = ("log_range", "baseline_vol")  # logarithms, far from 0: their training mean is subtracted
 
 
 def needs_high_low(features: list[str] | tuple[str, ...]) -> bool:
@@ -68,8 +80,12 @@ class Codec:
     features: list[str] = field(default_factory=lambda: ["return"])
     ma_window: int = 20
     feature_std: list[float] = field(default_factory=list)
-    # Training means subtracted before scaling: 0 except for `log_range`, which sits far from 0.
+    # Training means subtracted before scaling: 0 except for `CENTRED` channels.
     feature_mean: list[float] = field(default_factory=list)
+    # `baseline_vol`'s model (`VOL_INPUTS`) and, fitted on the training part, its `params` (arch's names,
+    # percent returns) and `start` (the training returns' variance, percent²); empty without the channel.
+    vol_input: str = "gjr_t"
+    vol_filter: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -92,6 +108,7 @@ class Codec:
             stats = getattr(self, key)
             if stats and len(stats) != len(self.features):
                 raise ValueError(f"{key} {stats} does not match features {self.features}")
+        check_vol_filter(self.vol_input, self.vol_filter if "baseline_vol" in self.features else None)
 
     @classmethod
     def fit(
@@ -103,9 +120,12 @@ class Codec:
         features: list[str] | tuple[str, ...] = ("return",),
         ma_window: int = 20,
         high_low: torch.Tensor | None = None,
+        vol_input: str = "gjr_t",
+        vol_params: dict[str, float] | None = None,
     ) -> Codec:
         """Fit the statistics on the training prices (1-D, positive); range inputs read `high_low`
-        `(2, n)`, each day's High and Low from the first training day on (only the training days)."""
+        `(2, n)`, each day's High and Low from the first training day on (only the training days);
+        `baseline_vol` reads `vol_params`, model `vol_input` fitted on these training prices."""
         prices = train_prices.double()
         log_returns = torch.diff(prices.log())
         drift = float(log_returns.mean())
@@ -113,9 +133,9 @@ class Codec:
             mean, std = drift, float(log_returns.std())
         else:
             mean, std = float(prices.mean()), float(prices.std())
-        codec = cls(
-            target, window, horizon, mean, std, drift=drift, features=list(features), ma_window=ma_window
-        )
+        vol = fitted_vol_filter(vol_params, log_returns.numpy()) if "baseline_vol" in features else {}
+        shape = {"features": list(features), "ma_window": ma_window, "vol_input": vol_input}
+        codec = cls(target, window, horizon, mean, std, drift, **shape, vol_filter=vol)
         # The whole training part read as one long window: each extra channel's spread on training data.
         hl = (None, None) if high_low is None else high_low[:, None, : len(prices)].double()
         channels = codec._channels(prices[None], *hl)
@@ -123,7 +143,7 @@ class Codec:
             1.0 if f == "return" else float(channels[i][0].std()) for i, f in enumerate(codec.features)
         ]
         codec.feature_mean = [
-            float(channels[i][0].mean()) if f == "log_range" else 0.0 for i, f in enumerate(codec.features)
+            float(channels[i][0].mean()) if f in CENTRED else 0.0 for i, f in enumerate(codec.features)
         ]
         if not all(math.isfinite(v) and v > 0 for v in codec.feature_std):
             raise ValueError(f"input features {codec.features} have a zero spread on the training part")
@@ -145,7 +165,11 @@ class Codec:
         return needs_high_low(self.features)
 
     def _channels(
-        self, prices: torch.Tensor, high: torch.Tensor | None = None, low: torch.Tensor | None = None
+        self,
+        prices: torch.Tensor,
+        high: torch.Tensor | None = None,
+        low: torch.Tensor | None = None,
+        vol: list | None = None,
     ) -> list[torch.Tensor]:
         # Unscaled extra channels `(..., input_length)` in float64, `None` for `return` (scaled apart).
         if self.needs_high_low and (high is None or low is None):
@@ -162,6 +186,9 @@ class Codec:
                 out.append(None)
             elif name == "abs_return":
                 out.append(F.pad(returns.abs(), (1, 0))[..., first:])
+            elif name == "baseline_vol":
+                vol = self.vol_state() if vol is None else vol
+                out.append(log_vol_path(VOL_INPUTS[self.vol_input], vol, returns)[..., first:])
             elif name in RANGE_FEATURES:
                 day_range = (high.double().log() - low.double().log())[..., first:]
                 out.append(day_range if name == "range" else day_range.clamp_min(RANGE_FLOOR).log())
@@ -173,9 +200,19 @@ class Codec:
                 out.append((log_p - mean)[..., first:])
         return out
 
-    def stats(self) -> tuple[float, float, list[float], list[float]]:
-        """The statistics `encode` normalizes by: mean, std, and each input channel's mean and std."""
-        return self.mean, self.std, self.feature_mean or [0.0] * len(self.features), self.feature_std
+    def vol_state(self) -> list:
+        """`baseline_vol`'s fitted numbers in a fixed order, `PARAMS` then `start` (0 where the model has
+        no such parameter; none without the channel)."""
+        if "baseline_vol" not in self.features:
+            return []
+        params = self.vol_filter["params"]
+        return [*(params.get(k, 0.0) for k in PARAMS), self.vol_filter["start"]]
+
+    def stats(self) -> tuple[float, float, list[float], list[float], list[float]]:
+        """The statistics `encode` normalizes by: mean, std, each input channel's mean and std, and
+        `baseline_vol`'s model (`vol_state`)."""
+        means = self.feature_mean or [0.0] * len(self.features)
+        return self.mean, self.std, means, self.feature_std, self.vol_state()
 
     def encode(
         self,
@@ -188,7 +225,7 @@ class Codec:
         inputs read the same days' `high` and `low` `(..., window)`. `stats` replaces this codec's
         `stats()` with each window's own (tensors `(..., 1)`: windows of several series, each normalized
         by its series' codec)."""
-        mean, std, means, stds = stats or self.stats()
+        mean, std, means, stds, vol = stats or self.stats()
         prices = windows.double()
         if self.target == "return":
             base = (torch.diff(prices.log(), dim=-1) - mean) / std
@@ -198,7 +235,7 @@ class Codec:
             return base.float().unsqueeze(-1)
         channels = [
             base if c is None else (c - m) / s
-            for c, m, s in zip(self._channels(prices, high, low), means, stds, strict=True)
+            for c, m, s in zip(self._channels(prices, high, low, vol), means, stds, strict=True)
         ]
         return torch.stack(channels, dim=-1).float()
 
@@ -241,5 +278,6 @@ class Codec:
                 "features": list(data.get("features", ["return"])),
                 "feature_std": list(data.get("feature_std", [])),
                 "feature_mean": list(data.get("feature_mean", [])),
+                "vol_filter": dict(data.get("vol_filter", {})),
             }
         )

@@ -23,6 +23,7 @@ from closecast.data.series import SeriesData
 from closecast.data.sources import SOURCES, CsvFormat
 from closecast.data.splits import Split, calendar_split, sample_counts
 from closecast.data.universe import LAYOUTS, csv_paths, download_yahoo, read_panel
+from closecast.data.volatility import VolFit
 from closecast.data.windows import WindowSet, concat_windows
 from closecast.errors import DataError
 
@@ -119,6 +120,8 @@ class PriceDataModule(pl.LightningDataModule):
         sep: str | None = None,
         decimal: str | None = None,
         date_column: str | None = None,
+        vol_input: str = "gjr_t",
+        vol_fit: VolFit | None = None,
     ) -> None:
         super().__init__()
         if source not in SOURCES:
@@ -159,6 +162,8 @@ class PriceDataModule(pl.LightningDataModule):
                 duplicate_dates=str(duplicate_dates),
                 frame=frame,
                 csv_format=fmt,
+                vol_input=str(vol_input),
+                vol_fit=vol_fit,
             )
             for name, member_path, frame in universe_members(source, ticker, tickers, path, layout, fmt)
         ]

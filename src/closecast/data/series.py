@@ -19,6 +19,7 @@ from closecast.data.high_low import high_low_tensor, with_high_low
 from closecast.data.price_grid import warn_coarse_grid
 from closecast.data.sources import CsvFormat, pick_feature, read_source
 from closecast.data.splits import Split, min_length, sample_counts, split_sizes
+from closecast.data.volatility import VOL_INPUTS, VolFit
 from closecast.data.windows import WindowSet, make_windows
 from closecast.errors import DataError
 
@@ -51,6 +52,8 @@ class SeriesData:
         duplicate_dates: str = "error",
         frame: pd.DataFrame | None = None,
         csv_format: CsvFormat | None = None,
+        vol_input: str = "gjr_t",
+        vol_fit: VolFit | None = None,
     ) -> None:
         if source == "csv" and path:
             ticker = Path(str(path)).stem  # a CSV series is named by its file, never the default ticker
@@ -64,6 +67,8 @@ class SeriesData:
         self.start, self.end, self.feature, self.data_dir = start, end, feature, data_dir
         self.window, self.horizon, self.target = window, horizon, target
         self.features, self.ma_window = features, ma_window
+        # `baseline_vol`'s model and what fits it on the training part (`arch`, above the data layer).
+        self.vol_input, self.vol_fit = vol_input, vol_fit
         self.train_frac, self.val_frac = train_frac, val_frac
         self.date_format, self.max_dropped_frac = date_format, max_dropped_frac
         self.checks = {
@@ -141,9 +146,18 @@ class SeriesData:
         prices = torch.tensor(series.to_numpy(dtype=np.float64))
         self.split = split
         hl, n = high_low_tensor(self.high_low, series.index, self.features, self.name), split.n_train
+        vol_params = self.fit_vol(prices.numpy(), n) if "baseline_vol" in self.features else None
         try:
             self.codec = Codec.fit(
-                prices[:n], self.target, self.window, self.horizon, self.features, self.ma_window, hl
+                prices[:n],
+                self.target,
+                self.window,
+                self.horizon,
+                self.features,
+                self.ma_window,
+                hl,
+                self.vol_input,
+                vol_params,
             )
         except ValueError as exc:  # constant prices (or returns) leave no scale to normalize by
             first, last = series.index[0].date(), series.index[split.n_train - 1].date()
@@ -168,6 +182,19 @@ class SeriesData:
             series.index[-1].date(),
             *(len(self.parts[k]) for k in ("train", "val", "test")),
         )
+
+    def fit_vol(self, prices: np.ndarray, n_train: int) -> dict[str, float]:
+        """`baseline_vol`'s model `vol_input` fitted on the first `n_train` of `prices` by `vol_fit`."""
+        if self.vol_input not in VOL_INPUTS:
+            raise DataError(f"data.vol_input={self.vol_input!r} is not one of {list(VOL_INPUTS)}")
+        if self.vol_fit is None:
+            raise DataError(
+                f"series {self.name!r}: data.features={self.features} include baseline_vol, whose "
+                "volatility model is fitted with arch above the data layer; build the data through "
+                "closecast.training (train.py) or pass "
+                "vol_fit=closecast.evaluation.baseline_cache.fitted_vol"
+            )
+        return self.vol_fit(self.vol_input, prices, n_train)
 
     def describe(self) -> dict:
         """Plain metadata of this series and its split (for the artifact and metrics)."""

@@ -20,7 +20,8 @@ class WindowInputs:
 
     `prices` `(P,)` holds one or several series' prices end to end, `starts` `(n,)` the position of each
     sample's first input price and `series` `(n,)` its row in `stats` (mean, std `(S,)`; each channel's
-    mean and std `(S, C)`); `high_low` `(2, P)` the same days' High and Low, for range inputs.
+    mean and std `(S, C)`; `baseline_vol`'s model `(S, V)`, `Codec.vol_state`); `high_low` `(2, P)` the
+    same days' High and Low, for range inputs.
     """
 
     def __init__(
@@ -40,8 +41,7 @@ class WindowInputs:
         cls, codec: Codec, prices: torch.Tensor, rows: slice, high_low: torch.Tensor | None = None
     ) -> WindowInputs:
         """The inputs of one series' windows `rows` (row i: the input window starting at price i)."""
-        mean, std, means, stds = codec.stats()
-        stats = tuple(torch.tensor([v], dtype=torch.float64) for v in (mean, std, means, stds))
+        stats = tuple(torch.tensor([v], dtype=torch.float64) for v in codec.stats())
         starts = torch.arange(rows.start, rows.stop)
         return cls(codec, prices, starts, torch.zeros_like(starts), stats, high_low)
 
@@ -70,8 +70,8 @@ class WindowInputs:
         at = self.starts[rows, None] + span  # (B, window) positions in `prices`
         hl = () if self.high_low is None else (self.high_low[0][at], self.high_low[1][at])
         s = self.series[rows]
-        mean, std, means, stds = self.stats
-        stats = (mean[s, None], std[s, None], means[s].T[..., None], stds[s].T[..., None])
+        mean, std, means, stds, vol = self.stats
+        stats = (mean[s, None], std[s, None], *(v[s].T[..., None] for v in (means, stds, vol)))
         return self.codec.encode(self.prices[at], *hl, stats=stats)
 
     @property
@@ -102,7 +102,7 @@ class WindowInputs:
             torch.cat([i.prices for i in inputs]),
             torch.cat([i.starts + shift for i, shift in zip(inputs, shifts, strict=True)]),
             torch.cat([i.series + count for i, count in zip(inputs, counts, strict=True)]),
-            tuple(torch.cat([i.stats[k] for i in inputs]) for k in range(4)),
+            tuple(torch.cat([i.stats[k] for i in inputs]) for k in range(5)),
             torch.cat([i.high_low for i in inputs], dim=1) if has_hl else None,
         )
 

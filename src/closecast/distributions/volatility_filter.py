@@ -1,6 +1,7 @@
 """A fitted volatility baseline run over the closes a request sends: the one-step variance of the next
 log return from the GARCH, GJR-GARCH, EGARCH or EWMA recursion with the parameters fitted on the
-training part (by `arch`, in `closecast.evaluation.baselines`), in numpy, so serving needs no `arch`.
+training part (by `arch`, in `closecast.evaluation.baselines`), in numpy, so serving needs no `arch`
+(the recursions themselves are `closecast.data.volatility`'s, shared with the `baseline_vol` input).
 
 The recursion starts from the training part's backcast, as `arch` starts its own, and reads the last
 `history` returns of what it is given; `arch`'s filter over a whole series gives the same numbers
@@ -15,12 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from closecast.data.volatility import PROCESSES, variance_path
 from closecast.distributions.predictive import LogReturnForecast
-
-PROCESSES = ("ewma", "garch", "gjr", "egarch")
-PERCENT = 100.0  # the parameters are for percent returns, as `arch` fitted them
-EWMA_LAMBDA = 0.94
-_ABS_NORMAL = math.sqrt(2.0 / math.pi)  # E|z| of a standard normal: arch's EGARCH centring constant
 
 
 @dataclass
@@ -67,43 +64,9 @@ def _stacked(specs: Specs, n: int) -> tuple[str, dict[str, np.ndarray | float], 
 def one_step_variance(specs: Specs, returns: np.ndarray) -> np.ndarray:
     """Returns `(n, k)` (percent-free log returns, oldest first; NaN where a row has fewer) → the variance
     `(n,)` of each row's next return, by one fitted spec or one per row (`Specs`)."""
-    r = np.asarray(returns, dtype=np.float64) * PERCENT
-    n = r.shape[0]
-    process, params, backcast = _stacked(specs, n)
-    # Where a row has no return yet (NaN padding), its state is left as it is; columns no row has seen
-    # yet leave every state as it is, so the recursion starts at the first column some row has.
-    seen_all = np.isfinite(r)
-    seen_any = seen_all.any(axis=0)
-    first = int(np.argmax(seen_any)) if seen_any.any() else r.shape[1]
-    seen_all = seen_all[:, first:]
-    r = np.where(seen_all, r[:, first:], 0.0)
-    omega, alpha, gamma, beta = (params.get(k, 0.0) for k in ("omega", "alpha[1]", "gamma[1]", "beta[1]"))
-    if process == "egarch":
-        ln_var = np.broadcast_to(backcast, (n,)).astype(np.float64)  # arch's EGARCH backcast: a log variance
-        started = np.zeros(n, dtype=bool)
-        z = np.zeros(n)
-        for col, seen in zip(r.T, seen_all.T, strict=True):
-            shock = np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0)
-            ln_var = np.where(seen, np.minimum(omega + shock + beta * ln_var, 700.0), ln_var)
-            z = np.where(seen, col / np.exp(0.5 * ln_var), z)
-            started |= seen
-        shock = np.where(started, alpha * (np.abs(z) - _ABS_NORMAL) + gamma * z, 0.0)
-        var = np.exp(np.minimum(omega + shock + beta * ln_var, 700.0))
-    elif process == "ewma":
-        var = np.broadcast_to(backcast, (n,)).astype(np.float64)
-        for col, seen in zip(r.T, seen_all.T, strict=True):
-            var = np.where(seen, EWMA_LAMBDA * var + (1 - EWMA_LAMBDA) * col**2, var)
-    else:
-        # Before the first return, arch puts the backcast in every lagged term (half of it for the
-        # leverage term, whose sign is unknown).
-        var = np.broadcast_to(backcast, (n,)).astype(np.float64)
-        sq, neg = var.copy(), np.full(n, 0.5)
-        for col, seen in zip(r.T, seen_all.T, strict=True):
-            var = np.where(seen, omega + (alpha + gamma * neg) * sq + beta * var, var)
-            sq = np.where(seen, col**2, sq)
-            neg = np.where(seen, (col < 0).astype(float), neg)
-        var = omega + (alpha + gamma * neg) * sq + beta * var
-    return var / PERCENT**2
+    r = np.asarray(returns, dtype=np.float64)
+    process, params, backcast = _stacked(specs, r.shape[0])
+    return variance_path(process, params, backcast, r)[:, -1]
 
 
 def history_returns(prices: np.ndarray, history: int) -> np.ndarray:

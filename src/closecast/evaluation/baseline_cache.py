@@ -91,3 +91,13 @@ def fitted_baselines(
         except OSError as exc:
             log.warning("baseline cache %s not written (%s)", path, exc)
     return fits
+
+
+def fitted_vol(
+    name: str, prices: np.ndarray, n_train: int, horizon: int = 1, settings: Any = None
+) -> dict[str, float]:
+    """The training-part parameters of baseline `name` (arch's names, percent returns) for the
+    `baseline_vol` input: the same fit, from the same cache, as the run's scored baselines
+    (`fitted_baselines` with the run's `horizon` and `baselines` settings)."""
+    fit = fitted_baselines(prices, n_train, horizon, settings)[name]
+    return {k: v for k, v in fit.params.items() if k != "backcast"}

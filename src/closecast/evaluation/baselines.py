@@ -33,7 +33,7 @@ from arch.univariate.volatility import EWMAVariance, VolatilityProcess
 # PERCENT: arch's optimizer is tuned for returns of order 1 (percent), not 0.01, so the fits are on percent
 # returns and forecasts are scaled back; the server's filter reads the same parameters, so both take the
 # scale (and EWMA's lambda) from it.
-from closecast.distributions.volatility_filter import EWMA_LAMBDA, PERCENT
+from closecast.data.volatility import EWMA_LAMBDA, PERCENT
 from closecast.evaluation.range_baseline import har_range
 
 

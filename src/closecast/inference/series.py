@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from closecast.data.codec import Codec
+from closecast.data.volatility import PARAMS
 from closecast.distributions.calibration import Calibration
 from closecast.distributions.predictive import LogReturnForecast
 from closecast.distributions.served import Part, combined
@@ -61,6 +62,7 @@ class SeriesModel:
             self.calibration.shrink,
             *(c.feature_std or [1.0] * n),
             *(c.feature_mean or [0.0] * n),
+            *c.vol_state(),
         )
         # What this series' point forecast is, as every answer states it (`Calibration.describe_point`).
         self.point = self.calibration.describe_point()
@@ -144,7 +146,9 @@ def unseen_series(
     high_low: tuple[np.ndarray, np.ndarray] | None,
 ) -> SeriesModel:
     """A series the network never saw: a codec of `layout`'s shape fitted on all of the request's
-    `prices` (and its High and Low, for range inputs), or `InputError` when they are too few or flat."""
+    `prices` (and its High and Low, for range inputs), or `InputError` when they are too few or flat.
+    `baseline_vol` runs `layout`'s fitted volatility model (none was fitted on this series), started from
+    the request's own variance."""
     need = min_history(layout.window)
     if prices.size < need:
         raise InputError(
@@ -161,6 +165,8 @@ def unseen_series(
             layout.features,
             layout.ma_window,
             hl,
+            layout.vol_input,
+            layout.vol_filter.get("params"),
         )
     except ValueError as exc:
         raise InputError(
@@ -227,4 +233,7 @@ def stacked_codec(models: list[SeriesModel]) -> tuple[Codec, Any]:
     stacked.mean, stacked.std = stats[:, 0:1], stats[:, 1:2]
     stacked.feature_std = [stats[:, 3 + j : 4 + j] for j in range(n)]
     stacked.feature_mean = [stats[:, 3 + n + j : 4 + n + j] for j in range(n)]
+    if first.codec.vol_filter:  # `baseline_vol`'s model, each row by its own series' (`Codec.vol_state`)
+        *params, start = (stats[:, k : k + 1] for k in range(3 + 2 * n, stats.shape[1]))
+        stacked.vol_filter = {"params": dict(zip(PARAMS, params, strict=True)), "start": start}
     return stacked, stats[:, 2:3]

@@ -34,7 +34,7 @@ from closecast.evaluation.assessment import assess, predict_normalized
 from closecast.evaluation.point import interval_coverage, score_forecasts
 from closecast.evaluation.shrink import choose_shrink
 from closecast.evaluation.significance import diebold_mariano
-from closecast.training.trainer import build, fit_network, torch_threads
+from closecast.training.trainer import build, build_data, fit_network, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def fold_datamodule(
 ) -> PriceDataModule:
     """A datamodule of one series over the prefix of `series` that `split` covers; statistics from its
     train part only (`high_low`: the series' daily High and Low, for range inputs)."""
-    datamodule: PriceDataModule = build(cfg.data)
+    datamodule: PriceDataModule = build_data(cfg)
     member = only_series(datamodule)
     member.feature = str(series.name)  # the column `load_series` resolved `auto` to
     member.high_low = high_low

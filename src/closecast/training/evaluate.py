@@ -23,14 +23,13 @@ from closecast.errors import DataError
 from closecast.models.lstm import LSTMForecaster
 from closecast.training.run import metrics_json, print_run, run_metrics
 from closecast.training.series import SeriesResult, finish_series
-from closecast.training.targets import build
-from closecast.training.trainer import torch_threads
+from closecast.training.trainer import build_data, torch_threads
 
 log = logging.getLogger(__name__)
 
 
 # The data settings that shape the network's inputs and outputs: the artifact's, whatever cfg.data says.
-SHAPE = ("window", "horizon", "target", "features", "ma_window")
+SHAPE = ("window", "horizon", "target", "features", "ma_window", "vol_input")
 
 
 # The settings of the finishing step the artifact's training run chose; the run's own unless overridden.
@@ -85,7 +84,7 @@ def evaluate(cfg: DictConfig, overridden: set[str] = frozenset()) -> dict[str, f
     output_dir.mkdir(parents=True, exist_ok=True)
     with torch_threads(cfg.get("threads")):
         pl.seed_everything(cfg.seed, workers=True)
-        datamodule: PriceDataModule = build(cfg.data)
+        datamodule: PriceDataModule = build_data(cfg)
         datamodule.prepare_data()
         datamodule.setup("test")
         several = len(datamodule.members) > 1

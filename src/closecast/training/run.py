@@ -39,7 +39,7 @@ from closecast.data.datamodule import PriceDataModule
 from closecast.evaluation.report import SUMMARY_AT, pooled_table, series_scores, universe_summary
 from closecast.training.hparams import log_final_metrics
 from closecast.training.series import SeriesResult, finish_series, print_series
-from closecast.training.trainer import Fitted, best_checkpoint, build, fit_network, torch_threads
+from closecast.training.trainer import Fitted, best_checkpoint, build_data, fit_network, torch_threads
 
 log = logging.getLogger(__name__)
 # The end-of-run tables as printed, for the run's log file: configs/hydra/default.yaml gives this logger
@@ -219,7 +219,7 @@ def fit_run(
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule: PriceDataModule = build(cfg.data)
+    datamodule: PriceDataModule = build_data(cfg)
     datamodule.prepare_data()
     datamodule.setup("fit")
     return output_dir, datamodule, fit_network(cfg, datamodule, output_dir, extra_callbacks)

@@ -21,6 +21,7 @@ from closecast.data.batches import Batches
 from closecast.data.datamodule import PriceDataModule
 from closecast.distributions.likelihood import likelihood_of
 from closecast.evaluation.assessment import raw_scores
+from closecast.evaluation.baseline_cache import fitted_vol
 from closecast.models.module import ForecastModule
 from closecast.training.hparams import log_final_metrics, run_hparams
 from closecast.training.resume import ConfigStamp, prepare_resume
@@ -87,6 +88,13 @@ def build_module_and_trainer(
         raw_scores=None if datamodule.price_codec is None else partial(raw_scores, datamodule.price_codec),
     )
     return module, trainer
+
+
+def build_data(cfg: DictConfig, **kwargs: Any) -> PriceDataModule:
+    """The datamodule of `cfg.data` (with `kwargs` over it), its `baseline_vol` model fitted as the run's
+    scored baselines are (`fitted_vol`, one fit and one cache for both)."""
+    vol_fit = partial(fitted_vol, horizon=int(cfg.data.horizon), settings=cfg.get("baselines"))
+    return build(cfg.data, vol_fit=vol_fit, **kwargs)
 
 
 @dataclass
