@@ -12,7 +12,7 @@ import torch
 from closecast.data.splits import walk_forward_splits
 from closecast.errors import DataError
 from closecast.evaluation.assessment import assess
-from closecast.evaluation.baselines import BASELINES, STRONG
+from closecast.evaluation.baselines import STRONG, baseline_names
 from closecast.evaluation.report import backtest_point_markdown
 from closecast.training.backtest import (
     fold_config,
@@ -125,7 +125,7 @@ def test_backtest_writes_table_plot_and_markdown(tmp_path):
     # Distribution scores per fold and pooled, for the model, every volatility baseline and each fold's
     # reference (the strong baseline chosen on that fold's validation part).
     dist = result.distribution
-    methods = {"model", "reference", *BASELINES}
+    methods = {"model", "reference", *baseline_names(cfg.baselines.refit_every)}  # closes only: no range ones
     assert set(dist.method) == methods and len(dist) == 3 * len(methods)
     assert np.isfinite(dist[["crps", "raw_crps", "skill", "coverage_90", "winkler_90"]].to_numpy()).all()
     refs = dist[dist.method == "reference"]
