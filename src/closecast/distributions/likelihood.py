@@ -33,8 +33,8 @@ MIN_DF = 2.0
 DF_FLOOR = MIN_DF + 1e-3
 
 
-# The skew gamma stays within exp(±MAX_LOG_SKEW), so both sides of the mode keep a few percent of the mass
-# and a runaway output cannot overflow.
+# The skew gamma stays within exp(±MAX_LOG_SKEW), so each side of the mode keeps at least 1 / (1 + e⁴), about
+# 2%, of the mass and a runaway output cannot overflow.
 MAX_LOG_SKEW = 2.0
 
 

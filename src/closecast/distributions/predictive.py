@@ -92,11 +92,11 @@ class LogReturnForecast:
 
     def cdf(self, y: np.ndarray) -> np.ndarray:
         """PIT values of outcomes `y` `(n, horizon)`."""
-        return cdf(y, self.loc, self.scale, self.df, self.skew)
+        return cdf(y, *self.parameters())
 
     def quantile(self, level) -> np.ndarray:
         """Quantiles at `level`, broadcast against `(n, horizon)` (no recalibration)."""
-        return quantile(level, self.loc, self.scale, self.df, self.skew)
+        return quantile(level, *self.parameters())
 
     def rows(self, rows: slice) -> LogReturnForecast:
         """The forecasts of the samples `rows`."""
