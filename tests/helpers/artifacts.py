@@ -22,6 +22,7 @@ KINDS: dict[str, tuple[str, int, int, list[str], str, list[str]]] = {
     "point": ("none", 1, 1, ["return"], "return", ["AAPL"]),
     "student_t": ("student_t", 1, 1, ["return", "abs_return"], "return", ["AAPL"]),
     "gaussian": ("gaussian", 1, 1, ["return"], "return", ["AAPL"]),
+    "skewed_t": ("skewed_t", 1, 1, ["return"], "return", ["AAPL"]),
     "ensemble": ("student_t", 2, 1, ["return"], "return", ["AAPL"]),
     "range": ("student_t", 1, 1, ["return", "log_range"], "return", ["AAPL"]),
     "horizon": ("gaussian", 1, 3, ["return", "ma_dev"], "return", ["AAPL"]),

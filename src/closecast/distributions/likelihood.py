@@ -7,13 +7,15 @@ the training step, scoring and serving hold one and never branch on the name; `l
 one map from a config name (`model.likelihood`) to an object.
 
 A distribution head predicts, per horizon step, a location and a scale (and, for Student-t, degrees of
-freedom) of the normalized log return from the last observed price. The scale is made positive with
-softplus and the degrees of freedom are kept above 2, so the predictive distribution always has a finite
-variance (and a finite CRPS). Scoring the forecasts (CRPS, pinball, intervals) is numpy work and lives in
+freedom; for the skewed Student-t also a skew) of the normalized log return from the last observed price.
+The scale is made positive with softplus and the degrees of freedom are kept above 2, so the predictive
+distribution always has a finite variance (and a finite CRPS); the skew's log is bounded by
+`MAX_LOG_SKEW`. Scoring the forecasts (CRPS, pinball, intervals) is numpy work and lives in
 `closecast.evaluation.scoring_rules`; this module is what the training step calls, so it stays in torch."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -31,16 +33,43 @@ MIN_DF = 2.0
 DF_FLOOR = MIN_DF + 1e-3
 
 
+# The skew gamma stays within exp(±MAX_LOG_SKEW), so each side of the mode keeps at least 1 / (1 + e⁴), about
+# 2%, of the mass and a runaway output cannot overflow.
+MAX_LOG_SKEW = 2.0
+
+
+class SkewedStudentT(td.Distribution):
+    """The Fernandez–Steel skewed Student-t (`closecast.distributions.skewed_t`): the Student-t's density
+    stretched by `skew` above `loc` and by `1 / skew` below it; only its log density, which training needs."""
+
+    arg_constraints: dict = {}
+
+    def __init__(self, df, loc, scale, skew) -> None:
+        self.df, self.loc, self.scale, self.skew = torch.broadcast_tensors(df, loc, scale, skew)
+        super().__init__(self.loc.shape, validate_args=False)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """Log density at `value`, broadcast against the parameters."""
+        z = (value - self.loc) / self.scale
+        stretched = torch.where(z >= 0, z / self.skew, z * self.skew)
+        log_t = td.StudentT(self.df, validate_args=False).log_prob(stretched)
+        return log_t + math.log(2.0) - torch.log(self.skew + 1.0 / self.skew) - torch.log(self.scale)
+
+
 @dataclass
 class Predictive:
-    """Distribution parameters, each of shape `(..., horizon)`; `df` is None for the Gaussian."""
+    """Distribution parameters, each of shape `(..., horizon)`; `df` is None for the Gaussian, `skew`
+    None for all but the skewed Student-t."""
 
     loc: torch.Tensor
     scale: torch.Tensor
     df: torch.Tensor | None = None
+    skew: torch.Tensor | None = None
 
     def distribution(self) -> td.Distribution:
         """The torch distribution these parameters describe."""
+        if self.skew is not None:
+            return SkewedStudentT(self.df, self.loc, self.scale, self.skew)
         if self.df is None:
             return td.Normal(self.loc, self.scale, validate_args=False)
         return td.StudentT(self.df, self.loc, self.scale, validate_args=False)
@@ -54,6 +83,17 @@ def positive_scale(raw: torch.Tensor) -> torch.Tensor:
 def degrees_of_freedom(raw: torch.Tensor) -> torch.Tensor:
     """Raw output → degrees of freedom > 2 (finite variance)."""
     return F.softplus(raw) + DF_FLOOR
+
+
+def skewness(raw: torch.Tensor) -> torch.Tensor:
+    """Raw output → skew gamma in (exp(-MAX_LOG_SKEW), exp(MAX_LOG_SKEW)); 0 → 1, the Student-t."""
+    return torch.exp(MAX_LOG_SKEW * torch.tanh(raw / MAX_LOG_SKEW))
+
+
+def inverse_skewness(log_skew: torch.Tensor) -> torch.Tensor:
+    """The raw output whose `skewness` has log `log_skew` (clamped inside the open bound)."""
+    bound = 1.0 - torch.finfo(log_skew.dtype).eps
+    return MAX_LOG_SKEW * torch.atanh((log_skew / MAX_LOG_SKEW).clamp(-bound, bound))
 
 
 def inverse_softplus(value: torch.Tensor) -> torch.Tensor:
@@ -74,7 +114,7 @@ class Likelihood:
         """Network output `(..., horizon, n_params)` → `Predictive` with parameters `(..., horizon)`."""
         raise ValueError(
             f"model.likelihood={self.name} is a point forecast with no predictive distribution; "
-            "use model.likelihood=student_t or gaussian for one"
+            "use model.likelihood=student_t, skewed_t or gaussian for one"
         )
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -119,6 +159,9 @@ class _LocationScale(Likelihood):
     def _df(self, raw: torch.Tensor) -> torch.Tensor | None:
         return None
 
+    def _skew(self, raw: torch.Tensor) -> torch.Tensor | None:
+        return None
+
     def predictive(self, raw: torch.Tensor) -> Predictive:
         """Network output `(..., horizon, n_params)` → `Predictive` with parameters `(..., horizon)`."""
         if raw.shape[-1] != self.n_params:
@@ -126,7 +169,7 @@ class _LocationScale(Likelihood):
                 f"a {self.name} head needs {self.n_params} outputs per horizon step, got {raw.shape[-1]}; "
                 "size the network's output layer with the likelihood's n_params"
             )
-        return Predictive(raw[..., 0], positive_scale(raw[..., 1]), self._df(raw))
+        return Predictive(raw[..., 0], positive_scale(raw[..., 1]), self._df(raw), self._skew(raw))
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood of `y` `(..., horizon)` under the outputs `out`."""
@@ -146,7 +189,8 @@ class _LocationScale(Likelihood):
         Quantile averaging (Vincentization): the combined distribution's quantiles are the mean of the
         members' quantiles. Within one location-scale family that is the mean location and the mean scale
         (and, for Student-t, the mean degrees of freedom, which matches the quantile average where the
-        members' tails agree and stays close where they differ). Unlike a mixture of the members, it keeps
+        members' tails agree and stays close where they differ; for the skewed Student-t, the mean log
+        skew, so skews of 2 and 1/2 average to the symmetric 1). Unlike a mixture of the members, it keeps
         their sharpness rather than widening the forecast by their disagreement about the location.
         The means are mapped back through the inverses of `positive_scale` and `degrees_of_freedom`, so
         `predictive` reads the result like any single network's output.
@@ -155,6 +199,8 @@ class _LocationScale(Likelihood):
         parts = [pred.loc.mean(dim=0), inverse_softplus(pred.scale.mean(dim=0) - MIN_SCALE)]
         if pred.df is not None:
             parts.append(inverse_softplus(pred.df.mean(dim=0) - DF_FLOOR))
+        if pred.skew is not None:
+            parts.append(inverse_skewness(pred.skew.log().mean(dim=0)))
         return torch.stack(parts, dim=-1)
 
 
@@ -173,11 +219,21 @@ class StudentT(_LocationScale):
         return degrees_of_freedom(raw[..., 2])
 
 
-LIKELIHOODS = {cls.name: cls for cls in (Point, Gaussian, StudentT)}
+class SkewedT(StudentT):
+    """A Fernandez–Steel skewed Student-t per step: location (the mode), scale, degrees of freedom (> 2)
+    and skew gamma (1: the Student-t; above 1, a longer right side)."""
+
+    name, n_params = "skewed_t", 4
+
+    def _skew(self, raw: torch.Tensor) -> torch.Tensor | None:
+        return skewness(raw[..., 3])
+
+
+LIKELIHOODS = {cls.name: cls for cls in (Point, Gaussian, StudentT, SkewedT)}
 
 
 def likelihood_of(name: str) -> Likelihood:
-    """The head a config name (`model.likelihood`: none, gaussian, student_t) stands for."""
+    """The head a config name (`model.likelihood`: none, gaussian, student_t, skewed_t) stands for."""
     if name not in LIKELIHOODS:
         raise ValueError(f"model.likelihood={name!r} is not one of {tuple(LIKELIHOODS)}; pick one of them")
     return LIKELIHOODS[name]()

@@ -3,7 +3,7 @@ the last observed price → quantiles, recalibrated on the validation part.
 
 Evaluation and serving both call this module, so the quantiles that are scored are the ones served. The
 location is the network's, shrunk toward naive by the calibration's shrink exactly like the point forecast;
-the scale (and degrees of freedom) are the network's. Recalibration is conformal on the probability
+the scale (and degrees of freedom, and skew) are the network's. Recalibration is conformal on the probability
 integral transform (PIT): the validation outcomes' values of the forecast CDF, sorted per horizon step,
 are kept as a plain tensor; a nominal level `a` is served as the empirical `a`-quantile of those PIT
 values (`recalibrated_levels`), so on validation each quantile was exceeded on a fraction `a` of days,
@@ -18,6 +18,7 @@ import torch
 from scipy import stats
 
 from closecast.data.codec import Codec
+from closecast.distributions import skewed_t
 from closecast.distributions.likelihood import Likelihood
 
 
@@ -41,21 +42,26 @@ def _t_ppf(level: np.ndarray, df) -> np.ndarray:
     return out
 
 
-def quantile(level, loc, scale, df=None) -> np.ndarray:
-    """Quantile at `level` (in (0, 1)) of a Gaussian (`df` None) or Student-t forecast."""
+def quantile(level, loc, scale, df=None, skew=None) -> np.ndarray:
+    """Quantile at `level` (in (0, 1)) of a Gaussian (`df` None), Student-t or skewed Student-t (`skew`
+    given) forecast."""
     level = np.asarray(level, dtype=float)
     if np.any((level <= 0) | (level >= 1)):
         raise ValueError(f"quantile levels must lie in (0, 1), got {level}")
-    if df is None:
+    if skew is not None:
+        z = skewed_t.ppf(level, df, skew)
+    elif df is None:
         z = stats.norm.ppf(level)
     else:
         z = _t_ppf(level, df)
     return loc + np.asarray(scale, dtype=float) * z
 
 
-def cdf(y, loc, scale, df=None) -> np.ndarray:
+def cdf(y, loc, scale, df=None, skew=None) -> np.ndarray:
     """Probability integral transform: the forecast's CDF at `y`."""
     z = _standardized(y, loc, scale)
+    if skew is not None:
+        return skewed_t.cdf(z, df, skew)
     return stats.norm.cdf(z) if df is None else stats.t.cdf(z, df)
 
 
@@ -77,15 +83,28 @@ def recalibrated_levels(pit: np.ndarray, levels) -> np.ndarray:
 @dataclass
 class LogReturnForecast:
     """Location-scale forecasts of the log return from the last price, each `(n, horizon)`; `df` is
-    None for a Gaussian head."""
+    None for a Gaussian head, `skew` None for all but a skewed Student-t head."""
 
     loc: np.ndarray
     scale: np.ndarray
     df: np.ndarray | None = None
+    skew: np.ndarray | None = None
 
     def cdf(self, y: np.ndarray) -> np.ndarray:
         """PIT values of outcomes `y` `(n, horizon)`."""
-        return cdf(y, self.loc, self.scale, self.df)
+        return cdf(y, *self.parameters())
+
+    def quantile(self, level) -> np.ndarray:
+        """Quantiles at `level`, broadcast against `(n, horizon)` (no recalibration)."""
+        return quantile(level, *self.parameters())
+
+    def rows(self, rows: slice) -> LogReturnForecast:
+        """The forecasts of the samples `rows`."""
+        return LogReturnForecast(*(None if a is None else a[rows] for a in self.parameters()))
+
+    def parameters(self) -> tuple[np.ndarray | None, ...]:
+        """`(loc, scale, df, skew)`, the arguments of the module's `quantile` and `cdf`."""
+        return self.loc, self.scale, self.df, self.skew
 
 
 def log_return_forecast(
@@ -101,8 +120,8 @@ def log_return_forecast(
     pred = likelihood.predictive(torch.as_tensor(raw).double())
     loc = pred.loc.cpu().numpy() * shrink * codec.std
     scale = pred.scale.cpu().numpy() * codec.std
-    df = None if pred.df is None else pred.df.cpu().numpy()
-    return LogReturnForecast(loc, scale, df)
+    df, skew = (None if a is None else a.cpu().numpy() for a in (pred.df, pred.skew))
+    return LogReturnForecast(loc, scale, df, skew)
 
 
 def sorted_pit(forecast: LogReturnForecast, y: np.ndarray) -> np.ndarray:
@@ -123,5 +142,4 @@ def served_levels(pit: np.ndarray | None, levels) -> np.ndarray:
 def log_return_quantiles(forecast: LogReturnForecast, pit: np.ndarray | None, levels) -> np.ndarray:
     """Recalibrated quantiles of the log return, `(n, horizon, L)` for nominal `levels` `(L,)`."""
     used = served_levels(pit, levels).T[None]  # (1, horizon or 1, L)
-    df = None if forecast.df is None else forecast.df[..., None]
-    return quantile(used, forecast.loc[..., None], forecast.scale[..., None], df)
+    return quantile(used, *(None if a is None else a[..., None] for a in forecast.parameters()))

@@ -95,7 +95,7 @@ def choose_combination(
 
     def val_crps(name: str) -> float:
         fc = baseline_forecast(fits[name], anchors["val"])
-        return float(np.mean(scores.crps(y_val, fc.loc, fc.scale, fc.df)))
+        return float(np.mean(scores.crps(y_val, *fc.parameters())))
 
     name = min(candidates, key=val_crps)
     spec, forecasts = served[name]

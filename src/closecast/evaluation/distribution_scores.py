@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 import scoringrules as sr
 
-from closecast.distributions.predictive import LogReturnForecast, quantile
+from closecast.distributions import skewed_t
+from closecast.distributions.predictive import LogReturnForecast
 from closecast.evaluation import scoring_rules as scores
 
 QuantileFn = Callable[[float], np.ndarray]
@@ -45,9 +46,11 @@ def quantile_scores(y: np.ndarray, quantile_at: QuantileFn, prefix: str) -> dict
 
 
 def variance(forecast: LogReturnForecast) -> np.ndarray:
-    """Forecast variance `(n, horizon)`: scale² for a Gaussian, scale² ν / (ν − 2) for a Student-t (NaN
-    where ν <= 2: no finite variance)."""
+    """Forecast variance `(n, horizon)`: scale² for a Gaussian, scale² ν / (ν − 2) for a Student-t, scale²
+    times the standardized variance for a skewed Student-t (NaN where ν <= 2: no finite variance)."""
     var = np.asarray(forecast.scale, dtype=float) ** 2
+    if forecast.skew is not None:
+        return var * skewed_t.variance(forecast.df, forecast.skew)
     if forecast.df is None:
         return var
     nu = np.asarray(forecast.df, dtype=float)
@@ -62,14 +65,13 @@ def qlike(y: np.ndarray, var: np.ndarray) -> np.ndarray:
 
 def closed_form_scores(y: np.ndarray, forecast: LogReturnForecast, prefix: str) -> dict[str, float]:
     """CRPS, NLL, QLIKE and the quantile scores of a forecast as fitted (no recalibration)."""
+    params = forecast.parameters()
     out = {
-        f"{prefix}/crps": float(np.mean(scores.crps(y, forecast.loc, forecast.scale, forecast.df))),
-        f"{prefix}/nll": float(
-            np.mean(scores.negative_log_density(y, forecast.loc, forecast.scale, forecast.df))
-        ),
+        f"{prefix}/crps": float(np.mean(scores.crps(y, *params))),
+        f"{prefix}/nll": float(np.mean(scores.negative_log_density(y, *params))),
         f"{prefix}/qlike": float(np.mean(qlike(y, variance(forecast)))),
     }
-    out.update(quantile_scores(y, lambda a: quantile(a, forecast.loc, forecast.scale, forecast.df), prefix))
+    out.update(quantile_scores(y, forecast.quantile, prefix))
     return out
 
 

@@ -21,10 +21,6 @@ def rule_of(settings) -> str:
     return str(settings.get("recalibrate", "auto"))
 
 
-def _rows(fc: LogReturnForecast, rows: slice) -> LogReturnForecast:
-    return LogReturnForecast(fc.loc[rows], fc.scale[rows], None if fc.df is None else fc.df[rows])
-
-
 def choose_pit(forecast: LogReturnForecast, y: np.ndarray, setting: str = "auto") -> np.ndarray | None:
     """The sorted validation PIT values `(n, horizon)` that recalibrate `forecast`'s quantiles, or None to
     serve it as fitted, under `setting` (one of `RECALIBRATE`); `forecast` and `y` are validation's."""
@@ -37,8 +33,8 @@ def choose_pit(forecast: LogReturnForecast, y: np.ndarray, setting: str = "auto"
         if half < 2:
             return None
         first, second = slice(0, half), slice(half, None)
-        pit = sorted_pit(_rows(forecast, first), y[first])
-        later = _rows(forecast, second)
+        pit = sorted_pit(forecast.rows(first), y[first])
+        later = forecast.rows(second)
         fitted = grid_crps(y[second], log_return_quantiles(later, None, GRID)).mean()
         recalibrated = grid_crps(y[second], log_return_quantiles(later, pit, GRID)).mean()
         if not recalibrated < fitted:

@@ -18,10 +18,7 @@ from closecast.inference.series import SeriesModel
 
 def row_of(dist: LogReturnForecast | None, i: int) -> LogReturnForecast | None:
     """Row `i` of a batch's predictive distribution, as a batch of one."""
-    if dist is None:
-        return None
-    df = None if dist.df is None else dist.df[i : i + 1]
-    return LogReturnForecast(dist.loc[i : i + 1], dist.scale[i : i + 1], df)
+    return None if dist is None else dist.rows(slice(i, i + 1))
 
 
 def price_quantiles(

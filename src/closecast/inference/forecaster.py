@@ -66,9 +66,10 @@ class Prepared:
 class Forecaster:
     """A loaded artifact ready to answer: weights on a device, each series' codec and calibration at hand.
 
-    A likelihood head (`student_t`, `gaussian`) answers intervals and quantiles from its predictive
-    distribution, recalibrated on the series' validation part (`closecast.distributions.predictive`); a
-    point network (`none`, and every artifact from before the head) from its conformal residuals.
+    A likelihood head (`student_t`, `skewed_t`, `gaussian`) answers intervals and quantiles from its
+    predictive distribution, recalibrated on the series' validation part
+    (`closecast.distributions.predictive`); a point network (`none`, and every artifact from before the
+    head) from its conformal residuals.
     """
 
     def __init__(self, artifact: dict[str, Any], device: str | torch.device | None = None) -> None:

@@ -14,11 +14,12 @@ class LSTMForecaster(nn.Module):
     """Stacked LSTM over a sequence of input features, with a linear head for the next `horizon` steps.
 
     `likelihood` (a `Likelihood`, or its config name) sizes the head: `none` gives one normalized target
-    per step (a point forecast, trained by MSE); `gaussian` / `student_t` give the raw distribution
-    parameters per step (`closecast.distributions.likelihood`). `hparams` keep its name, so an artifact
-    rebuilds the network from plain data.
+    per step (a point forecast, trained by MSE); `gaussian` / `student_t` / `skewed_t` give the raw
+    distribution parameters per step (`closecast.distributions.likelihood`). `hparams` keep its name, so
+    an artifact rebuilds the network from plain data.
     The head starts at a zero location — the naive forecast under the default `return` target — and a unit
-    scale (the training spread), so training moves it only where the data pays for it.
+    scale (the training spread), and a skewed head at no skew, so training moves it only where the data
+    pays for it.
 
     `members=K > 1` makes a deep ensemble: K independent LSTM+head pairs, each from its own random LSTM
     weights and the same naive start, each trained on its own loss (`member_outputs`). `forward` answers

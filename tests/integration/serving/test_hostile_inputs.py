@@ -1,6 +1,7 @@
-"""Hostile request bodies against every kind of artifact (point, Student-t, Gaussian, ensemble, range
-inputs, several horizon steps, several series, level target): each is answered with finite numbers or
-refused with a 4xx that says why, never a 500. In-process (the app as uvicorn runs it), property-based."""
+"""Hostile request bodies against every kind of artifact (point, Student-t, skewed Student-t, Gaussian,
+ensemble, range inputs, several horizon steps, several series, level target): each is answered with
+finite numbers or refused with a 4xx that says why, never a 500. In-process (the app as uvicorn runs it),
+property-based."""
 
 from __future__ import annotations
 

@@ -7,15 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from fastapi.testclient import TestClient
 
 from closecast.artifacts.schema import ArtifactError, check_artifact, load_artifact
 from closecast.data.codec import Codec
 from closecast.distributions.predictive import LogReturnForecast, log_return_quantiles
 from closecast.evaluation.distribution_scores import outcome
 from closecast.inference.forecaster import Forecaster
+from closecast.serving.app import create_app
+from closecast.serving.settings import Settings
 from closecast.training.run import train
 from closecast.training.trainer import build
-from tests.helpers.configs import compose_train
+from tests.helpers.configs import compose_train, sample_closes
 
 LEVELS = ("05", "25", "50", "75", "95")
 COVERAGES = ("50", "80", "90", "95")
@@ -126,6 +129,24 @@ def test_point_network_keeps_conformal_intervals_and_still_scores_the_baselines(
         record["codec"].pop(key)
     check_artifact(artifact)
     assert Forecaster(artifact).predict(values, interval=0.9) == expected
+
+
+@pytest.mark.slow  # a training run of its own
+def test_a_skewed_t_run_scores_its_skew_publishes_it_and_predict_answers_from_it(tmp_path):
+    metrics = train(compose_train(tmp_path, ["model.likelihood=skewed_t", "publish=true"]))
+    for key in ("val/raw/crps", "val/raw/nll", "val/raw/qlike", "val/served/crps", "test/served/pit_p"):
+        assert np.isfinite(metrics[key]), key
+    artifact = load_artifact(tmp_path / "checkpoints" / "best.pt")
+    assert artifact["model"]["likelihood"] == "skewed_t"
+    assert artifact["state_dict"]["head.weight"].shape[0] == 4  # location, scale, df and skew
+    settings = Settings(checkpoints_dir=tmp_path / "checkpoints", reload_interval=0)
+    with TestClient(create_app(settings)) as client:
+        body = {"values": sample_closes(60), "interval": 0.9, "quantiles": [0.05, 0.5, 0.95]}
+        response = client.post("/predict", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    q = [answer["quantiles"][k][0] for k in ("0.05", "0.5", "0.95")]
+    assert 0 < answer["lower"][0] < q[1] < answer["upper"][0] and q[0] < q[1] < q[2]
 
 
 def test_recalibrated_quantiles_follow_the_validation_pit_and_stay_monotone():

@@ -14,6 +14,7 @@ from closecast.artifacts import limits
 from closecast.artifacts.publish import main as publish_main
 from closecast.artifacts.publish import save_artifact
 from closecast.artifacts.schema import ArtifactError, check_artifact, load_artifact
+from closecast.distributions.likelihood import LIKELIHOODS
 from closecast.models.lstm import LSTMForecaster
 from tests.helpers.artifacts import absurd_window, tiny_artifact
 
@@ -24,7 +25,7 @@ from tests.helpers.artifacts import absurd_window, tiny_artifact
     layers=st.integers(1, 3),
     input_size=st.integers(1, 5),
     horizon=st.integers(1, 4),
-    likelihood=st.sampled_from(["none", "gaussian", "student_t"]),
+    likelihood=st.sampled_from(sorted(LIKELIHOODS)),
     members=st.integers(1, 3),
 )
 def test_the_weight_count_is_the_networks_own(hidden, layers, input_size, horizon, likelihood, members):

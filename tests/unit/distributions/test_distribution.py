@@ -27,13 +27,14 @@ def test_recalibrated_levels_restore_coverage_of_a_too_narrow_forecast():
     assert S.covered(test, lower, upper).mean() == pytest.approx(0.9, abs=0.015)
 
 
-@pytest.mark.parametrize("name", ["gaussian", "student_t"])
+@pytest.mark.parametrize("name", ["gaussian", "student_t", "skewed_t"])
 def test_nll_gradients_are_finite_even_for_extreme_outputs(name):
     likelihood = D.likelihood_of(name)
-    raw = torch.tensor([[[0.0, -80.0, -80.0]], [[3.0, 60.0, 60.0]], [[-1.0, 0.5, 0.0]]])
+    raw = torch.tensor([[[0.0, -80.0, -80.0, -80.0]], [[3.0, 60.0, 60.0, 60.0]], [[-1.0, 0.5, 0.0, 0.3]]])
     raw = raw[..., : likelihood.n_params].clone().requires_grad_(True)
     pred = likelihood.predictive(raw)
     assert (pred.scale > 0).all() and (pred.df is None or (pred.df > 2).all())
+    assert pred.skew is None or (torch.isfinite(pred.skew) & (pred.skew > 0)).all()
     loss = D.nll(pred, torch.tensor([[0.5], [-10.0], [1.0]]))
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(raw.grad).all() and raw.grad.abs().sum() > 0
@@ -72,7 +73,7 @@ def test_head_size_and_name_errors_say_the_way_out():
 
 @pytest.mark.parametrize(
     ("name", "n_params", "has_distribution"),
-    [("none", 1, False), ("gaussian", 2, True), ("student_t", 3, True)],
+    [("none", 1, False), ("gaussian", 2, True), ("student_t", 3, True), ("skewed_t", 4, True)],
 )
 def test_a_config_name_maps_to_the_head_that_owns_its_size_and_loss(name, n_params, has_distribution):
     likelihood = D.likelihood_of(name)
