@@ -25,6 +25,7 @@ from closecast.inference.forecaster import Forecaster, Item
 from closecast.inference.series import HISTORY_WINDOWS, min_history
 from closecast.training.series import SeriesResult, series_result
 
+
 def request_length(cfg: DictConfig, window: int) -> int:
     """The prices each request sends: `cfg.request_history`, or (null) the fewest `/predict` accepts
     with `normalize: "window"` (`min_history`); `DataError` below that."""
