@@ -127,15 +127,3 @@ def test_unreachable_storage_stops_before_training(tmp_path, capfd):
     assert "cannot be reached" in proc.stderr
     assert "secret" not in proc.stderr  # the password is not echoed
     assert not list((tmp_path / "outputs").glob("**/trial_*"))
-
-
-@pytest.mark.slow
-def test_a_sweep_on_a_universe_exports_an_artifact_of_every_series(tmp_path, capfd):
-    # Each trial fits one network on the pooled series; the exported best artifact serves all of them.
-    pooled = ["data.tickers=[AAPL,IBM]", "trainer.max_epochs=1"]
-    ok(sweep_here(tmp_path, "hydra.sweeper.n_trials=2", *pooled, capfd=capfd))
-    study = study_of(storage_url(tmp_path))
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
-    best = torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
-    assert best["study"]["trial"] == study.best_trial.number
-    assert list(best["series"]) == ["AAPL", "IBM"]
