@@ -94,6 +94,20 @@ def score_part(
 ) -> dict[str, float]:
     """Model, naive and drift scores on one part, plus the coverage of the `level` interval."""
     pred = codec.decode(y_hat, part.last, calibration.shrink).numpy()
+    return price_scores(codec, pred, part, calibration, level, prefix, served)
+
+
+def price_scores(
+    codec: Codec,
+    pred: np.ndarray,
+    part: WindowSet,
+    calibration: Calibration,
+    level: float,
+    prefix: str,
+    served: list[Part] | None = None,
+) -> dict[str, float]:
+    """`score_part` for predicted prices `pred` `(n, horizon)`: model, naive and drift (`codec`'s, fitted
+    on training) scores, and the coverage of the `level` interval."""
     future = part.future.numpy()
     report = score_forecasts(
         {"model": pred, "drift": codec.drift_forecast(part.last).numpy()}, future, part.last.numpy()
@@ -218,3 +232,37 @@ def assess(
     drift = codec.drift_forecast(test.last).numpy()
     grid = None if served["test"] is None else served_quantiles(served["test"], GRID)
     return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison, grid)
+
+
+def assess_served(
+    cfg: DictConfig,
+    codec: Codec,
+    parts: dict[str, WindowSet],
+    prices: np.ndarray,
+    n_train: int,
+    calibration: Calibration,
+    pred: dict[str, np.ndarray],
+    served: dict[str, list[Part]],
+    high_low: np.ndarray | None = None,
+) -> Assessment:
+    """Score forecasts made elsewhere as `assess` scores a network's: predicted prices `pred[p]`
+    `(n, horizon)` and the served distribution's parts `served[p]` on validation and test, beside naive,
+    drift (`codec`, fitted on training) and the volatility baselines fitted on the training `prices`
+    (`n_train` of them; with `high_low`, the range ones too); `calibration` is what those forecasts were
+    served with, chosen elsewhere."""
+    test = parts["test"]
+    fits = fitted_baselines(prices, n_train, codec.horizon, cfg.get("baselines"), high_low)
+    y = {p: outcome(parts[p].last.numpy(), parts[p].future.numpy()) for p in ("val", "test")}
+    anchors = {p: parts[p].anchors for p in ("val", "test")}
+    comparison = compare(y, anchors, fits, None, served, rule_of(cfg.calibration))
+    level = float(cfg.calibration.interval)
+    metrics = {}
+    for p in ("val", "test"):
+        metrics.update(price_scores(codec, pred[p], parts[p], calibration, level, p, served[p]))
+    metrics.update(comparison.metrics)
+    metrics.update({"served/weight": calibration.weight, "shrink": calibration.shrink})
+    metrics["recalibrated"] = float(calibration.pit is not None)
+    lower, upper = bounds(calibration, pred["test"], test, level, served["test"])
+    drift = codec.drift_forecast(test.last).numpy()
+    grid = served_quantiles(served["test"], GRID)
+    return Assessment(metrics, calibration, pred["test"], drift, lower, upper, comparison, grid)

@@ -5,7 +5,11 @@ The artifact's network (loaded weights-only) is finished on each series of `cfg.
 training run finishes the network it fitted (`closecast.training.series.finish_series`): each series'
 codec is fitted on its own training part, the shrink, recalibration and combination are chosen on its
 validation part, the volatility baselines are fitted on its training part, and its test part is scored.
-Given the data the artifact was trained on, the scores are those of its training run."""
+Given the data the artifact was trained on, the scores are those of its training run.
+
+With `normalize=window` each series is scored as the server answers a series the network never saw
+(`closecast.training.unseen`): every window normalized by the request's own history, nothing of the
+series fitted into what is served, only its baselines fitted on its training part."""
 
 from __future__ import annotations
 
@@ -20,10 +24,13 @@ from closecast.artifacts.schema import ArtifactError, load_artifact
 from closecast.data.codec import Codec
 from closecast.data.datamodule import PriceDataModule
 from closecast.errors import DataError
+from closecast.inference.forecaster import Forecaster
+from closecast.inference.series import NORMALIZE
 from closecast.models.lstm import LSTMForecaster
 from closecast.training.run import metrics_json, print_run, run_metrics
 from closecast.training.series import SeriesResult, finish_series
 from closecast.training.trainer import build_data, torch_threads
+from closecast.training.unseen import finish_unseen
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,12 @@ def with_artifact_settings(cfg: DictConfig, artifact: dict, overridden: set[str]
 def evaluate(cfg: DictConfig, overridden: set[str] = frozenset()) -> dict[str, float]:
     """Score the artifact `cfg.artifact` on every series of `cfg.data` (no refit), print each series'
     tables as training does and write metrics.json into the run dir; return the metrics."""
+    normalize = str(cfg.get("normalize") or "codec")
+    if normalize not in NORMALIZE:
+        raise DataError(
+            f"normalize={normalize}: use normalize=codec (each series by its own training codec) or "
+            "normalize=window (as /predict answers a series the network never saw)"
+        )
     path = Path(str(cfg.artifact))
     net, artifact = load_network(path)
     cfg = with_artifact_settings(cfg, artifact, overridden)
@@ -88,13 +101,22 @@ def evaluate(cfg: DictConfig, overridden: set[str] = frozenset()) -> dict[str, f
         datamodule.prepare_data()
         datamodule.setup("test")
         several = len(datamodule.members) > 1
+        unseen = Forecaster(artifact) if normalize == "window" else None
         results: dict[str, SeriesResult] = {}
         for ticker, member in datamodule.members.items():
             plot_dir = output_dir / ticker if several else output_dir
             plot_dir.mkdir(exist_ok=True)
-            results[ticker] = finish_series(cfg, member, net, output_dir, {}, plot_dir=plot_dir)
+            if unseen is not None:
+                results[ticker] = finish_unseen(cfg, member, unseen, plot_dir)
+            else:
+                results[ticker] = finish_series(cfg, member, net, output_dir, {}, plot_dir=plot_dir)
         metrics = run_metrics(results)
         atomic_write(output_dir / "metrics.json", lambda tmp: Path(tmp).write_text(metrics_json(metrics)))
         line = f"scored {path} without refitting its network (trained on {', '.join(artifact['series'])})"
+        if unseen is not None:
+            line += (
+                f"; each series answered as /predict answers one it never saw (normalize=window, "
+                f"{int(metrics['request_history'])} prices a request)"
+            )
         print_run(cfg, datamodule, results, metrics, output_dir, path, (None, line))
     return metrics

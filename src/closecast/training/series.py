@@ -16,7 +16,7 @@ from closecast.artifacts.schema import series_record
 from closecast.data.codec import Codec
 from closecast.data.series import SeriesData
 from closecast.distributions.calibration import Calibration
-from closecast.evaluation.assessment import assess
+from closecast.evaluation.assessment import Assessment, assess
 from closecast.evaluation.plots import forecast_figures, save_figures
 from closecast.evaluation.report import distribution_table, point_words, summary_table
 
@@ -48,6 +48,20 @@ def finish_series(
     serving artifact (its codec, calibration, data range and metrics)."""
     prices = member.series.to_numpy(dtype=np.float64)
     result = assess(cfg, member.codec, net, member.parts, prices, member.split.n_train, member.day_ranges())
+    return series_result(cfg, member, result, run_metrics, plot_dir or output_dir, tensorboard, step)
+
+
+def series_result(
+    cfg: DictConfig,
+    member: SeriesData,
+    result: Assessment,
+    run_metrics: dict[str, float],
+    plot_dir: Path,
+    tensorboard: Any = None,
+    step: int = 0,
+) -> SeriesResult:
+    """One series' scores `result` (`assess`, or `assess_served`) with the run's own metrics, its test
+    plots in `plot_dir` and its record."""
     metrics = result.metrics
     metrics.update(run_metrics)
     data_meta = member.describe()
@@ -68,7 +82,7 @@ def finish_series(
                 **result.calibration.describe_point()
             ),
         )
-        plot_files = save_figures(figures, plot_dir or output_dir, tensorboard, step)
+        plot_files = save_figures(figures, plot_dir, tensorboard, step)
     # Enough days for the page's chart and for the forecast a client sending them would get: the
     # network's window and the combined baseline's history.
     base = result.calibration.baseline or {}

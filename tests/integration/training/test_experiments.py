@@ -90,13 +90,16 @@ def test_debug_preset_runs_quickly_and_publishes_nothing(name, tmp_path):
 def test_spawning_debug_preset_runs_on_two_cpu_processes_from_the_entry_point(name, tmp_path: Path):
     # The preset publishes nothing (its own setting, checked here), and publish=true on top of it is
     # refused too (a debug run trains on part of the data); rank 0 alone writes the run's artifact.
+    # A pooled run of three series: the ranks shard the pooled samples (tests/unit/data/test_data.py).
     assert compose_train(tmp_path, [f"debug={name}"]).publish is False
-    proc = run_train(f"debug={name}", "publish=true", tmp_path=tmp_path)
+    pooled = "data.tickers=[AAPL,GOOG,IBM]"
+    proc = run_train(f"debug={name}", pooled, "publish=true", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "world_size: 2" in proc.stderr or "distributed_backend=gloo" in proc.stderr
     (run,) = (tmp_path / "outputs" / "debug" / "runs").iterdir()
     artifact = load_artifact(run / "model.pt")
-    _assert_reached(artifact["config"], _preset_keys("debug", name, [*TINY, "publish=true"]))
+    assert list(artifact["series"]) == ["AAPL", "GOOG", "IBM"]
+    _assert_reached(artifact["config"], _preset_keys("debug", name, [*TINY, pooled, "publish=true"]))
     assert artifact["config"]["trainer"]["strategy"] == "ddp"
     assert not (tmp_path / "ckpts" / "best.pt").exists()
     assert "not published: publish=true, but a debug run" in proc.stdout

@@ -1,5 +1,7 @@
 """The DataModule: the chronological split, scaler fitting, window alignment and batches."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,6 +94,30 @@ def test_batches_cover_every_sample_once_per_epoch_and_shard_across_ranks():
     shards = [torch.cat([b[0] for b in r]).tolist() for r in ranks]
     assert len(shards[0]) == len(shards[1]) == 5
     assert sorted(shards[0] + shards[1]) == list(range(10))
+
+
+def test_ddp_ranks_split_the_pooled_samples_of_every_series_between_them():
+    # Several series: the ranks shard one permutation of the pooled training samples (every series'),
+    # disjoint but for the wrap that evens their step counts, and together they hold all of them.
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from closecast.data.datamodule import PriceDataModule
+
+    tickers = ["AAPL", "GOOG", "IBM"]
+    dm = PriceDataModule(tickers=tickers, start="2012-01-01", window=10, batch_size=64, on_device=False)
+    dm.setup("fit")
+    pooled = dm.parts["train"]
+    assert len(pooled) == sum(len(dm.members[t].parts["train"]) for t in tickers)
+    rows = {}
+    for rank in (0, 1):
+        dm.trainer = SimpleNamespace(global_rank=rank, world_size=2, overfit_batches=0)
+        rows[rank] = Counter(tuple(r) for b in dm.train_dataloader() for r in b[0].flatten(1).tolist())
+    every = Counter(tuple(r) for r in pooled.x[:].flatten(1).tolist())
+    pad = 2 * math.ceil(len(pooled) / 2) - len(pooled)
+    assert sum(rows[0].values()) == sum(rows[1].values()) == (len(pooled) + pad) // 2
+    assert sum((rows[0] & rows[1]).values()) <= pad  # disjoint: only a wrapped sample is seen twice
+    assert not every - (rows[0] + rows[1])  # together they cover the pooled training set
 
 
 def test_overfit_batches_draw_the_same_training_batches_every_epoch(tmp_path):
