@@ -3,6 +3,7 @@ untrained network with a random head and codecs fitted on the bundled closes, in
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -79,4 +80,30 @@ def absurd_window() -> dict[str, Any]:
     artifact["window"] = 10**9
     for record in artifact["series"].values():
         record["codec"]["window"] = 10**9
+    return artifact
+
+
+# Combined baselines for `with_baselines`, one a series in turn: (name, filter spec, network weight); the
+# last serves the baseline alone.
+BASELINES = [
+    ("gjr_t", {"process": "gjr", "params": {"omega": 0.02, "alpha[1]": 0.05, "gamma[1]": 0.08,
+                                            "beta[1]": 0.88, "nu": 6.0},
+               "backcast": 2.0, "history": 30}, 0.3),
+    ("garch_n", {"process": "garch", "params": {"omega": 0.03, "alpha[1]": 0.07, "beta[1]": 0.9},
+                 "backcast": 1.5, "history": 40}, 0.6),
+    ("ewma", {"process": "ewma", "params": {}, "backcast": 1.0, "history": 20}, 0.0),
+]  # fmt: skip
+
+
+def with_baselines(artifact: dict[str, Any], seed: int = 1) -> dict[str, Any]:
+    """`artifact` with each series served as a combination with a volatility baseline (`BASELINES`)."""
+    artifact = copy.deepcopy(artifact)
+    rng = np.random.default_rng(seed)
+    for k, record in enumerate(artifact["series"].values()):
+        name, spec, weight = BASELINES[k % len(BASELINES)]
+        calibration = record["calibration"]
+        steps = calibration["residuals"].shape[1]
+        calibration["weight"], calibration["baseline"] = weight, {"name": name, **spec}
+        pit = np.sort(rng.uniform(0.0, 1.0, (25 + k, steps)), axis=0)
+        calibration["baseline_pit"] = torch.from_numpy(pit).float()
     return artifact

@@ -68,16 +68,15 @@ def cdf(y, loc, scale, df=None, skew=None) -> np.ndarray:
 def recalibrated_levels(pit: np.ndarray, levels) -> np.ndarray:
     """Conformal recalibration of quantile levels from validation PIT values (the forecast CDF at the
     outcomes): level `a` is replaced by the empirical `a`-quantile of the PIT values, so the recalibrated
-    quantile was exceeded on a fraction `a` of validation days. Works per horizon step: pass one step's
-    PIT values at a time."""
+    quantile was exceeded on a fraction `a` of validation days. PIT values `(m, ...)` along axis 0 (one
+    column per horizon step, and per series when stacked) → levels `(L, ...)`, each column on its own."""
     pit = np.asarray(pit, dtype=float)
-    if pit.ndim != 1 or pit.size < 2:
+    if pit.ndim < 1 or pit.shape[0] < 2:
         raise ValueError(
-            f"recalibration needs a 1-D array of at least 2 validation PIT values, got shape {pit.shape}"
+            f"recalibration needs at least 2 validation PIT values along axis 0, got shape {pit.shape}"
         )
-    n = pit.size
-    eps = 0.5 / n  # keeps the new levels inside (0, 1) so their quantiles stay finite
-    return np.clip(np.quantile(pit, np.asarray(levels, dtype=float)), eps, 1 - eps)
+    eps = 0.5 / pit.shape[0]  # keeps the new levels inside (0, 1) so their quantiles stay finite
+    return np.clip(np.quantile(pit, np.asarray(levels, dtype=float), axis=0), eps, 1 - eps)
 
 
 @dataclass
@@ -98,8 +97,8 @@ class LogReturnForecast:
         """Quantiles at `level`, broadcast against `(n, horizon)` (no recalibration)."""
         return quantile(level, *self.parameters())
 
-    def rows(self, rows: slice) -> LogReturnForecast:
-        """The forecasts of the samples `rows`."""
+    def rows(self, rows: slice | np.ndarray) -> LogReturnForecast:
+        """The forecasts of the samples `rows` (a slice, indices or a mask)."""
         return LogReturnForecast(*(None if a is None else a[rows] for a in self.parameters()))
 
     def parameters(self) -> tuple[np.ndarray | None, ...]:
@@ -129,17 +128,39 @@ def sorted_pit(forecast: LogReturnForecast, y: np.ndarray) -> np.ndarray:
     return np.sort(forecast.cdf(y), axis=0)
 
 
-def served_levels(pit: np.ndarray | None, levels) -> np.ndarray:
-    """Nominal `levels` `(L,)` → the levels to read from the forecast, `(L, horizon)` (unchanged where
-    there is no calibration)."""
+def served_levels(pit: np.ndarray | list | None, levels) -> np.ndarray:
+    """Nominal `levels` `(L,)` → the levels to read from the forecast: `(L, horizon)` for sorted PIT values
+    `(m, horizon)` shared by every row, `(L, 1)` (unchanged) for None, and `(n, L, horizon)` for a list of
+    one per row (`row_levels`)."""
     levels = np.asarray(levels, dtype=float)
+    if isinstance(pit, list):
+        return row_levels(pit, levels)
     if pit is None:
         return levels[:, None]
-    pit = np.asarray(pit, dtype=float)
-    return np.stack([recalibrated_levels(pit[:, k], levels) for k in range(pit.shape[1])], axis=1)
+    return recalibrated_levels(pit, levels)
 
 
-def log_return_quantiles(forecast: LogReturnForecast, pit: np.ndarray | None, levels) -> np.ndarray:
-    """Recalibrated quantiles of the log return, `(n, horizon, L)` for nominal `levels` `(L,)`."""
-    used = served_levels(pit, levels).T[None]  # (1, horizon or 1, L)
+def row_levels(pits: list[np.ndarray | None], levels: np.ndarray) -> np.ndarray:
+    """The served levels `(n, L, horizon)` of rows each recalibrated by its own PIT values `pits[i]`
+    (`(m, horizon)` or None); rows of one series share one array, recalibrated once, and arrays of one
+    shape are stacked so that one `np.quantile` serves them all."""
+    distinct = {id(p): p for p in pits if p is not None}
+    by_shape: dict[tuple, list[int]] = {}
+    for key, p in distinct.items():
+        by_shape.setdefault(np.shape(p), []).append(key)
+    horizon = max((shape[1] for shape in by_shape), default=1)
+    table = [np.broadcast_to(levels[:, None], (levels.size, horizon))]  # row 0: not recalibrated
+    slot = {}
+    for keys in by_shape.values():
+        stacked = recalibrated_levels(np.stack([distinct[k] for k in keys], axis=1), levels)  # (L, s, h)
+        slot.update({k: len(table) + j for j, k in enumerate(keys)})
+        table.extend(np.moveaxis(stacked, 1, 0))
+    return np.stack(table)[[0 if p is None else slot[id(p)] for p in pits]]
+
+
+def log_return_quantiles(forecast: LogReturnForecast, pit: np.ndarray | list | None, levels) -> np.ndarray:
+    """Recalibrated quantiles of the log return, `(n, horizon, L)` for nominal `levels` `(L,)`, by PIT
+    values shared by every row or one per row (`served_levels`)."""
+    used = np.swapaxes(served_levels(pit, levels), -1, -2)  # (horizon or 1, L) or (n, horizon, L)
+    used = used[None] if used.ndim == 2 else used
     return quantile(used, *(None if a is None else a[..., None] for a in forecast.parameters()))

@@ -10,29 +10,15 @@ import numpy as np
 import torch
 
 from closecast.distributions.conformal import conformal_quantile
-from closecast.distributions.predictive import LogReturnForecast
-from closecast.distributions.served import Part, served_quantiles
 from closecast.inference.inputs import level_name
 from closecast.inference.series import SeriesModel
 
 
-def row_of(dist: LogReturnForecast | None, i: int) -> LogReturnForecast | None:
-    """Row `i` of a batch's predictive distribution, as a batch of one."""
-    return None if dist is None else dist.rows(slice(i, i + 1))
-
-
-def price_quantiles(
-    model: SeriesModel,
-    window: np.ndarray,
-    point: np.ndarray,
-    dist: list[Part] | None,
-    levels: list[float],
+def conformal_quantiles(
+    model: SeriesModel, window: np.ndarray, point: np.ndarray, levels: list[float]
 ) -> np.ndarray:
-    """Prices `(horizon, len(levels))` at each quantile level, for one window of `model`'s series (`dist`:
-    the served distribution's parts, None for a point network)."""
-    if dist is not None:
-        return window[-1] * np.exp(served_quantiles(dist, levels)[0])
-    # A point network: the level's side of the conformal interval that has it as a bound.
+    """Prices `(horizon, len(levels))` at each quantile level of a point network's forecast `point` for
+    one window of `model`'s series: the level's side of the conformal interval that has it as a bound."""
     scale = float(model.calibration.residual_scale(torch.from_numpy(window)))
     out = np.empty((len(point), len(levels)))
     for j, level in enumerate(levels):
@@ -43,6 +29,12 @@ def price_quantiles(
         with np.errstate(over="ignore"):
             out[:, j] = point * np.exp(np.sign(level - 0.5) * radius[: len(point)])
     return out
+
+
+def spread_levels(interval: float | None, quantiles: list[float] | None) -> list[float]:
+    """The levels a distribution's answer reads: the `quantiles`, then the `interval`'s two ends."""
+    ends = [] if interval is None else [(1 - interval) / 2, (1 + interval) / 2]
+    return [*(quantiles or []), *ends]
 
 
 def served_source(model: SeriesModel, sent: int | None) -> dict[str, Any]:
@@ -69,12 +61,13 @@ def answer(
     horizon: int,
     interval: float | None = None,
     quantiles: list[float] | None = None,
-    dist: list[Part] | None = None,
+    spread: np.ndarray | None = None,
     sent: int | None = None,
 ) -> dict[str, Any]:
-    """The answer for one window of `model`'s series from its row `(horizon,)` of `forecast` and its
-    served distribution's parts `dist` (`SeriesModel.served_parts`; None for a point network); `sent`:
-    how many checked prices the request sent (a combined baseline reads up to its history of them)."""
+    """The answer for one window of `model`'s series from its row `(horizon,)` of `forecast` and, for a
+    likelihood head, the prices `spread` `(horizon, L)` of its served distribution at `spread_levels`
+    (None for a point network, whose spread is conformal); `sent`: how many checked prices the request
+    sent (a combined baseline reads up to its history of them)."""
     predictions = forecast[:horizon].tolist()
     result: dict[str, Any] = {
         "prediction": predictions[0],
@@ -83,20 +76,22 @@ def answer(
         "normalize": model.normalize,
         "point": model.point,
     }
-    if dist is not None and (quantiles or interval is not None):
+    if spread is not None and (quantiles or interval is not None):
         result["served"] = served_source(model, sent)
     point = np.asarray(predictions)
     if quantiles:
-        q = price_quantiles(model, window, point, dist, quantiles)[:horizon]
+        if spread is not None:
+            q = spread[:horizon, : len(quantiles)]
+        else:
+            q = conformal_quantiles(model, window, point, quantiles)[:horizon]
         result["quantiles"] = {
             level_name(a): [float(v) if math.isfinite(v) else None for v in q[:, j].tolist()]
             for j, a in enumerate(quantiles)
         }
     if interval is not None:
         result["interval"] = interval
-        if dist is not None:
-            ends = [(1 - interval) / 2, (1 + interval) / 2]
-            lower, upper = price_quantiles(model, window, point, dist, ends).T
+        if spread is not None:
+            lower, upper = spread[:, -2], spread[:, -1]
         else:
             # 1 unless the artifact scales its residuals by the window's volatility.
             scale = float(model.calibration.residual_scale(torch.from_numpy(window)))

@@ -15,7 +15,7 @@ import torch
 
 from closecast.distributions.predictive import LogReturnForecast, log_return_forecast
 from closecast.errors import InputError
-from closecast.inference.answer import answer, row_of
+from closecast.inference.answer import answer, spread_levels
 from closecast.inference.inputs import (
     MAX_INTERVAL,
     check_high_low,
@@ -28,10 +28,10 @@ from closecast.inference.inputs import (
 )
 from closecast.inference.series import (
     SeriesModel,
-    baseline_forecasts,
     cautious_calibration,
     pick_series,
     series_models,
+    served_log_quantiles,
     stacked_codec,
     unseen_series,
 )
@@ -216,37 +216,16 @@ class Forecaster:
             high_low = tuple(np.stack([p.high_low[k] for p in prepared]) for k in (0, 1))
         models = [p.model for p in prepared]
         point, dist = self.outputs(windows, models, distribution=spread, high_low=high_low)
-        served = self.served(prepared, dist)
-        return [
-            answer(
-                p.model,
-                point[i],
-                p.window,
-                h,
-                interval,
-                levels,
-                served[i],
-                len(p.values),
+        spreads: list[np.ndarray | None] = [None] * len(prepared)
+        if dist is not None:  # every item's quantiles and interval ends, in one computation
+            moves = served_log_quantiles(
+                models, [p.values for p in prepared], dist, spread_levels(interval, levels)
             )
+            spreads = list(windows[:, -1, None, None] * np.exp(moves))
+        return [
+            answer(p.model, point[i], p.window, h, interval, levels, spreads[i], len(p.values))
             for i, p in enumerate(prepared)
         ]
-
-    def served(self, prepared: list[Prepared], dist: LogReturnForecast | None) -> list:
-        """Each item's served distribution parts (`SeriesModel.served_parts`), the combined baselines of
-        all items run in one filter per process (each row by its own series' parameters)."""
-        if dist is None:
-            return [None] * len(prepared)
-        bases: dict[int, Any] = {}
-        groups: dict[tuple, list[int]] = {}  # items whose baselines one filter call can run together
-        for i, p in enumerate(prepared):
-            spec = p.model.spec
-            if spec is not None:
-                groups.setdefault((spec.process, spec.history, "nu" in spec.params), []).append(i)
-        for mine in groups.values():
-            specs = [prepared[i].model.spec for i in mine]
-            fc = baseline_forecasts(specs, [prepared[i].values for i in mine], self.horizon)
-            bases.update({i: row_of(fc, j) for j, i in enumerate(mine)})
-        return [p.model.served_parts(row_of(dist, i), p.values, bases.get(i)) for i, p in enumerate(prepared)]
 
     def predict(
         self,

@@ -16,7 +16,7 @@ from closecast.data.codec import Codec
 from closecast.data.volatility import PARAMS
 from closecast.distributions.calibration import Calibration
 from closecast.distributions.predictive import LogReturnForecast
-from closecast.distributions.served import Part, combined
+from closecast.distributions.served import Part, combined, served_quantiles
 from closecast.distributions.volatility_filter import FilterSpec, filter_forecast, history_returns
 from closecast.errors import InputError
 
@@ -69,19 +69,6 @@ class SeriesModel:
         if self.name is None:
             self.point["why"] += "; a series the network never saw takes the trained series' smallest shrink"
 
-    def served_parts(
-        self, dist: LogReturnForecast | None, values: np.ndarray, base: LogReturnForecast | None = None
-    ) -> list[Part] | None:
-        """The served distribution of one request as parts of a quantile average: the network's
-        recalibrated distribution `dist` (a batch of one) and, for a combination, the baseline run over the
-        checked `values` sent (`closecast.distributions.served`), or its forecast `base` when a batch
-        computed it already (`baseline_forecasts`); None for a point network."""
-        if dist is None:
-            return None
-        if self.spec is not None and base is None:
-            base = baseline_forecasts([self.spec], [values], dist.loc.shape[1])
-        return combined(Part(dist, self.pit), base, self.baseline_pit, self.calibration.weight)
-
     def serves(self) -> dict[str, Any]:
         """What this series' distribution answers are (`Calibration.describe`) and, where the metrics
         say, their test CRPS ratio to the reference baseline, DM statistic and 10% MCS membership."""
@@ -108,6 +95,54 @@ def baseline_forecasts(specs: list[FilterSpec], values: list[np.ndarray], horizo
         rows[i, k - tail.size :] = tail
     with np.errstate(invalid="ignore"):
         return filter_forecast(specs, history_returns(rows, specs[0].history), horizon)
+
+
+def served_log_quantiles(
+    models: list[SeriesModel], values: list[np.ndarray], dist: LogReturnForecast, levels: list[float]
+) -> np.ndarray:
+    """Quantiles of the log return `(n, horizon, L)` at nominal `levels` of the served distribution of
+    rows `dist` `(n, horizon)`, row i of `models[i]`'s series with checked closes `values[i]`: the
+    network's part recalibrated by each row's PIT values, and for a combination its baseline run over
+    the closes sent at `1 - weight`, every row in one computation (`closecast.distributions.served`).
+
+    Baselines of one process and history run in one filter call; those with Student-t degrees of
+    freedom and those without are separate forecasts, so rows of each go through the average apart."""
+    n, horizon = dist.loc.shape
+    specs = [m.spec for m in models]
+    weights = np.array(
+        [1.0 if s is None else m.calibration.weight for m, s in zip(models, specs, strict=True)]
+    )
+    groups: dict[tuple, list[int]] = {}  # rows whose baselines one filter call runs together
+    for i, spec in enumerate(specs):
+        if spec is not None:
+            groups.setdefault((spec.process, spec.history, "nu" in spec.params), []).append(i)
+    blocks: dict[bool, list[tuple[list[int], LogReturnForecast]]] = {}
+    for (_, _, has_nu), rows in groups.items():
+        base = baseline_forecasts([specs[i] for i in rows], [values[i] for i in rows], horizon)
+        blocks.setdefault(has_nu, []).append((rows, base))
+    out = np.empty((n, horizon, len(levels)))
+    kinds = list(blocks) or [False]
+    for k, kind in enumerate(kinds):
+        # The rows of this block: its baselines' and, with the first block, every row without one.
+        inside = np.zeros(n, dtype=bool) if k else np.array([s is None for s in specs])
+        base = None
+        if kind in blocks:
+            base = LogReturnForecast(*(np.ones((n, horizon)) for _ in range(3 if kind else 2)))
+            for rows, fc in blocks[kind]:
+                inside[rows] = True
+                for whole, part in zip(base.parameters(), fc.parameters(), strict=False):
+                    if whole is not None:
+                        whole[rows] = part
+        rows = slice(None) if inside.all() else np.flatnonzero(inside)
+        picked = list(np.arange(n)[rows])
+        parts = combined(
+            Part(dist.rows(rows), [models[i].pit for i in picked]),
+            None if base is None else base.rows(rows),
+            [models[i].baseline_pit for i in picked],
+            weights[rows],
+        )
+        out[rows] = served_quantiles(parts, levels)
+    return out
 
 
 def series_models(artifact: dict[str, Any]) -> dict[str, SeriesModel]:

@@ -39,14 +39,11 @@ EXAMPLE = {  # the capstone's body: 60 recent closes (any window the default sea
 Normalize = Literal["codec", "window"] | None
 
 
-class PredictRequest(BaseModel):
-    """The body of `POST /predict`: the original capstone's body, plus optional `series` (required for a
-    checkpoint of several series), `normalize`, `horizon`, `interval`, `quantiles`, and `high`/`low`
-    (needed by a model with range inputs)."""
+class Window(BaseModel):
+    """One series' recent prices as a request sends them: `values`, `high`/`low` for range inputs, which
+    series they are and how they are normalized (`POST /predict`'s body and each batch item)."""
 
-    model_config = ConfigDict(
-        strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [EXAMPLE]}
-    )
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
     values: list[Price] = Field(
         min_length=1,
@@ -71,12 +68,6 @@ class PredictRequest(BaseModel):
         max_length=MAX_VALUES,
         description="Each day's Low, one per value, at most that day's High; as `high`.",
     )
-    checkpoint_path: str = Field(
-        "best.pt",
-        max_length=255,
-        description="Name of a loaded artifact: `best`, `best.pt` or `checkpoints/best.pt`.",
-    )
-    device: str = Field("cpu", max_length=32, description="`cpu`, or `cuda`/`cuda:N` where present.")
     series: str | None = Field(
         None,
         max_length=MAX_SERIES_NAME,
@@ -96,6 +87,21 @@ class PredictRequest(BaseModel):
             "series."
         ),
     )
+
+
+class Options(BaseModel):
+    """What a forecast request asks of the checkpoint, shared by `POST /predict` and `POST /predict/batch`
+    (a batch applies them to every item): the checkpoint, the device, the horizon, an interval and
+    quantiles."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    checkpoint_path: str = Field(
+        "best.pt",
+        max_length=255,
+        description="Name of a loaded artifact: `best`, `best.pt` or `checkpoints/best.pt`.",
+    )
+    device: str = Field("cpu", max_length=32, description="`cpu`, or `cuda`/`cuda:N` where present.")
     horizon: int | None = Field(
         None, ge=1, description="Steps ahead: default 1, at most the checkpoint's horizon (else 422)."
     )
@@ -119,23 +125,37 @@ class PredictRequest(BaseModel):
     )
 
 
-class BatchItem(BaseModel):
+def as_in_predict(*shared: type[BaseModel]):
+    """A `json_schema_extra` that describes the fields of the `shared` models as `POST /predict`'s, where a
+    batch schema repeats them."""
+    names = [name for model in shared for name in model.model_fields]
+
+    def extra(schema: dict[str, Any]) -> None:
+        for name in names:
+            schema["properties"][name]["description"] = "As in `POST /predict`."
+
+    return extra
+
+
+class PredictRequest(Options, Window):
+    """The body of `POST /predict`: the original capstone's body, plus optional `series` (required for a
+    checkpoint of several series), `normalize`, `horizon`, `interval`, `quantiles`, and `high`/`low`
+    (needed by a model with range inputs)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
+
+
+class BatchItem(Window):
     """One window of a batch: a series' recent prices, as `POST /predict` takes them."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
-
-    series: str | None = Field(None, max_length=MAX_SERIES_NAME, description="As in `POST /predict`.")
-    values: list[Price] = Field(min_length=1, max_length=MAX_VALUES, description="As in `POST /predict`.")
-    normalize: Normalize = Field(None, description="As in `POST /predict`.")
-    high: list[Price] | None = Field(None, max_length=MAX_VALUES, description="As in `POST /predict`.")
-    low: list[Price] | None = Field(None, max_length=MAX_VALUES, description="As in `POST /predict`.")
+    model_config = ConfigDict(json_schema_extra=as_in_predict(Window))
 
 
-class BatchRequest(BaseModel):
+class BatchRequest(Options):
     """The body of `POST /predict/batch`: many series' windows, answered by one network call; the
     checkpoint, device, horizon, interval and quantiles apply to every item."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(json_schema_extra=as_in_predict(Options))
 
     items: list[BatchItem] = Field(
         min_length=1,
@@ -144,13 +164,6 @@ class BatchRequest(BaseModel):
             f"At most {MAX_BATCH_ITEMS} windows, each `{{series, values}}` (the whole body at most "
             f"{MAX_BATCH_BODY_BYTES} bytes); answered in the same order."
         ),
-    )
-    checkpoint_path: str = Field("best.pt", max_length=255, description="As in `POST /predict`.")
-    device: str = Field("cpu", max_length=32, description="As in `POST /predict`.")
-    horizon: int | None = Field(None, ge=1, description="As in `POST /predict`.")
-    interval: float | None = Field(None, gt=0, le=MAX_INTERVAL, description="As in `POST /predict`.")
-    quantiles: list[Level] | None = Field(
-        None, min_length=1, max_length=MAX_QUANTILES, description="As in `POST /predict`."
     )
 
 
