@@ -187,6 +187,28 @@ class Forecaster:
         """
         return self.outputs(windows, models, distribution=False, high_low=high_low)[0]
 
+    def forward(
+        self, items: list[Item], spread: bool, label: str | None = "items"
+    ) -> tuple[list[Prepared], np.ndarray, LogReturnForecast | None]:
+        """Every item checked (`prepare`) and every window through the network in one call: the prepared
+        items, the predicted prices `(n, horizon)` and, with `spread`, the network's distribution rows;
+        `InputError` for a bad item starts with `<label>[i]: ` (with a `label`)."""
+        prepared = []
+        for i, item in enumerate(items):
+            try:
+                prepared.append(self.prepare(item, spread))
+            except InputError as exc:
+                if label is None:
+                    raise
+                raise InputError(f"{label}[{i}]: {exc}") from None
+        windows = np.stack([p.window for p in prepared])
+        high_low = None
+        if self.needs_high_low:
+            high_low = tuple(np.stack([p.high_low[k] for p in prepared]) for k in (0, 1))
+        models = [p.model for p in prepared]
+        point, dist = self.outputs(windows, models, distribution=spread, high_low=high_low)
+        return prepared, point, dist
+
     def predict_items(
         self,
         items: list[Item],
@@ -202,20 +224,8 @@ class Forecaster:
         check_interval(interval)
         levels = check_quantiles(quantiles)
         spread = bool(levels) or interval is not None
-        prepared = []
-        for i, item in enumerate(items):
-            try:
-                prepared.append(self.prepare(item, spread))
-            except InputError as exc:
-                if not label:
-                    raise
-                raise InputError(f"items[{i}]: {exc}") from None
-        windows = np.stack([p.window for p in prepared])
-        high_low = None
-        if self.needs_high_low:
-            high_low = tuple(np.stack([p.high_low[k] for p in prepared]) for k in (0, 1))
-        models = [p.model for p in prepared]
-        point, dist = self.outputs(windows, models, distribution=spread, high_low=high_low)
+        prepared, point, dist = self.forward(items, spread, "items" if label else None)
+        models, windows = [p.model for p in prepared], np.stack([p.window for p in prepared])
         spreads: list[np.ndarray | None] = [None] * len(prepared)
         if dist is not None:  # every item's quantiles and interval ends, in one computation
             moves = served_log_quantiles(

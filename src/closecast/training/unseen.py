@@ -59,24 +59,14 @@ def window_requests(member: SeriesData, part: WindowSet, history: int) -> list[I
 def unseen_forecasts(forecaster: Forecaster, items: list[Item]) -> tuple[np.ndarray, list[Part]]:
     """Predicted prices `(n, horizon)` and the served distribution's parts for `items`, each answered
     as `/predict` answers it with `normalize: "window"` (`Forecaster.prepare`, `outputs`), in one
-    network call; `InputError` names the item that cannot be answered."""
-    prepared = []
-    for i, item in enumerate(items):
-        try:
-            prepared.append(forecaster.prepare(item, spread=True))
-        except InputError as exc:
-            raise InputError(f"window {i}: {exc}") from None
-    windows = np.stack([p.window for p in prepared])
-    high_low = None
-    if forecaster.needs_high_low:
-        high_low = tuple(np.stack([p.high_low[k] for p in prepared]) for k in (0, 1))
+    network call (`Forecaster.forward`); `InputError` names the window that cannot be answered."""
+    prepared, point, dist = forecaster.forward(items, spread=True, label="window")
     models = [p.model for p in prepared]
-    point, dist = forecaster.outputs(windows, models, high_low=high_low)
-    # Every unseen series is served with the one calibration of `Forecaster.unseen_calibration` (the
-    # network alone: no baseline reads the prices), so one call builds the served parts of all rows.
+    # Every unseen series is served with the one calibration of `Forecaster.unseen_calibration`: the
+    # network alone (no baseline reads the prices), so its one part holds every row.
     first = prepared[0]
     assert first.model.spec is None and all(m.calibration is first.model.calibration for m in models)
-    return point, first.model.served_parts(dist, first.values)
+    return point, [Part(dist, first.model.pit)]
 
 
 def finish_unseen(
