@@ -67,11 +67,13 @@ backtest: $(STAMP)
 results: $(STAMP)
 	$(BIN)/python -m reports $(ARGS)
 
-# Regenerate docs/BENCHMARKS.md on this machine (CPU): training, serving, then the pruning benchmark.
+# Regenerate docs/BENCHMARKS.md on this machine (CPU): training, serving, the pruning benchmark, then the
+# universe (the 20-stock preset and 500 synthetic series).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks train --update-docs
 	$(BIN)/python -m benchmarks serve --update-docs
 	$(BIN)/python -m benchmarks hpo --update-docs
+	$(BIN)/python -m benchmarks universe --update-docs
 
 # Serves checkpoints/ on http://$(HOST):$(PORT) (loopback unless HOST=0.0.0.0; API_KEY to require a key).
 serve: $(STAMP)

@@ -11,6 +11,10 @@ COMMANDS = {
     "train": ("benchmarks.train", "training speed: the project's Trainer against a plain PyTorch loop"),
     "serve": ("benchmarks.serve", "serving throughput and latency against a bare endpoint"),
     "serve-parts": ("benchmarks.serve_parts", "where a /predict request's time goes, in-process"),
+    "universe": (
+        "benchmarks.universe",
+        "the 20-stock preset's phases, loops and memory on a universe",
+    ),
     "hpo": ("benchmarks.hpo", "the same Optuna sweep with and without the pruner"),
 }
 

@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import open_dict
 
 from benchmarks import document
-from benchmarks.train_loops import run_plain, run_project
+from benchmarks.train_loops import compare_loops
 from benchmarks.train_settings import Settings, compose_config, settings_from, synthetic_csv
 from benchmarks.train_table import TARGET_RATIO, markdown
 from closecast.data.datamodule import PriceDataModule
@@ -49,67 +47,18 @@ def benchmark(s: Settings) -> dict:
     """Warm up both sides, then alternate project/plain rounds; medians and ratio of samples/s."""
     if s.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch.cuda.is_available() is False (CPU build of torch or no GPU)")
-    device = torch.device(s.device)
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         tmp = Path(tmp)
         data_csv = synthetic_csv(s.rows, tmp, s.seed) if s.rows else None
         cfg = compose_config(s, tmp / "run", data_csv)
         datamodule: PriceDataModule = build(cfg.data)
         datamodule.setup("fit")  # one-off load/clean/window, shared by both sides and by every round
-        train_part = datamodule.parts["train"].to(device)
-        val_part = datamodule.parts["val"].to(device)
-        n_train = len(train_part)
-
-        warm = cfg.copy()
-        with open_dict(warm):
-            warm.trainer.max_epochs = 1
-        run_project(warm, datamodule, device, tmp / "warmup")
-        run_plain(warm, train_part, val_part, 1, s.seed)
-
-        rounds: dict[str, list[dict]] = {"project": [], "plain": []}
-        for r in range(s.rounds):
-            project = run_project(cfg, datamodule, device, tmp / f"round{r}")
-            plain = run_plain(cfg, train_part, val_part, s.epochs, s.seed)
-            for name, res in (("project", project), ("plain", plain)):
-                res["samples_per_s"] = res["samples"] / res["seconds"]
-                res["train_only_samples_per_s"] = res["samples"] / (res["seconds"] - res["val_seconds"])
-                res["samples_per_cpu_s"] = res["samples"] / res["cpu_seconds"]
-                rounds[name].append(res)
-            print(
-                f"round {r + 1}/{s.rounds}: project {project['samples_per_s']:,.0f} samples/s "
-                f"({project['seconds']:.2f} s loop, {project['fit_seconds']:.2f} s fit), "
-                f"plain {plain['samples_per_s']:,.0f} samples/s ({plain['seconds']:.2f} s)",
-                flush=True,
-            )
-
-    project_sps = statistics.median(r["samples_per_s"] for r in rounds["project"])
-    plain_sps = statistics.median(r["samples_per_s"] for r in rounds["plain"])
-    fit_sps = statistics.median(r["samples"] / r["fit_seconds"] for r in rounds["project"])
-    project_cpu = statistics.median(r["samples_per_cpu_s"] for r in rounds["project"])
-    plain_cpu = statistics.median(r["samples_per_cpu_s"] for r in rounds["plain"])
-    project_train = statistics.median(r["train_only_samples_per_s"] for r in rounds["project"])
-    plain_train = statistics.median(r["train_only_samples_per_s"] for r in rounds["plain"])
+        result = compare_loops(cfg, datamodule, torch.device(s.device), s.rounds, tmp)
     return {
-        "ratio": project_sps / plain_sps,
-        "project_samples_per_s": project_sps,
-        "plain_samples_per_s": plain_sps,
-        "project_fit_samples_per_s": fit_sps,
-        "fit_ratio": fit_sps / plain_sps,
-        "project_train_only_samples_per_s": project_train,
-        "plain_train_only_samples_per_s": plain_train,
-        "train_only_ratio": project_train / plain_train,
-        # Samples per second of process CPU time: on a machine shared with other jobs this moves far less
-        # than wall time (on a GPU it mostly measures the host's waiting, so read it on the CPU only).
-        "cpu_time_ratio": project_cpu / plain_cpu,
-        "paired_ratios": [
-            p["samples_per_s"] / q["samples_per_s"]
-            for p, q in zip(rounds["project"], rounds["plain"], strict=True)
-        ],
+        **result,
         "device": s.device,
         "target_ratio": TARGET_RATIO,
-        "train_samples": n_train,
         "settings": asdict(s),
-        "rounds": rounds,
         "machine": document.machine(),
         "torch": torch.__version__,
         "lightning": pl.__version__,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import math
+import statistics
 import time
 from pathlib import Path
 
@@ -126,4 +127,62 @@ def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, se
         "seconds": time.perf_counter() - t0,
         "val_seconds": val_seconds,
         "cpu_seconds": time.process_time() - cpu0,
+    }
+
+
+def compare_loops(
+    cfg: DictConfig, datamodule: PriceDataModule, device: torch.device, rounds: int, tmp: Path
+) -> dict:
+    """One untimed warm-up epoch of each side, then `rounds` alternating project/plain fits (A/B/A/B) of
+    `cfg.trainer.max_epochs` epochs on the set-up `datamodule`; the rounds, their medians and ratios."""
+    train_part = datamodule.parts["train"].to(device)
+    val_part = datamodule.parts["val"].to(device)
+    epochs, seed = int(cfg.trainer.max_epochs), int(cfg.seed)
+    warm = cfg.copy()
+    with open_dict(warm):
+        warm.trainer.max_epochs = 1
+    run_project(warm, datamodule, device, tmp / "warmup")
+    run_plain(warm, train_part, val_part, 1, seed)
+
+    sides: dict[str, list[dict]] = {"project": [], "plain": []}
+    for r in range(rounds):
+        project = run_project(cfg, datamodule, device, tmp / f"round{r}")
+        plain = run_plain(cfg, train_part, val_part, epochs, seed)
+        for name, res in (("project", project), ("plain", plain)):
+            res["samples_per_s"] = res["samples"] / res["seconds"]
+            res["train_only_samples_per_s"] = res["samples"] / (res["seconds"] - res["val_seconds"])
+            res["samples_per_cpu_s"] = res["samples"] / res["cpu_seconds"]
+            sides[name].append(res)
+        print(
+            f"round {r + 1}/{rounds}: project {project['samples_per_s']:,.0f} samples/s "
+            f"({project['seconds']:.2f} s loop, {project['fit_seconds']:.2f} s fit), "
+            f"plain {plain['samples_per_s']:,.0f} samples/s ({plain['seconds']:.2f} s)",
+            flush=True,
+        )
+
+    def median(side: str, key: str) -> float:
+        return statistics.median(r[key] for r in sides[side])
+
+    fit_sps = statistics.median(r["samples"] / r["fit_seconds"] for r in sides["project"])
+    project_sps, plain_sps = median("project", "samples_per_s"), median("plain", "samples_per_s")
+    project_train = median("project", "train_only_samples_per_s")
+    plain_train = median("plain", "train_only_samples_per_s")
+    return {
+        "ratio": project_sps / plain_sps,
+        "project_samples_per_s": project_sps,
+        "plain_samples_per_s": plain_sps,
+        "project_fit_samples_per_s": fit_sps,
+        "fit_ratio": fit_sps / plain_sps,
+        "project_train_only_samples_per_s": project_train,
+        "plain_train_only_samples_per_s": plain_train,
+        "train_only_ratio": project_train / plain_train,
+        # Samples per second of process CPU time: on a machine shared with other jobs this moves far less
+        # than wall time (on a GPU it mostly measures the host's waiting, so read it on the CPU only).
+        "cpu_time_ratio": median("project", "samples_per_cpu_s") / median("plain", "samples_per_cpu_s"),
+        "paired_ratios": [
+            p["samples_per_s"] / q["samples_per_s"]
+            for p, q in zip(sides["project"], sides["plain"], strict=True)
+        ],
+        "train_samples": len(train_part),
+        "rounds": sides,
     }

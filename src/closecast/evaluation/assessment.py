@@ -24,7 +24,7 @@ from closecast.distributions.served import Part, served_quantiles
 from closecast.evaluation.baseline_cache import fitted_baselines
 from closecast.evaluation.combination import choose_combination, served_parts
 from closecast.evaluation.comparison import Comparison, compare
-from closecast.evaluation.distribution_scores import GRID, outcome
+from closecast.evaluation.distribution_scores import outcome
 from closecast.evaluation.point import interval_coverage, score_forecasts
 from closecast.evaluation.recalibration import choose_pit, rule_of
 from closecast.evaluation.shrink import shrink_choice
@@ -167,7 +167,8 @@ def compare_distributions(
             baseline_pit=base_pit,
         )
     served = {p: served_parts(shrunk[p], combination, p) for p in own}
-    comparison = compare(y, anchors, fits, network, served, rule)
+    known = {} if combination is None else {"val": combination.val_grid}
+    comparison = compare(y, anchors, fits, network, served, rule, served_grid=known)
     comparison.metrics["served/weight"] = calibration.weight
     return comparison, calibration, served
 
@@ -230,7 +231,7 @@ def assess(
     test_pred = codec.decode(y_test, test.last, shrink).numpy()
     lower, upper = bounds(calibration, test_pred, test, level, served["test"])
     drift = codec.drift_forecast(test.last).numpy()
-    grid = None if served["test"] is None else served_quantiles(served["test"], GRID)
+    grid = comparison.served_grid.get("test")  # None for a point network
     return Assessment(metrics, calibration, test_pred, drift, lower, upper, comparison, grid)
 
 
@@ -264,5 +265,5 @@ def assess_served(
     metrics["recalibrated"] = float(calibration.pit is not None)
     lower, upper = bounds(calibration, pred["test"], test, level, served["test"])
     drift = codec.drift_forecast(test.last).numpy()
-    grid = served_quantiles(served["test"], GRID)
+    grid = comparison.served_grid.get("test")
     return Assessment(metrics, calibration, pred["test"], drift, lower, upper, comparison, grid)

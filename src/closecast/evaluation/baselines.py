@@ -154,10 +154,13 @@ def fit_baseline(
     horizon: int = 1,
     refit_every: int = 250,
     high_low: np.ndarray | None = None,
+    training_fits: dict | None = None,
 ) -> BaselineFit:
     """The baseline called `name` (one of `BASELINES`) fitted on the first `n_train` prices; a `_refit`
     baseline is refitted on all earlier prices every `refit_every` prices after the training part. A
-    `RANGE` baseline reads `high_low` too: each price's day's High and Low `(n_prices, 2)`."""
+    `RANGE` baseline reads `high_low` too: each price's day's High and Low `(n_prices, 2)`.
+    `training_fits` (a dict shared by the calls on one series) keeps each model's fit on the training
+    part, which a `_refit` baseline starts from as its fixed twin does: one fit where there were two."""
     spec = FIXED.get(name) or REFIT.get(name) or RANGE.get(name)
     if spec is None:
         raise ValueError(f"volatility baseline {name!r} is not one of {BASELINES}")
@@ -172,7 +175,7 @@ def fit_baseline(
     if spec.process == "constant":
         var = returns[: n_train - 1].var(ddof=1)
         return BaselineFit(name, _from_step_variances(np.full((len(returns), horizon), var)))
-    step_var, params = _filter(spec, returns, n_train - 1, horizon)
+    step_var, params = _training_fit(spec, returns, n_train - 1, horizon, training_fits)
     df = np.full(len(prices), params["nu"]) if spec.student_t else None
     if spec.refit:
         for origin in range(n_train - 1 + refit_every, len(prices) - 1, refit_every):
@@ -184,6 +187,21 @@ def fit_baseline(
     return BaselineFit(name, _from_step_variances(step_var), df, params)
 
 
+def _training_fit(
+    spec: Spec, returns: np.ndarray, last_obs: int, horizon: int, fits: dict | None
+) -> tuple[np.ndarray, dict]:
+    """`_filter` on the training returns, read from `fits` when the same model was fitted there (a copy:
+    a refitted baseline overwrites its rows)."""
+    key = (spec.process, spec.student_t)
+    if fits is None or key not in fits:
+        fitted = _filter(spec, returns, last_obs, horizon)
+        if fits is None:
+            return fitted
+        fits[key] = fitted
+    step_var, params = fits[key]
+    return step_var.copy(), dict(params)
+
+
 def fit_baselines(
     names: tuple[str, ...],
     prices: np.ndarray,
@@ -192,8 +210,11 @@ def fit_baselines(
     refit_every: int,
     high_low: np.ndarray | None = None,
 ) -> dict[str, BaselineFit]:
-    """`fit_baseline` for each name."""
-    return {n: fit_baseline(n, prices, n_train, horizon, refit_every, high_low) for n in names}
+    """`fit_baseline` for each name, each model fitted on the training part once."""
+    training_fits: dict = {}
+    return {
+        n: fit_baseline(n, prices, n_train, horizon, refit_every, high_low, training_fits) for n in names
+    }
 
 
 def baseline_names(refit_every: int, ranges: bool = False) -> tuple[str, ...]:

@@ -40,6 +40,9 @@ class Combination:
     spec: FilterSpec
     pit: np.ndarray | None
     forecasts: dict[str, LogReturnForecast]
+    # The combined validation quantiles on `GRID` at `weight`, as `served_quantiles` gives them for the
+    # served parts (`served_parts`): the scoring of validation reads them instead of computing them again.
+    val_grid: np.ndarray | None = None
 
     def baseline_record(self) -> dict[str, Any]:
         """The baseline as plain data for the calibration record (`Calibration.baseline`)."""
@@ -102,9 +105,10 @@ def choose_combination(
     pit = choose_pit(forecasts["val"], y_val, rule_of(settings))
     q_net = log_return_quantiles(network.forecast, network.pit, GRID)
     q_base = log_return_quantiles(forecasts["val"], pit, GRID)
-    losses = [grid_crps(y_val, w * q_net + (1 - w) * q_base).mean() for w in WEIGHTS]
-    weight = float(WEIGHTS[int(np.argmin(losses))])  # first minimum: the baseline's side of a tie
-    return Combination(weight, name, spec, pit, forecasts)
+    grids = [w * q_net + (1 - w) * q_base for w in WEIGHTS]
+    losses = [grid_crps(y_val, q).mean() for q in grids]
+    best = int(np.argmin(losses))  # first minimum: the baseline's side of a tie
+    return Combination(float(WEIGHTS[best]), name, spec, pit, forecasts, grids[best])
 
 
 def served_parts(network: Part, combination: Combination | None, part: str) -> list[Part]:

@@ -41,6 +41,9 @@ class Comparison:
     reference: str | None = None
     # Per-sample served test CRPS `(n,)` of each method ("served": the model), for tests over many folds.
     losses: dict[str, np.ndarray] = field(default_factory=dict)
+    # The served distribution's quantiles on `GRID` `(n, horizon, len(GRID))` per part (none for a point
+    # network): computed once, read again by whoever needs them.
+    served_grid: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def reference_of(metrics: dict[str, float], head: str = "") -> str | None:
@@ -81,11 +84,13 @@ def compare(
     served: dict[str, list[Part]] | None = None,
     recalibrate: str = "auto",
     seed: int = 0,
+    served_grid: dict[str, np.ndarray] | None = None,
 ) -> Comparison:
     """Scores of the baselines `fits`, the network's raw forecasts `raw` and the served distribution
     (its parts per part of the data, `served`) on outcomes `y` (`(n, horizon)` log returns per part), each
     baseline recalibrated under the `recalibrate` rule the network's parts were; the reference, and on test
-    the significance of the served distribution against it."""
+    the significance of the served distribution against it. `served_grid` holds the served quantiles on
+    `GRID` of the parts where the caller has them already (the same numbers, not computed again)."""
     metrics: dict[str, float] = {}
     quantiles: dict[str, dict[str, np.ndarray]] = {p: {} for p in PARTS}
     pits = {}
@@ -101,7 +106,8 @@ def compare(
         if raw is not None:
             metrics.update(closed_form_scores(y[part], raw[part], f"{part}/raw"))
         if served is not None:
-            quantiles[part]["served"] = served_quantiles(served[part], GRID)
+            given = (served_grid or {}).get(part)
+            quantiles[part]["served"] = served_quantiles(served[part], GRID) if given is None else given
     losses: dict[str, np.ndarray] = {}
     for part in PARTS:
         for name, q in quantiles[part].items():
@@ -115,6 +121,7 @@ def compare(
     reference = reference_of(metrics)
     if "served" not in losses:
         return Comparison(metrics, reference, losses)
+    grid = {part: quantiles[part]["served"] for part in PARTS}
     metrics.update(_test_of_fit(y["test"], quantiles["test"]["served"], "test/served"))
     if reference is not None:
         ref = f"test/{reference}/served"
@@ -126,4 +133,4 @@ def compare(
         head = "test/served" if name == "served" else f"test/{name}/served"
         metrics[f"{head}/mcs_p"] = p
         metrics[f"{head}/in_mcs"] = float(p > MCS_SIZE)
-    return Comparison(metrics, reference, losses)
+    return Comparison(metrics, reference, losses, grid)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from closecast.distributions.predictive import LogReturnForecast
-from closecast.distributions.served import Part
+from closecast.distributions.served import Part, served_quantiles
 from closecast.evaluation.baselines import fit_baseline
-from closecast.evaluation.combination import SERVABLE, choose_combination
+from closecast.evaluation.combination import SERVABLE, choose_combination, served_parts
+from closecast.evaluation.comparison import baseline_forecast
+from closecast.evaluation.distribution_scores import GRID
 from tests.helpers.exports import csv_export
 
 
@@ -25,3 +27,21 @@ def test_a_baseline_whose_served_filter_runs_away_is_not_combined(caplog):
     assert "egarch_t is not combined: over 250 closes its spread is not positive and finite" in caplog.text
     for fc in combination.forecasts.values():
         assert np.isfinite(fc.scale).all() and (fc.scale > 0).all()
+
+
+def test_the_validation_grid_it_keeps_is_the_served_distributions():
+    # Validation is scored from this grid instead of computing the served quantiles again.
+    _, closes = csv_export(400)
+    fits = {name: fit_baseline(name, closes, 280, 1, 0) for name in SERVABLE}
+    anchors = {"val": slice(279, 339), "test": slice(339, 399)}
+    y_val = np.log(closes[280:340] / closes[279:339])[:, None]
+    # A network a little better than a baseline, told a tenth of each day's move: the best average of the
+    # two mixes them, with per-day degrees of freedom (the costly quantiles that are not computed twice).
+    scale = 0.9 * baseline_forecast(fits["ewma_t"], anchors["val"]).scale + 0.1 * np.abs(y_val) + 1e-4
+    df = np.random.default_rng(0).uniform(4.0, 8.0, (60, 1))
+    network = Part(LogReturnForecast(np.zeros((60, 1)), scale, df), None)
+    settings = {"combine": "auto", "history": 250, "recalibrate": "auto"}
+    combination = choose_combination(closes, anchors, y_val, fits, network, settings, 1)
+    assert combination is not None and 0 < combination.weight < 1
+    served = served_quantiles(served_parts(network, combination, "val"), GRID)
+    np.testing.assert_array_equal(combination.val_grid, served)

@@ -68,6 +68,22 @@ def test_a_refit_changes_forecasts_only_from_its_own_origin_on():
         V.fit_baseline("gjr_t_refit", prices, 840, refit_every=0)
 
 
+def test_all_baselines_together_fit_each_training_model_once_and_match_one_by_one(monkeypatch):
+    prices = sample_prices()[:1000]
+    alone = {n: V.fit_baseline(n, prices, 840, 2, refit_every=100) for n in V.BASELINES}
+    calls = []
+    real_filter = V._filter
+    monkeypatch.setattr(V, "_filter", lambda spec, *a: calls.append((spec, a[1])) or real_filter(spec, *a))
+    together = V.fit_baselines(V.BASELINES, prices, 840, 2, refit_every=100)
+    for name, fit in alone.items():
+        np.testing.assert_array_equal(together[name].sigma, fit.sigma)
+        if fit.df is not None:
+            np.testing.assert_array_equal(together[name].df, fit.df)
+        assert together[name].params == fit.params
+    training = [(spec.process, spec.student_t) for spec, last_obs in calls if last_obs == 839]
+    assert len(training) == len(set(training)) == len(V.FIXED) - 1  # every model but `constant`, once
+
+
 def test_student_t_baselines_have_the_forecast_variance_and_fitted_tails():
     prices = sample_prices()
     fit = V.fit_baseline("egarch_t", prices, 840)
