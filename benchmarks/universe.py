@@ -58,6 +58,7 @@ TINY = dict(
         "data.tickers=[AAPL,AMD]",
         "data.start=2018-01-01",
         "data.window=10",
+        "data.batch_size=32",  # the preset's 256 leaves the tiny panel fewer batches than `steps`
         "model.hidden=8",
         "trainer.max_epochs=1",
         "trainer.enable_progress_bar=false",

@@ -212,9 +212,7 @@ def fit_baselines(
 ) -> dict[str, BaselineFit]:
     """`fit_baseline` for each name, each model fitted on the training part once."""
     training_fits: dict = {}
-    return {
-        n: fit_baseline(n, prices, n_train, horizon, refit_every, high_low, training_fits) for n in names
-    }
+    return {n: fit_baseline(n, prices, n_train, horizon, refit_every, high_low, training_fits) for n in names}
 
 
 def baseline_names(refit_every: int, ranges: bool = False) -> tuple[str, ...]:

@@ -70,11 +70,12 @@ def test_a_refit_changes_forecasts_only_from_its_own_origin_on():
 
 def test_all_baselines_together_fit_each_training_model_once_and_match_one_by_one(monkeypatch):
     prices = sample_prices()[:1000]
-    alone = {n: V.fit_baseline(n, prices, 840, 2, refit_every=100) for n in V.BASELINES}
+    names = V.baseline_names(100)  # the closes-only ones: the range ones fit no GARCH-family model
+    alone = {n: V.fit_baseline(n, prices, 840, 2, refit_every=100) for n in names}
     calls = []
     real_filter = V._filter
     monkeypatch.setattr(V, "_filter", lambda spec, *a: calls.append((spec, a[1])) or real_filter(spec, *a))
-    together = V.fit_baselines(V.BASELINES, prices, 840, 2, refit_every=100)
+    together = V.fit_baselines(names, prices, 840, 2, refit_every=100)
     for name, fit in alone.items():
         np.testing.assert_array_equal(together[name].sigma, fit.sigma)
         if fit.df is not None:
