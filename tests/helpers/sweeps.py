@@ -111,3 +111,25 @@ def hparams_of(logdir: Path) -> tuple[dict[str, object], set[str]]:
     }
     shown = next(d.experiment for d in data if d.HasField("experiment"))
     return params, {m.name.tag for m in shown.metric_infos}
+
+
+def hparams_row(logdir: Path) -> dict[str, float]:
+    """The values of a run's HParams row as TensorBoard reads them: each column's last point of its tag, in
+    the run's folder or in the subfolder its metric group names."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    board = EventAccumulator(str(logdir))
+    board.Reload()
+    data = [
+        plugin_data_pb2.HParamsPluginData.FromString(raw)
+        for raw in board.PluginTagToContent("hparams").values()
+    ]
+    shown = next(d.experiment for d in data if d.HasField("experiment"))
+    row = {}
+    for info in shown.metric_infos:
+        run = EventAccumulator(str(logdir / info.name.group)) if info.name.group else board
+        run.Reload()
+        if info.name.tag in run.Tags()["scalars"]:
+            row[info.name.tag] = run.Scalars(info.name.tag)[-1].value
+    return row

@@ -39,7 +39,7 @@ from closecast.data.datamodule import PriceDataModule
 from closecast.evaluation.report import SUMMARY_AT, pooled_table, series_scores, universe_summary
 from closecast.training.hparams import log_final_metrics
 from closecast.training.series import SeriesResult, finish_series, print_series
-from closecast.training.trainer import Fitted, best_checkpoint, build_data, fit_network, torch_threads
+from closecast.training.trainer import Fitted, build_data, fit_metrics, fit_network, torch_threads
 
 log = logging.getLogger(__name__)
 # The end-of-run tables as printed, for the run's log file: configs/hydra/default.yaml gives this logger
@@ -53,19 +53,6 @@ def metrics_json(metrics: dict[str, float]) -> str:
     """`metrics` as strict JSON: a non-finite number (a MASE over a flat series, say) becomes null."""
     clean = {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()}
     return json.dumps(clean, indent=2, allow_nan=False)
-
-
-def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
-    """The run's own numbers from fitting: epochs, and the kept epoch's validation loss (what a sweep
-    optimizes and what every trial reports per epoch)."""
-    metrics = {"epochs": float(trainer.current_epoch)}
-    ckpt = best_checkpoint(trainer)
-    if ckpt is not None and ckpt.best_model_score is not None:
-        metrics[ckpt.monitor] = float(ckpt.best_model_score)
-    elif trainer.fast_dev_run and "val/loss" in trainer.callback_metrics:
-        # A smoke run keeps no checkpoint: its one validation pass is the only one there is.
-        metrics["val/loss"] = float(trainer.callback_metrics["val/loss"])
-    return metrics
 
 
 def not_for_serving(

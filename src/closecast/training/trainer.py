@@ -61,6 +61,19 @@ def best_checkpoint(trainer: pl.Trainer) -> ModelCheckpoint | None:
     return monitored[0] if monitored else None
 
 
+def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
+    """The run's own numbers from fitting: epochs, and the kept epoch's validation loss (what a sweep
+    optimizes and what every trial reports per epoch)."""
+    metrics = {"epochs": float(trainer.current_epoch)}
+    ckpt = best_checkpoint(trainer)
+    if ckpt is not None and ckpt.best_model_score is not None:
+        metrics[ckpt.monitor] = float(ckpt.best_model_score)
+    elif trainer.fast_dev_run and "val/loss" in trainer.callback_metrics:
+        # A smoke run keeps no checkpoint: its one validation pass is the only one there is.
+        metrics["val/loss"] = float(trainer.callback_metrics["val/loss"])
+    return metrics
+
+
 def build_module_and_trainer(
     cfg: DictConfig, datamodule: PriceDataModule, callbacks: list[pl.Callback], logger: Any
 ) -> tuple[ForecastModule, pl.Trainer]:
@@ -124,10 +137,10 @@ def fit_network(
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     except optuna.TrialPruned:
-        # A pruned trial still gets its HParams row, with the objectives' last values, as a finished one.
+        # A pruned trial still gets its HParams row, with its kept epoch's val/loss, as a finished one.
         if logger and trainer.is_global_zero:
-            epochs = {"epochs": float(trainer.current_epoch + 1)}
-            log_final_metrics(logger, cfg, epochs, trainer.global_step, parts=("val",))
+            kept = {**fit_metrics(trainer), "epochs": float(trainer.current_epoch + 1)}
+            log_final_metrics(logger, cfg, kept, trainer.global_step, parts=("val",))
         raise
     ckpt = best_checkpoint(trainer)
     best = ckpt.best_model_path if ckpt else ""

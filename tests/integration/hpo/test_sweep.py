@@ -15,6 +15,7 @@ from tests.helpers.sweeps import (
     distinct_params,
     export_here,
     hparams_of,
+    hparams_row,
     ok,
     output,
     storage_url,
@@ -54,6 +55,10 @@ def test_sweep_publishes_best_and_resumes(tmp_path, capfd):
         assert params["optimizer/lr"] == pytest.approx(t.params["optimizer.lr"])
         assert "val/mae" in metrics and not [m for m in metrics if m.startswith("test/")]  # judged on val
         assert {"val/loss", "val/raw/mae"} <= metrics  # the sweep's objective beside them
+        if t.value is not None:  # the row's objective is the kept epoch's, the value the study holds
+            assert hparams_row(Path(t.user_attrs["run_dir"]) / "tensorboard")["val/loss"] == pytest.approx(
+                t.value
+            )
     assert f"trial 2/2 (finished, val/loss={study.trials[1].value:.6g})" in output(proc)
 
     # The same command with a larger study size: finished trials kept, numbering continues, and the

@@ -102,3 +102,29 @@ def test_tensorboard_keeps_curves_as_scalars_and_end_of_run_scores_in_the_hparam
     for tag, points in scalars.items():
         steps = [p.step for p in points]
         assert steps == sorted(set(steps)), f"{tag} logged twice at one step"
+
+
+@pytest.mark.slow  # a training run of its own
+def test_hparams_row_shows_the_kept_epoch_not_the_last(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from closecast.training.run import objective, train
+    from tests.helpers.configs import compose_train
+    from tests.helpers.sweeps import hparams_row
+
+    # A high learning rate: validation loss rises in the last epoch, so the kept epoch is an earlier one.
+    metrics = train(compose_train(tmp_path, ["trainer.max_epochs=4", "optimizer.lr=0.1"]))
+    board = tmp_path / "run" / "tensorboard"
+    curves = EventAccumulator(str(board))
+    curves.Reload()
+    val_loss = [p.value for p in curves.Scalars("val/loss")]
+    assert len(val_loss) == 4 and min(val_loss) < val_loss[-1], "the last epoch must not be the kept one"
+    kept = val_loss.index(min(val_loss))
+    # metrics.json, the sweep's objective and the checkpointed epoch agree.
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["val/loss"] == pytest.approx(min(val_loss)) == objective(metrics, "val/loss")
+    assert saved["val/raw/mae"] == pytest.approx(curves.Scalars("val/raw/mae")[kept].value, rel=1e-5)
+    row = hparams_row(board)
+    assert row["val/loss"] == pytest.approx(saved["val/loss"])
+    assert row["val/raw/mae"] == pytest.approx(saved["val/raw/mae"])
+    assert row["val/mae"] == pytest.approx(saved["val/mae"])  # an end-of-run score, as before
