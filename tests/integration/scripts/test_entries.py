@@ -38,7 +38,7 @@ def test_an_unknown_or_missing_benchmark_is_refused_naming_the_choices(capsys):
         "unknown benchmark 'tarin'; choose one of train, serve, serve-parts, universe, hpo" in capsys.readouterr().err
     )
     assert benchmarks_main([]) == 2
-    assert "usage: python -m benchmarks {train,serve,serve-parts,hpo}" in capsys.readouterr().err
+    assert "usage: python -m benchmarks {train,serve,serve-parts,universe,hpo}" in capsys.readouterr().err
     assert benchmarks_main(["--help"]) == 0
     listed = capsys.readouterr().out
     assert all(f"  {name} " in listed for name in COMMANDS)
