@@ -32,11 +32,10 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 from benchmarks import document
-from benchmarks.train_loops import compare_loops
+from benchmarks.train_loops import compare_loops, environment
 from benchmarks.train_settings import Settings, compose_config, settings_from, synthetic_csv
 from benchmarks.train_table import TARGET_RATIO, markdown
 from closecast.data.datamodule import PriceDataModule
@@ -59,10 +58,7 @@ def benchmark(s: Settings) -> dict:
         "device": s.device,
         "target_ratio": TARGET_RATIO,
         "settings": asdict(s),
-        "machine": document.machine(),
-        "torch": torch.__version__,
-        "lightning": pl.__version__,
-        "threads": torch.get_num_threads(),
+        **environment(),
     }
 
 

@@ -14,6 +14,7 @@ import torch
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
+from benchmarks import document
 from closecast.data.datamodule import EVAL_BATCH_SIZE, PriceDataModule
 from closecast.data.windows import WindowSet
 from closecast.training.trainer import build, build_callbacks, build_logger, build_module_and_trainer
@@ -185,4 +186,14 @@ def compare_loops(
         ],
         "train_samples": len(train_part),
         "rounds": sides,
+    }
+
+
+def environment() -> dict:
+    """What a training benchmark ran on: the machine, torch and Lightning versions, torch's threads."""
+    return {
+        "machine": document.machine(),
+        "torch": torch.__version__,
+        "lightning": pl.__version__,
+        "threads": torch.get_num_threads(),
     }

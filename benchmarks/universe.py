@@ -26,11 +26,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 from benchmarks import document
-from benchmarks.train_loops import compare_loops
+from benchmarks.train_loops import compare_loops, environment
 from benchmarks.universe_runs import compose, in_child, panel_memory, preset_phases
 from benchmarks.universe_table import MEMORY_TARGET_GB, TIME_TARGET_S, markdown
 from closecast.data.datamodule import PriceDataModule
@@ -101,10 +100,7 @@ def benchmark(s: Settings) -> dict:
         "time_target_s": TIME_TARGET_S,
         "memory_target_gb": MEMORY_TARGET_GB,
         "settings": asdict(s),
-        "machine": document.machine(),
-        "torch": torch.__version__,
-        "lightning": pl.__version__,
-        "threads": torch.get_num_threads(),
+        **environment(),
     }
 
 
