@@ -94,17 +94,20 @@ def distinct_params(trials: list[optuna.trial.FrozenTrial]) -> bool:
     return len(set(configurations)) == len(configurations)
 
 
-def hparams_of(logdir: Path) -> tuple[dict[str, object], set[str]]:
-    """The hyperparameters and metric names a run shows in TensorBoard's HParams tab (its event files)."""
+def _hparams_data(logdir: Path) -> tuple[object, list]:
+    """A run folder's loaded event files and the HParams plugin records in them."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     events = EventAccumulator(str(logdir))
     events.Reload()
-    data = [
-        plugin_data_pb2.HParamsPluginData.FromString(raw)
-        for raw in events.PluginTagToContent("hparams").values()
-    ]
+    plugin = events.PluginTagToContent("hparams").values()
+    return events, [plugin_data_pb2.HParamsPluginData.FromString(raw) for raw in plugin]
+
+
+def hparams_of(logdir: Path) -> tuple[dict[str, object], set[str]]:
+    """The hyperparameters and metric names a run shows in TensorBoard's HParams tab (its event files)."""
+    _, data = _hparams_data(logdir)
     start = next(d.session_start_info for d in data if d.HasField("session_start_info"))
     params = {
         k: v.number_value if v.HasField("number_value") else v.string_value for k, v in start.hparams.items()
@@ -117,14 +120,8 @@ def hparams_row(logdir: Path) -> dict[str, float]:
     """The values of a run's HParams row as TensorBoard reads them: each column's last point of its tag, in
     the run's folder or in the subfolder its metric group names."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import plugin_data_pb2
 
-    board = EventAccumulator(str(logdir))
-    board.Reload()
-    data = [
-        plugin_data_pb2.HParamsPluginData.FromString(raw)
-        for raw in board.PluginTagToContent("hparams").values()
-    ]
+    board, data = _hparams_data(logdir)
     shown = next(d.experiment for d in data if d.HasField("experiment"))
     row = {}
     for info in shown.metric_infos:
