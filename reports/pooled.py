@@ -34,7 +34,8 @@ TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
 BEGIN, END = "<!-- results_pooled: begin -->", "<!-- results_pooled: end -->"
 
 
-def _run(name: str, overrides: list[str], workdir: str) -> tuple[dict, float]:
+def run_training(name: str, overrides: list[str], workdir: str) -> tuple[dict, float]:
+    """`python train.py <overrides>` in this process, outputs under `workdir/name`; metrics and seconds."""
     import torch
 
     from closecast.config import compose_config
@@ -55,13 +56,13 @@ def _run(name: str, overrides: list[str], workdir: str) -> tuple[dict, float]:
 
 def single_job(ticker: str, extra: list[str], workdir: str) -> dict:
     """The default training run of one series (`python train.py data.ticker=…`)."""
-    metrics, seconds = _run(f"single_{ticker}", [f"data.ticker={ticker}", *extra], workdir)
+    metrics, seconds = run_training(f"single_{ticker}", [f"data.ticker={ticker}", *extra], workdir)
     return {"ticker": ticker, "metrics": metrics, "seconds": seconds}
 
 
 def pooled_job(tickers: list[str], extra: list[str], workdir: str) -> dict:
     """One default network on all `tickers` (`python train.py data.tickers=[…]`)."""
-    metrics, seconds = _run("pooled", [f"data.tickers=[{','.join(tickers)}]", *extra], workdir)
+    metrics, seconds = run_training("pooled", [f"data.tickers=[{','.join(tickers)}]", *extra], workdir)
     return {"tickers": list(tickers), "metrics": metrics, "seconds": seconds}
 
 

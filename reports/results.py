@@ -6,7 +6,9 @@
 
 Run from the repository root (`make results` does): `python -m` puts it on `sys.path`, so `reports.…` and
 `benchmarks.…` resolve. It also trains one network on all the bundled tickers asked for (`data.tickers`,
-`reports.pooled`) and reports it beside the one-network-per-ticker runs.
+`reports.pooled`) and reports it beside the one-network-per-ticker runs, and one network over the 20 skfolio
+stocks (`experiment=universe`, `reports.universe`; `--universe none` leaves it out), each stock scored on
+its own.
 
 For each series it runs the backtest (`configs/backtest.yaml`, unchanged defaults unless `--set` says
 otherwise) once per target formulation, and the default training run (`configs/train.yaml`) whose test
@@ -24,6 +26,7 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from benchmarks.document import machine_line
@@ -39,6 +42,8 @@ from reports.naive_sections import (
 from reports.pooled import pooled_job
 from reports.pooled import section as pooled_comparison
 from reports.series import BUNDLED, EXTRA, bundled, extra_series, source_section
+from reports.universe import section as universe_section
+from reports.universe import universe_job
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,6 +86,11 @@ def pooled(report: dict) -> list[str]:
     return ["## Several series in one network", "", *pooled_comparison(singles, report["pooled"]), ""]
 
 
+def universe(report: dict) -> list[str]:
+    """One network over the skfolio stocks, each scored on its own (`reports.universe`), when it was run."""
+    return [*universe_section(report["universe"]), ""] if report.get("universe") else []
+
+
 # The document, in order. A section maps the report to Markdown lines; the report is what results.json
 # holds (backtests, trains, series_notes) plus default_target and overrides. A section for another kind
 # of run (say a network trained on several series) reads its own key of the report, which `main` fills,
@@ -90,6 +100,7 @@ SECTIONS = (
     bottom_line_section,
     distribution,
     pooled,
+    universe,
     summary_section,
     target_choice_section,
     guard_section,
@@ -109,6 +120,8 @@ def arguments(args: argparse.Namespace) -> list[str]:
     """The options of this run that change what is run (`--set` has its own line), to repeat it."""
     given = [] if args.tickers == list(BUNDLED) else ["--tickers", *args.tickers]
     given += [] if args.extra_series == "arch" else ["--extra-series", args.extra_series]
+    given += [] if args.universe == "skfolio" else ["--universe", args.universe]
+    given += ["--universe-tickers", *args.universe_tickers] if args.universe_tickers else []
     given += ["--targets", *args.targets] if args.targets else []
     return given + (["--no-train"] if args.no_train else [])
 
@@ -124,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         help="real daily series that are not bundled: arch = S&P 500 and NASDAQ Composite from the `arch` "
         "package (default %(default)s)",
     )
+    parser.add_argument(
+        "--universe",
+        choices=("skfolio", "none"),
+        default="skfolio",
+        help="skfolio = one network over the 20 stocks of `experiment=universe`, each scored on its own "
+        "(default %(default)s)",
+    )
+    parser.add_argument("--universe-tickers", nargs="+", default=None, help="default: every stock")
     parser.add_argument("--targets", nargs="+", default=None, help="default: the config's data.target")
     parser.add_argument("--jobs", type=int, default=2, help="processes in parallel (default %(default)s)")
     parser.add_argument("--no-train", action="store_true", help="skip the default training runs")
@@ -148,9 +169,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     began = time.perf_counter()
     backtests, trains = run_all(series + extra, targets, args.set, workdir, args.jobs, not args.no_train)
-    pooled_run = None
-    if not args.no_train and len(args.tickers) > 1:  # one network on all the bundled tickers asked for
-        pooled_run = pooled_job(args.tickers, training_overrides(args.set), str(workdir))
+    # One network on all the bundled tickers asked for, and one over the universe, side by side.
+    jobs: dict = {}
+    if not args.no_train and len(args.tickers) > 1:
+        jobs["pooled"] = (pooled_job, args.tickers)
+    if not args.no_train and args.universe == "skfolio":
+        jobs["universe"] = (universe_job, args.universe_tickers)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {
+            key: pool.submit(job, names, training_overrides(args.set), str(workdir))
+            for key, (job, names) in jobs.items()
+        }
+        pooled_runs = {key: future.result() for key, future in futures.items()}
     plots = args.doc.parent / "results"
     plots.mkdir(parents=True, exist_ok=True)
     for bt in backtests:
@@ -158,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         target_png.write_bytes(Path(bt["png"]).read_bytes())
         bt["png"] = str(target_png)
     saved = {"backtests": backtests, "trains": trains, "series_notes": notes, "arguments": arguments(args)}
-    saved["pooled"] = pooled_run
+    saved["pooled"], saved["universe"] = pooled_runs.get("pooled"), pooled_runs.get("universe")
     text = render({**saved, **context})
     footer = (
         f"\nTotal wall time of this report: {time.perf_counter() - began:.0f} s with {args.jobs} processes "
