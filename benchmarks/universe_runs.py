@@ -123,6 +123,7 @@ def preset_phases(overrides: list[str], run_dir: str) -> dict[str, Any]:
         "total": _from_start(clock, "end"),
         "epochs": phases.epochs,
         "series": len(datamodule.members),
+        "prices": int(sum(len(m.series) for m in datamodule.members.values())),
         "train_samples": len(datamodule.parts["train"]),
         "batch_size": int(cfg.data.batch_size),
         "peak_rss_gb": peak_rss_gb(),

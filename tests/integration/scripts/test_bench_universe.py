@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 
 import pytest
 
 from benchmarks.synthetic_universe import MIN_LENGTH_FRAC, synthetic_panel, write_universe
 from benchmarks.universe import parse_args, settings_from
+from benchmarks.universe_table import TIME_TARGET_S, command_line, full_history_lines
 from closecast.data.universe import read_panel
 from tests.helpers.entries import run_module
 
@@ -59,6 +61,7 @@ def test_tiny_run_writes_json_and_its_docs_section(tmp_path):
 
     result = json.loads(out.read_text())
     preset, loops, memory = result["preset"], result["loops"], result["memory"]
+    assert result["full_history"] is None  # the tiny run skips the second preset run
     assert preset["series"] == 2 and preset["epochs"] == 1 and preset["peak_rss_gb"] > 0
     phase_sum = sum(p["seconds"] for name, p in preset["phases"].items() if "again" not in name)
     assert 0 < phase_sum <= preset["total"]["seconds"] * 1.001  # the phases are parts of the whole run
@@ -77,3 +80,29 @@ def test_tiny_run_writes_json_and_its_docs_section(tmp_path):
 def test_bad_settings_name_the_option():
     with pytest.raises(SystemExit, match="--steps must be at least 1, got 0"):
         settings_from(parse_args(["--tiny", "--steps", "0"]))
+
+
+def test_the_whole_history_run_is_on_by_default_and_off_when_asked_or_tiny():
+    assert settings_from(parse_args([])).full_history
+    assert not settings_from(parse_args(["--no-full-history"])).full_history
+    assert not settings_from(parse_args(["--tiny"])).full_history
+    assert "--no-full-history" in command_line({**asdict(settings_from(parse_args(["--no-full-history"])))})
+
+
+def test_the_whole_history_table_gives_its_prices_and_time_beside_the_target():
+    phase = {"seconds": 250.4, "cpu_seconds": 240.0}
+    full = {
+        "prices": 166_321,
+        "train_samples": 115_000,
+        "epochs": 30,
+        "phases": {"training epochs": {"seconds": 180.0, "cpu_seconds": 170.0}},
+        "total": phase,
+        "peak_rss_gb": 1.2,
+    }
+    text = "\n".join(full_history_lines(full))
+    assert "1990–2022, 166,321 prices, 115,000 pooled training windows, 30 epochs" in text
+    assert (
+        f"| **Whole run (first run: baselines fitted)** | **250.4 s (CPU 240.0 s)** | ≤ {TIME_TARGET_S} s |"
+        in text
+    )
+    assert full_history_lines(None) == []
