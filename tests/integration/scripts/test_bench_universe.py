@@ -100,7 +100,7 @@ def test_the_whole_history_table_gives_its_prices_and_time_beside_the_target():
         "peak_rss_gb": 1.2,
     }
     text = "\n".join(full_history_lines(full))
-    assert "1990–2022, 166,321 prices, 115,000 pooled training windows, 30 epochs" in text
+    assert "(`data.start=1990-05-01`: to 2022, 166,321 prices, 115,000 pooled training windows" in text
     assert (
         f"| **Whole run (first run: baselines fitted)** | **250.4 s (CPU 240.0 s)** | ≤ {TIME_TARGET_S} s |"
         in text
