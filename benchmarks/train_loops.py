@@ -1,5 +1,7 @@
-"""The two timed sides of the training-speed benchmark (`python -m benchmarks train`): one fit through the
-project's Trainer with a callback that times its loop, and the hand-written PyTorch loop it is set against."""
+"""The timed sides of the training-speed benchmarks (`python -m benchmarks train`, `... universe`): one fit
+through the project's Trainer with a callback that times its loop, the hand-written PyTorch loop it is set
+against, and between the two Lightning's own loop with every feature off (`barebones`): what the framework
+costs before anything the project adds."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from omegaconf import DictConfig, open_dict
 from torch import nn
 
 from benchmarks import document
+from closecast.data.batches import Batches
 from closecast.data.datamodule import EVAL_BATCH_SIZE, PriceDataModule
 from closecast.data.windows import WindowSet
 from closecast.training.trainer import build, build_callbacks, build_logger, build_module_and_trainer
@@ -131,6 +134,62 @@ def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, se
     }
 
 
+class Barebones(pl.LightningModule):
+    """The plain loop's step inside Lightning: the same network, MSE, optimizer and validation loss."""
+
+    def __init__(self, cfg: DictConfig, horizon: int) -> None:
+        super().__init__()
+        self.net, self.loss_fn, self.optimizer_cfg = (
+            build(cfg.model, input_size=1, horizon=horizon),
+            nn.MSELoss(),
+            cfg.optimizer,
+        )
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return self.loss_fn(self.net(x), y)
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self.loss_fn(self.net(x), y)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return build(self.optimizer_cfg)(params=self.parameters())
+
+
+def run_barebones(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, seed: int) -> dict:
+    """`Barebones` fitted by `Trainer(barebones=True)` (no logger, checkpoints, progress bar or summary) on
+    the plain loop's batches and clipping, a validation pass per epoch; the whole `fit` is timed."""
+    device = train.x.device
+    torch.manual_seed(seed)
+    module = Barebones(cfg, int(train.y.shape[1]))
+    trainer = pl.Trainer(
+        barebones=True,
+        max_epochs=epochs,
+        accelerator=device.type,
+        devices=1,
+        gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
+    )
+    batch_size = int(cfg.data.batch_size)
+    loaders = {
+        "train_dataloaders": Batches((train.x, train.y), batch_size, shuffle=True, seed=seed),
+        "val_dataloaders": Batches((val.x, val.y), max(batch_size, EVAL_BATCH_SIZE), shuffle=False),
+    }
+    gc.collect()
+    _sync(device)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    trainer.fit(module, **loaders)
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    samples = epochs * len(train)
+    return {
+        "samples": samples,
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu0,
+        "samples_per_s": samples / seconds,
+    }
+
+
 def compare_loops(
     cfg: DictConfig, datamodule: PriceDataModule, device: torch.device, rounds: int, tmp: Path
 ) -> dict:
@@ -144,11 +203,13 @@ def compare_loops(
         warm.trainer.max_epochs = 1
     run_project(warm, datamodule, device, tmp / "warmup")
     run_plain(warm, train_part, val_part, 1, seed)
+    run_barebones(warm, train_part, val_part, 1, seed)
 
-    sides: dict[str, list[dict]] = {"project": [], "plain": []}
+    sides: dict[str, list[dict]] = {"project": [], "plain": [], "barebones": []}
     for r in range(rounds):
         project = run_project(cfg, datamodule, device, tmp / f"round{r}")
         plain = run_plain(cfg, train_part, val_part, epochs, seed)
+        sides["barebones"].append(run_barebones(cfg, train_part, val_part, epochs, seed))
         for name, res in (("project", project), ("plain", plain)):
             res["samples_per_s"] = res["samples"] / res["seconds"]
             res["train_only_samples_per_s"] = res["samples"] / (res["seconds"] - res["val_seconds"])
@@ -157,7 +218,8 @@ def compare_loops(
         print(
             f"round {r + 1}/{rounds}: project {project['samples_per_s']:,.0f} samples/s "
             f"({project['seconds']:.2f} s loop, {project['fit_seconds']:.2f} s fit), "
-            f"plain {plain['samples_per_s']:,.0f} samples/s ({plain['seconds']:.2f} s)",
+            f"plain {plain['samples_per_s']:,.0f} samples/s ({plain['seconds']:.2f} s), "
+            f"barebones Lightning {sides['barebones'][-1]['samples_per_s']:,.0f} samples/s",
             flush=True,
         )
 
@@ -172,6 +234,9 @@ def compare_loops(
         "ratio": project_sps / plain_sps,
         "project_samples_per_s": project_sps,
         "plain_samples_per_s": plain_sps,
+        # Lightning's loop with every feature off against the plain loop: the framework's own share.
+        "barebones_samples_per_s": median("barebones", "samples_per_s"),
+        "barebones_ratio": median("barebones", "samples_per_s") / plain_sps,
         "project_fit_samples_per_s": fit_sps,
         "fit_ratio": fit_sps / plain_sps,
         "project_train_only_samples_per_s": project_train,

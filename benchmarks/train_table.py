@@ -33,6 +33,11 @@ def markdown(result: dict) -> str:
         ("Plain PyTorch loop, samples/s (median)", f"{result['plain_samples_per_s']:,.0f}", ""),
         ("Project training loop, samples/s (median)", f"{result['project_samples_per_s']:,.0f}", ""),
         ("**Ratio project / plain**", f"**{result['ratio']:.3f}**", f"≥ {TARGET_RATIO}"),
+        (
+            "Ratio of Lightning with every feature off (`barebones=True`) / plain",
+            f"{result['barebones_ratio']:.3f}",
+            "",
+        ),
         ("Ratio per round", ", ".join(f"{r:.3f}" for r in result["paired_ratios"]), ""),
         ("Ratio without the validation passes", f"{result['train_only_ratio']:.3f}", ""),
         ("Ratio of the whole `trainer.fit` (setup included)", f"{result['fit_ratio']:.3f}", ""),

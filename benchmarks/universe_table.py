@@ -79,6 +79,9 @@ def markdown(result: dict) -> str:
         f"| Plain PyTorch loop, samples/s (median) | {loop['plain_samples_per_s']:,.0f} | |",
         f"| Project training loop, samples/s (median) | {loop['project_samples_per_s']:,.0f} | |",
         f"| **Ratio project / plain** | **{loop['ratio']:.3f}** | ≥ {TARGET_RATIO} |",
+        f"| Lightning with every feature off (`barebones=True`), samples/s (median) "
+        f"| {loop['barebones_samples_per_s']:,.0f} | |",
+        f"| Ratio barebones Lightning / plain: the framework's own share | {loop['barebones_ratio']:.3f} | |",
         f"| Ratio per round | {', '.join(f'{r:.3f}' for r in loop['paired_ratios'])} | |",
         f"| Ratio without the validation passes | {loop['train_only_ratio']:.3f} | |",
         f"| Ratio of samples per CPU-second | {loop['cpu_time_ratio']:.3f} | |",

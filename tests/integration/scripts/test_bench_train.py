@@ -28,7 +28,13 @@ def test_tiny_run_writes_json_and_its_docs_table(tmp_path):
 
     result = json.loads(out.read_text())
     assert result["device"] == "cpu"
-    for key in ("ratio", "project_samples_per_s", "plain_samples_per_s", "project_fit_samples_per_s"):
+    for key in (
+        "ratio",
+        "project_samples_per_s",
+        "plain_samples_per_s",
+        "project_fit_samples_per_s",
+        "barebones_ratio",
+    ):
         assert math.isfinite(result[key]) and result[key] > 0, key
     assert result["ratio"] == pytest.approx(result["project_samples_per_s"] / result["plain_samples_per_s"])
     assert (

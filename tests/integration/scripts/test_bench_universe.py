@@ -66,6 +66,13 @@ def test_tiny_run_writes_json_and_its_docs_section(tmp_path):
     phase_sum = sum(p["seconds"] for name, p in preset["phases"].items() if "again" not in name)
     assert 0 < phase_sum <= preset["total"]["seconds"] * 1.001  # the phases are parts of the whole run
     assert loops["ratio"] == pytest.approx(loops["project_samples_per_s"] / loops["plain_samples_per_s"])
+    bare = loops["rounds"]["barebones"][0]
+    assert (
+        bare["samples"] == loops["train_samples"] and bare["seconds"] > 0
+    )  # Lightning's loop, all features off
+    assert loops["barebones_ratio"] == pytest.approx(
+        loops["barebones_samples_per_s"] / loops["plain_samples_per_s"]
+    )
     assert loops["series"] == 2 and loops["rounds"]["project"][0]["samples"] == loops["train_samples"] > 0
     assert memory["series"] == 3 and memory["steps"] == 5 and memory["peak_rss_gb"] > 0
     assert proc.stdout.strip().splitlines()[-1].startswith(f"memory_peak_rss_gb: {memory['peak_rss_gb']:.2f}")
@@ -75,6 +82,10 @@ def test_tiny_run_writes_json_and_its_docs_section(tmp_path):
     section = text[text.index("<!-- bench:universe -->") : text.index("<!-- /bench:universe -->")]
     assert "## Universe (`python -m benchmarks universe`)" in section
     assert f"**{loops['ratio']:.3f}**" in section and "≥ 0.9" in section
+    assert (
+        f"| Ratio barebones Lightning / plain: the framework's own share | {loops['barebones_ratio']:.3f} |"
+        in section
+    )
 
 
 def test_bad_settings_name_the_option():
