@@ -18,7 +18,7 @@ from tests.helpers.exports import csv_export
 def test_a_baseline_whose_served_filter_runs_away_is_not_combined(caplog):
     # A degenerate EGARCH-t fit (a log-variance recursion with persistence above 1 and a negative
     # intercept): over the last 250 closes its served recursion runs off to zero variance. Such a fit once
-    # failed the whole run. The parameters are set here, since which fits degenerate depends on arch's version.
+    # failed the whole run. The parameters are set here: which fits degenerate depends on arch's version.
     _, closes = csv_export(400)
     fits = {name: fit_baseline(name, closes, 280, 1, 0) for name in SERVABLE}
     runaway = {**fits["egarch_t"].params, "omega": -1.0, "alpha[1]": 0.0, "gamma[1]": 0.0, "beta[1]": 1.5}
