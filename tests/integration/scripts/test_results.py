@@ -51,6 +51,16 @@ def test_the_universe_summary_names_the_worst_and_best_stock_and_counts_the_verd
     assert line.endswith("significantly better (DM, 5%) on 1, significantly worse on 1.")
 
 
+def own_rows(text: str, heading: str, run: dict, names: list[str]) -> str:
+    """The section under `heading`, after checking that it has a row of each series' own served CRPS."""
+    assert run["tickers"] == names
+    section = text[text.index(heading) :]
+    section = section[: section.index("\n## ")]
+    for name in names:
+        assert f"| {name} | {run['metrics'][f'{name}/test/served/crps']:.6f} |" in section
+    return section
+
+
 @pytest.mark.slow
 def test_report_scores_the_extra_series_beside_the_bundled_ticker_and_names_their_source(tmp_path):
     doc = tmp_path / "docs" / "RESULTS.md"
@@ -75,21 +85,13 @@ def test_report_scores_the_extra_series_beside_the_bundled_ticker_and_names_thei
     mase = [tr["metrics"]["test/mase"] for tr in saved["trains"]]
     assert f"({min(mase):.4f} to {max(mase):.4f})" in targets  # the targets lines pool all four series
     # One network on the bundled tickers, each scored on its own, beside the one-per-ticker runs.
-    assert saved["pooled"]["tickers"] == ["GOOG", "IBM"]
-    pooled = text[text.index("## Several series in one network") :]
-    pooled = pooled[: pooled.index("\n## ")]
+    pooled = own_rows(text, "## Several series in one network", saved["pooled"], ["GOOG", "IBM"])
     assert "`python train.py 'data.tickers=[GOOG,IBM]'`" in pooled
-    for name in ("GOOG", "IBM"):
-        own = saved["pooled"]["metrics"][f"{name}/test/served/crps"]
-        assert f"| {name} | {own:.6f} |" in pooled
     # One network over the universe's stocks, each scored on its own against its own reference.
-    assert saved["universe"]["tickers"] == ["AMD", "KO"]
-    universe = text[text.index("## The universe: one network over the skfolio stocks") :]
-    universe = universe[: universe.index("\n## ")]
+    universe = own_rows(
+        text, "## The universe: one network over the skfolio stocks", saved["universe"], ["AMD", "KO"]
+    )
     assert "`python train.py experiment=universe 'data.tickers=[AMD,KO]'`" in universe
-    for name in ("AMD", "KO"):
-        own = saved["universe"]["metrics"][f"{name}/test/served/crps"]
-        assert f"| {name} | {own:.6f} |" in universe
     assert "- Served CRPS at most 1.000x the reference on every series" in universe
     for name in ("GOOG", "IBM", "SP500", "NASDAQ"):
         assert (doc.parent / "results" / f"{name}_return.png").stat().st_size > 0
