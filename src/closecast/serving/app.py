@@ -18,11 +18,11 @@ from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator import metrics as http_metrics
 
 from closecast.serving.dependencies import require_api_key
 from closecast.serving.docs_assets import add_offline_docs
 from closecast.serving.error_handlers import add_error_handlers
+from closecast.serving.metrics import HTTP
 from closecast.serving.middleware import BodyLimits, ResponseTime
 from closecast.serving.openapi import narrow
 from closecast.serving.page import page_router
@@ -39,7 +39,6 @@ from closecast.serving.settings import Settings
 
 log = logging.getLogger("closecast.serve")
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 TOO_LARGE = f"request body is over {MAX_BODY_BYTES} bytes; send at most {MAX_VALUES} values"
 BATCH_TOO_LARGE = (
     f"request body is over {MAX_BATCH_BODY_BYTES} bytes; send at most {MAX_BATCH_ITEMS} items of one "
@@ -107,10 +106,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         too_large=TOO_LARGE,
         per_path={"/predict/batch": (MAX_BATCH_BODY_BYTES, BATCH_TOO_LARGE)},
     )
-    # The two conventional HTTP metrics (requests by handler/method/grouped status, and latency); the
-    # library's default set adds size histograms nobody here reads, at a cost on every request.
+    # The two conventional HTTP metrics (`closecast.serving.metrics.HTTP`); the library's default set adds
+    # size histograms nobody here reads, at a cost on every request.
     instrumentator = Instrumentator(excluded_handlers=["/metrics"])
-    instrumentator.add(http_metrics.requests(), http_metrics.latency(buckets=LATENCY_BUCKETS))
+    instrumentator.add(*HTTP)
     instrumentator.instrument(app)
     app.add_middleware(ResponseTime)
     app.openapi = narrowed_openapi(app)  # type: ignore[method-assign]
