@@ -100,6 +100,7 @@ def benchmark(s: Settings) -> dict:
         if s.full_history:
             print(f"preset on the whole history ({FULL_HISTORY[0]}) ...", flush=True)
             full = in_child(preset_phases, [*s.preset, *FULL_HISTORY], str(tmp / "full_history"))
+            full["overrides"] = FULL_HISTORY
             print(f"whole history: {full['total']['seconds']:.0f} s, {full['epochs']} epochs", flush=True)
         loop = loops(s, tmp)
         print(f"memory run ({s.series} series x {s.days} days, {s.steps} steps) ...", flush=True)

@@ -30,7 +30,7 @@ def full_history_lines(full: dict | None) -> list[str]:
     if not full:
         return []
     return [
-        f"**The whole history** (`data.start=1990-05-01`: to 2022, {full['prices']:,} prices, "
+        f"**The whole history** (`{' '.join(full['overrides'])}`: to 2022, {full['prices']:,} prices, "
         f"{full['train_samples']:,} pooled training windows, {full['epochs']} epochs to early stopping), "
         "the same way:",
         "",

@@ -100,7 +100,7 @@ def section(trains: list[dict], pooled: dict) -> list[str]:
     return lines
 
 
-def _against_reference(runs: list[dict]) -> tuple[int, int, int, float]:
+def against_reference(runs: list[dict]) -> tuple[int, int, int, float]:
     """Series below their reference, significantly better, significantly worse, and the mean ratio."""
     ms = [r["metrics"] for r in runs]
     ratios = [m["test/served/vs_reference"] for m in ms]
@@ -120,7 +120,7 @@ def seed_lines(saved: list[dict]) -> list[str]:
         label = " ".join(run.get("overrides") or []) or "the defaults"
         parts = []
         for name, runs in (("one network per series", run["trains"]), ("pooled", per_series(run["pooled"]))):
-            below, better, worse, mean = _against_reference(runs)
+            below, better, worse, mean = against_reference(runs)
             parts.append(
                 f"{name}: below the reference on {below} of {len(runs)} (significantly better on {better}, "
                 f"worse on {worse}), mean ratio {mean:.4f}"

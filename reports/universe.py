@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 
 from reports.distribution_sections import targets, train_rows
-from reports.pooled import per_series, run_training
+from reports.pooled import against_reference, per_series, run_training
 
 SUFFIX = "/test/served/crps"
 
@@ -25,14 +25,13 @@ def universe_job(tickers: list[str] | None, extra: list[str], workdir: str) -> d
 def summary(rows: list[dict]) -> str:
     """One line: the served CRPS ratio to each stock's reference over the stocks, and the DM verdicts."""
     ratios = {r["ticker"]: r["metrics"]["test/served/vs_reference"] for r in rows}
-    ts = [r["metrics"]["test/served/dm_t"] for r in rows]
+    below, better, worse, mean = against_reference(rows)
     worst, best = max(ratios, key=ratios.get), min(ratios, key=ratios.get)
     return (
-        f"Served CRPS over each stock's reference: mean {statistics.fmean(ratios.values()):.4f}, median "
+        f"Served CRPS over each stock's reference: mean {mean:.4f}, median "
         f"{statistics.median(ratios.values()):.4f}, worst {worst} ({ratios[worst]:.4f}), best {best} "
-        f"({ratios[best]:.4f}); below 1 on {sum(r < 1 for r in ratios.values())} of {len(rows)}, "
-        f"significantly better (DM, 5%) on {sum(t < -1.96 for t in ts)}, significantly worse on "
-        f"{sum(t > 1.96 for t in ts)}."
+        f"({ratios[best]:.4f}); below 1 on {below} of {len(rows)}, significantly better (DM, 5%) on "
+        f"{better}, significantly worse on {worse}."
     )
 
 
@@ -58,5 +57,6 @@ def section(universe: dict) -> list[str]:
         "",
         *targets(rows),
         "",
-        f"Wall time: {universe['seconds']:.0f} s ({epochs:.0f} epochs), run beside the pooled run above.",
+        f"Wall time: {universe['seconds']:.0f} s ({epochs:.0f} epochs), in its own process beside the "
+        "report's other runs.",
     ]

@@ -109,6 +109,7 @@ def test_the_whole_history_table_gives_its_prices_and_time_beside_the_target():
         "phases": {"training epochs": {"seconds": 180.0, "cpu_seconds": 170.0}},
         "total": phase,
         "peak_rss_gb": 1.2,
+        "overrides": ["data.start=1990-05-01"],
     }
     text = "\n".join(full_history_lines(full))
     assert "(`data.start=1990-05-01`: to 2022, 166,321 prices, 115,000 pooled training windows" in text
