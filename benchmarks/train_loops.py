@@ -20,6 +20,7 @@ from benchmarks import document
 from closecast.data.batches import Batches
 from closecast.data.datamodule import EVAL_BATCH_SIZE, PriceDataModule
 from closecast.data.windows import WindowSet
+from closecast.distributions.likelihood import Likelihood, likelihood_of
 from closecast.training.trainer import build, build_callbacks, build_logger, build_module_and_trainer
 
 
@@ -87,15 +88,25 @@ def run_project(cfg: DictConfig, datamodule: PriceDataModule, device: torch.devi
     }
 
 
+def network(cfg: DictConfig, train: WindowSet) -> tuple[nn.Module, Likelihood]:
+    """The run's network and its likelihood (the training loss) as the project builds them from `cfg`: the
+    same on every side of a comparison."""
+    likelihood = likelihood_of(cfg.model.get("likelihood", "none"))
+    inputs, horizon = int(train.x.shape[-1]), int(train.y.shape[1])
+    return build(cfg.model, input_size=inputs, horizon=horizon, likelihood=likelihood), likelihood
+
+
 def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, seed: int) -> dict:
-    """The hand-written loop: Adam (from the config), MSE, clipping as configured, shuffled index batches,
-    and after each epoch the validation loss, as the project's run computes it for checkpointing."""
+    """The hand-written loop: the config's network and its likelihood's loss (`network`), Adam (from the
+    config), clipping as configured, shuffled index batches, and after each epoch the validation loss, as
+    the project's run computes it for checkpointing."""
     x, y = train.x, train.y
     device = x.device
     torch.manual_seed(seed)
-    net = build(cfg.model, input_size=1, horizon=y.shape[1]).to(device)
+    net, likelihood = network(cfg, train)
+    net = net.to(device)
     optimizer = build(cfg.optimizer)(params=net.parameters())
-    loss_fn = nn.MSELoss()
+    loss_fn = likelihood.loss
     clip = cfg.trainer.get("gradient_clip_val")
     batch_size, n = int(cfg.data.batch_size), int(x.shape[0])
     generator = torch.Generator().manual_seed(seed)
@@ -135,15 +146,12 @@ def run_plain(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, se
 
 
 class Barebones(pl.LightningModule):
-    """The plain loop's step inside Lightning: the same network, MSE, optimizer and validation loss."""
+    """The plain loop's step inside Lightning: the same network, loss, optimizer and validation loss."""
 
-    def __init__(self, cfg: DictConfig, horizon: int) -> None:
+    def __init__(self, cfg: DictConfig, train: WindowSet) -> None:
         super().__init__()
-        self.net, self.loss_fn, self.optimizer_cfg = (
-            build(cfg.model, input_size=1, horizon=horizon),
-            nn.MSELoss(),
-            cfg.optimizer,
-        )
+        self.net, likelihood = network(cfg, train)
+        self.loss_fn, self.optimizer_cfg = likelihood.loss, cfg.optimizer
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -162,7 +170,7 @@ def run_barebones(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int
     the plain loop's batches and clipping, a validation pass per epoch; the whole `fit` is timed."""
     device = train.x.device
     torch.manual_seed(seed)
-    module = Barebones(cfg, int(train.y.shape[1]))
+    module = Barebones(cfg, train)
     trainer = pl.Trainer(
         barebones=True,
         max_epochs=epochs,
@@ -250,6 +258,8 @@ def compare_loops(
             for p, q in zip(sides["project"], sides["plain"], strict=True)
         ],
         "train_samples": len(train_part),
+        # What every side trains: the config's likelihood head on the codec's input channels.
+        "model": f"{cfg.model.get('likelihood', 'none')} head on {', '.join(datamodule.codec.features)}",
         "rounds": sides,
     }
 

@@ -74,9 +74,6 @@ def compose_config(s: Settings, run_dir: Path, data_csv: Path | None) -> DictCon
         f"trainer.max_epochs={s.epochs}",
         f"trainer.accelerator={'gpu' if s.device == 'cuda' else 'cpu'}",
         "trainer.devices=1",
-        # The plain loop below is the point network's (MSE on the return input): both sides run the same.
-        "model.likelihood=none",
-        "data.features=[return]",
     ]
     if data_csv is not None:
         overrides += ["data.source=csv", f"data.path={data_csv}"]

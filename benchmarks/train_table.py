@@ -24,7 +24,8 @@ def markdown(result: dict) -> str:
         ("Command", f"`{command_line(s)}`", ""),
         (
             "Settings",
-            f"{data} ({result['train_samples']:,} training windows), hidden {s['hidden']}, "
+            f"{data} ({result['train_samples']:,} training windows), {result['model']}, "
+            f"hidden {s['hidden']}, "
             f"{s['layers']} layers, window {s['window']}, batch {s['batch_size']}, {s['epochs']} epochs, "
             f"{s['rounds']} rounds each side A/B; torch {result['torch']}, Lightning {result['lightning']}, "
             f"torch threads: {result['threads']}",
@@ -64,8 +65,9 @@ def markdown(result: dict) -> str:
         f"## Training speed ({'GPU' if cuda else 'CPU'})",
         "",
         "The project's Trainer (validation, checkpoints, TensorBoard and progress bar every epoch, as in a",
-        "normal run) against a plain PyTorch loop on the same tensors, network, optimizer, clipping, batch",
-        "size and epochs that also computes the validation loss after each epoch. Time runs from the first",
+        "normal run) against a plain PyTorch loop on the same tensors, network and loss (the default",
+        "model's likelihood head), optimizer, clipping, batch size and epochs that also computes the",
+        "validation loss after each epoch. Time runs from the first",
         "training step to the end of the last epoch. The project side is Lightning's own loop, one batch",
         "per optimizer step: what it pays beyond the plain loop is that loop's per-step hooks and",
         "bookkeeping, the progress bar, and each epoch's checkpoints and TensorBoard events.",

@@ -10,6 +10,9 @@ import pytest
 import torch
 
 from benchmarks.train import benchmark, parse_args, settings_from
+from benchmarks.train_loops import network
+from benchmarks.train_settings import compose_config
+from closecast.training.trainer import build
 from tests.helpers.entries import run_module
 
 
@@ -44,6 +47,7 @@ def test_tiny_run_writes_json_and_its_docs_table(tmp_path):
     project, plain = result["rounds"]["project"][0], result["rounds"]["plain"][0]
     epochs = result["settings"]["epochs"]
     assert project["samples"] == plain["samples"] == result["train_samples"] * epochs > 0
+    assert result["model"] == "student_t head on return, abs_return, ma_dev"  # the default model
     # The figures come last, one line each, the ratio at the end.
     assert proc.stdout.strip().splitlines()[-1].startswith(f"ratio: {result['ratio']:.3f}")
 
@@ -66,3 +70,16 @@ def test_bad_settings_name_the_option():
         settings_from(parse_args(["--tiny", "--rows", "20"]))
     with pytest.raises(SystemExit, match="--epochs must be at least 1, got 0"):
         settings_from(parse_args(["--tiny", "--epochs", "0"]))
+
+
+def test_every_side_trains_the_configs_network_and_loss(tmp_path):
+    cfg = compose_config(settings_from(parse_args(["--tiny"])), tmp_path / "run", None)
+    datamodule = build(cfg.data)
+    datamodule.setup("fit")
+    train = datamodule.parts["train"]
+    net, likelihood = network(cfg, train)
+    assert likelihood.name == cfg.model.likelihood == "student_t"
+    assert net.lstm.input_size == datamodule.codec.n_features == 3
+    out = net(train.x[:16])
+    assert out.shape == (16, 1, likelihood.n_params)  # a distribution head, scored by its NLL
+    assert torch.isfinite(likelihood.loss(out, train.y[:16]))

@@ -74,6 +74,8 @@ def test_tiny_run_writes_json_and_its_docs_section(tmp_path):
         loops["barebones_samples_per_s"] / loops["plain_samples_per_s"]
     )
     assert loops["series"] == 2 and loops["rounds"]["project"][0]["samples"] == loops["train_samples"] > 0
+    # Every side trains what the preset trains: the default Student-t head on the three close inputs.
+    assert loops["model"] == "student_t head on return, abs_return, ma_dev"
     assert memory["series"] == 3 and memory["steps"] == 5 and memory["peak_rss_gb"] > 0
     assert proc.stdout.strip().splitlines()[-1].startswith(f"memory_peak_rss_gb: {memory['peak_rss_gb']:.2f}")
 
