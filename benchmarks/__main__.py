@@ -15,6 +15,10 @@ COMMANDS = {
         "benchmarks.universe",
         "the 20-stock preset's phases, loops and memory on a universe",
     ),
+    "universe-gpu": (
+        "benchmarks.universe_gpu",
+        "500 synthetic series x 5,000 days, 10 epochs on one GPU; loops on the card",
+    ),
     "hpo": ("benchmarks.hpo", "the same Optuna sweep with and without the pruner"),
 }
 

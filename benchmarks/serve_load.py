@@ -155,6 +155,16 @@ def drive(url: str, body: bytes, requests: int, concurrency: int, workdir: Path,
     return result
 
 
+def overheads(cpu_ms: float, served_ms: float, inproc_ms: float) -> dict[str, float]:
+    """The server's CPU per request beyond the forecast (`cpu_ms` less the forecast's mean time inside the
+    loaded server, `served_ms`), over that forecast time and over the forecast timed alone (`inproc_ms`)."""
+    beyond = cpu_ms - served_ms
+    return {
+        "overhead_over_forecast": beyond / served_ms,
+        "overhead_over_inproc": (cpu_ms - inproc_ms) / inproc_ms,
+    }
+
+
 def served_inference_ms(url: str) -> float:
     """Mean time of one forecast inside the running closecast server, from its own /metrics."""
     import re

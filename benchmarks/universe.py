@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -33,49 +33,10 @@ import torch
 from benchmarks import document
 from benchmarks.train_loops import compare_loops, environment
 from benchmarks.universe_runs import compose, in_child, panel_memory, preset_phases
+from benchmarks.universe_settings import DEFAULTS, FULL_HISTORY, TINY, Settings
 from benchmarks.universe_table import MEMORY_TARGET_GB, TIME_TARGET_S, markdown
 from closecast.data.datamodule import PriceDataModule
 from closecast.training.trainer import build
-
-
-@dataclass
-class Settings:
-    """What one universe benchmark run measures."""
-
-    preset: list[str]  # overrides of the preset run (and of the loop and memory runs)
-    loop_epochs: int
-    rounds: int
-    series: int  # synthetic panel for the memory run
-    days: int
-    steps: int
-    full_history: bool  # the preset once more on the whole 1990–2022 history (`data.start=1990-05-01`)
-    seed: int = 0
-
-
-PRESET = ["experiment=universe", "plots=false", "threads=1"]
-DEFAULTS = dict(preset=PRESET, loop_epochs=3, rounds=5, series=500, days=5000, steps=300, full_history=True)
-# The dataset's whole history, about 165,000 prices over the 20 stocks against about 90,000 from 2005. From
-# May 1990: the cleaning step refuses RRC's 3-for-1 move of 1990-04-10 (an unadjusted split in the data).
-FULL_HISTORY = ["data.start=1990-05-01"]
-TINY = dict(
-    preset=[
-        *PRESET,
-        "data.tickers=[AAPL,AMD]",
-        "data.start=2018-01-01",
-        "data.window=10",
-        "data.batch_size=32",  # the preset's 256 leaves the tiny panel fewer batches than `steps`
-        "model.hidden=8",
-        "trainer.max_epochs=1",
-        "trainer.enable_progress_bar=false",
-        "baselines.refit_every=0",
-    ],
-    loop_epochs=1,
-    rounds=1,
-    series=3,
-    days=400,
-    steps=5,
-    full_history=False,
-)
 
 
 def loops(s: Settings, tmp: Path) -> dict:

@@ -135,38 +135,45 @@ def _from_start(clock: Clock, name: str) -> dict[str, float]:
     return {"seconds": wall, "cpu_seconds": cpu}
 
 
-def panel_memory(series: int, days: int, steps: int, seed: int, overrides: list[str], run_dir: str) -> dict:
-    """Train on a synthetic panel of `series` x `days` (`synthetic_universe`) through the run's fit
-    (`closecast.training.run.fit_run`: load, clean, split, encode, `steps` training steps of one epoch and
-    its validation pass); the child's peak resident memory and what it trained on."""
+def panel_overrides(panel: str | Path) -> list[str]:
+    """The overrides that read every series of the panel file `panel` over its whole calendar."""
+    return ["data.source=panel", "data.tickers=null", f"data.path={panel}", "data.start=null"]
+
+
+def panel_fit(series: int, days: int, seed: int, overrides: list[str], run_dir: str) -> dict:
+    """Write a synthetic panel of `series` x `days` (`synthetic_universe`) and train on it through the
+    run's fit with `overrides` (`closecast.training.run.fit_run`: load, clean, split, encode, the epochs and
+    their validation passes): what it trained on, the seconds of each part from before the panel was
+    written, and the process's peak resident memory."""
     run_dir = Path(run_dir)
-    t0 = time.perf_counter()
+    clock = Clock()
     panel = write_universe(run_dir / "universe.parquet", series, days, seed)
-    written = time.perf_counter() - t0
+    clock.mark("written")
     rss_before = peak_rss_gb()
-    cfg = compose(
-        [
-            *overrides,
-            "data.source=panel",
-            "data.tickers=null",  # every series of the panel
-            f"data.path={panel}",
-            "data.start=null",
-            "trainer.max_epochs=1",
-            f"+trainer.limit_train_batches={steps}",
-        ],
-        run_dir,
-    )
-    t1 = time.perf_counter()
-    _, datamodule, fitted = fit_run(cfg, None)
+    cfg = compose([*overrides, *panel_overrides(panel)], run_dir)
+    phases = PhaseClock(clock)
+    _, datamodule, fitted = fit_run(cfg, [phases])
+    clock.mark("end")
     return {
+        "panel": str(panel),
         "series": len(datamodule.members),
         "prices": int(sum(len(m.series) for m in datamodule.members.values())),
         "train_samples": len(datamodule.parts["train"]),
         "val_samples": len(datamodule.parts["val"]),
         "steps": int(fitted.trainer.global_step),
+        "epochs": phases.epochs,
         "batch_size": int(cfg.data.batch_size),
-        "write_seconds": written,
-        "fit_run_seconds": time.perf_counter() - t1,
+        "write_seconds": clock.marks["written"][0],
+        "setup_seconds": clock.between("written", "train_start")["seconds"],
+        "training_seconds": clock.between("train_start", "train_end")["seconds"],
+        "fit_run_seconds": clock.between("written", "end")["seconds"],
+        "total_seconds": clock.marks["end"][0],
         "peak_rss_gb_before_training": rss_before,
         "peak_rss_gb": peak_rss_gb(),
     }
+
+
+def panel_memory(series: int, days: int, steps: int, seed: int, overrides: list[str], run_dir: str) -> dict:
+    """`panel_fit` for `steps` training steps of one epoch and its validation pass: the memory run."""
+    steps_only = ["trainer.max_epochs=1", f"+trainer.limit_train_batches={steps}"]
+    return panel_fit(series, days, seed, [*overrides, *steps_only], run_dir)

@@ -4,6 +4,7 @@ the preset's phases, the loop comparison and the memory run, each figure beside 
 from __future__ import annotations
 
 from benchmarks.train_table import TARGET_RATIO
+from benchmarks.universe_settings import DEFAULTS, Settings
 
 TIME_TARGET_S = 300  # the 20-stock preset, default settings, on 2 cores
 MEMORY_TARGET_GB = 4.0  # peak RSS of training on 500 series x 5,000 days
@@ -16,9 +17,9 @@ def _seconds(phase: dict[str, float]) -> str:
 def command_line(s: dict) -> str:
     """The command that repeats a run with these settings."""
     parts = ["python -m benchmarks universe"]
-    defaults = {"rounds": 3, "loop_epochs": 1, "series": 500, "days": 5000, "steps": 300, "seed": 0}
-    for key, default in defaults.items():
-        if s[key] != default:
+    defaults = {**DEFAULTS, "seed": Settings.seed}
+    for key in ("rounds", "loop_epochs", "series", "days", "steps", "seed"):
+        if s[key] != defaults[key]:
             parts.append(f"--{key.replace('_', '-')} {s[key]}")
     if not s.get("full_history", True):
         parts.append("--no-full-history")

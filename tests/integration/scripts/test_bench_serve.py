@@ -11,6 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from benchmarks.serve import main
+from benchmarks.serve_load import overheads
 from tests.helpers.configs import ROOT
 
 pytestmark = pytest.mark.slow
@@ -36,6 +37,11 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path, capsys, generator: str) ->
         # CPU time counts in clock ticks: a tiny run may not last one.
         assert server["rss_peak_mib"] > 0 and server["cpu_ms_per_request"] >= 0
     assert result["served_inference_ms"] > 0
+    assert result["overhead_over_forecast"] == pytest.approx(
+        overheads(result["servers"]["closecast"]["cpu_ms_per_request"], result["served_inference_ms"], 1.0)[
+            "overhead_over_forecast"
+        ]
+    )
     python_client = generator == "python-client" or not shutil.which("wrk")
     tools = {s["tool"] for s in result["servers"].values()}
     assert tools == ({"python-asyncio"} if python_client else {"wrk (1 thread)"})
@@ -44,3 +50,10 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path, capsys, generator: str) ->
     assert (result["model"]["hidden"], result["model"]["layers"]) == (default.hidden, default.layers)
     # The last lines are the figures, one per line.
     assert stdout.strip().splitlines()[-1].startswith("ratio_vs_capstone ")
+
+
+def test_the_overhead_is_the_cpu_beyond_the_forecast_over_the_forecast():
+    # 0.643 ms of server CPU a request, 0.337 ms of it the forecast inside the server, 0.18 ms alone.
+    figures = overheads(0.643, 0.337, 0.18)
+    assert figures["overhead_over_forecast"] == pytest.approx(0.306 / 0.337)
+    assert figures["overhead_over_inproc"] == pytest.approx(0.463 / 0.18)
