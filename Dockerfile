@@ -11,9 +11,10 @@ ENV PATH=/opt/venv/bin:$PATH
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+# The versions `make install` and the tests use (constraints.txt): a new release changes no image by itself.
+COPY pyproject.toml README.md LICENSE constraints.txt ./
 COPY src ./src
-RUN pip install .
+RUN pip install . -c constraints.txt
 
 
 FROM python:3.11.11-slim-bookworm

@@ -11,7 +11,7 @@ CHECKPOINTS_DIR ?= checkpoints
 LOGDIR          ?= outputs
 export HOST PORT WORKERS CHECKPOINTS_DIR
 
-.PHONY: install train eval test test-fast lint tensorboard serve backtest results bench clean clean-all
+.PHONY: install lock train eval test test-fast lint tensorboard serve backtest results bench clean clean-all
 
 install: $(STAMP)
 
@@ -26,12 +26,25 @@ ifneq ($(TORCH),)
 $(error TORCH=$(TORCH) is not cpu or cuda; leave it unset for pip's configured index)
 endif
 endif
-$(STAMP): pyproject.toml
+# Every other package at the version the suite last passed with (constraints.txt; `make lock` rewrites it
+# from .venv), so a new release reaches an install only through a change to that file. Python 3.10 lacks
+# wheels for several of those versions and resolves pyproject's ranges instead; LOCK= does that anywhere.
+LOCK ?= constraints.txt
+LOCKED = $$($(BIN)/python -c 'import sys; print("-c $(LOCK)" if "$(LOCK)" and sys.version_info >= (3, 11) else "")')
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0 $(TORCH_INDEX_$(TORCH))
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(LOCKED)
 	touch $(STAMP)
+
+# Rewrite constraints.txt from .venv (after `make install LOCK=` and a passing `make test`): every installed
+# package but closecast itself and torch with its CUDA libraries, which TORCH's index chooses.
+lock:
+	test -x $(BIN)/python || { echo "no $(VENV) to lock: make install LOCK= first"; exit 1; }
+	{ echo "# make lock: the versions make install uses beside pyproject.toml's ranges (Python >= 3.11)"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(torch|triton|nvidia-[a-z0-9-]+)=='; \
+	} > constraints.txt
 
 # Trains the default model and publishes it (checkpoints/best.pt), what `make serve` then serves.
 train: $(STAMP)
