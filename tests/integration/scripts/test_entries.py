@@ -34,10 +34,15 @@ def test_the_dispatcher_runs_the_chosen_benchmark_with_the_rest_of_the_arguments
 
 def test_an_unknown_or_missing_benchmark_is_refused_naming_the_choices(capsys):
     assert benchmarks_main(["tarin"]) == 2
-    refusal = "unknown benchmark 'tarin'; choose one of train, serve, serve-parts, universe, hpo"
+    refusal = (
+        "unknown benchmark 'tarin'; choose one of train, serve, serve-parts, universe, universe-gpu, hpo"
+    )
     assert refusal in capsys.readouterr().err
     assert benchmarks_main([]) == 2
-    assert "usage: python -m benchmarks {train,serve,serve-parts,universe,hpo}" in capsys.readouterr().err
+    assert (
+        "usage: python -m benchmarks {train,serve,serve-parts,universe,universe-gpu,hpo}"
+        in capsys.readouterr().err
+    )
     assert benchmarks_main(["--help"]) == 0
     listed = capsys.readouterr().out
     assert all(f"  {name} " in listed for name in COMMANDS)
