@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import document
+from benchmarks.options import add_output_options, overridden
 from benchmarks.train_loops import compare_loops, environment
 from benchmarks.universe_runs import compose, in_child, panel_memory, preset_phases
 from benchmarks.universe_settings import DEFAULTS, FULL_HISTORY, TINY, Settings
@@ -90,21 +91,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-full-history", action="store_true", help="skip the preset's second run on the whole history"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", type=Path, help="write the result as JSON here")
-    p.add_argument("--update-docs", action="store_true", help="rewrite this benchmark's section in the docs")
-    p.add_argument("--docs", type=Path, default=document.DOC, help="the benchmarks document to update")
+    add_output_options(p)
     return p.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The defaults (or the tiny settings), overridden by any option given."""
-    base = dict(TINY if args.tiny else DEFAULTS)
-    for key in ("rounds", "loop_epochs", "series", "days", "steps"):
-        value = getattr(args, key)
-        if value is not None:
-            if value < 1:
-                raise SystemExit(f"--{key.replace('_', '-')} must be at least 1, got {value}")
-            base[key] = value
+    base = overridden(
+        TINY if args.tiny else DEFAULTS, args, ("rounds", "loop_epochs", "series", "days", "steps")
+    )
     if args.no_full_history:
         base["full_history"] = False
     return Settings(seed=args.seed, **base)

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import document
+from benchmarks.options import add_output_options, overridden
 from benchmarks.train_loops import compare_loops, environment
 from benchmarks.train_table import TARGET_RATIO
 from benchmarks.universe_runs import compose, in_child, panel_fit, panel_overrides
@@ -144,24 +145,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks universe-gpu", description=__doc__.split("\n")[0])
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     p.add_argument("--tiny", action="store_true", help="a seconds-long run on tiny settings (for tests)")
-    for name in ("series", "days", "epochs", "loop-epochs", "rounds"):
-        p.add_argument(f"--{name}", type=int)
+    p.add_argument("--series", type=int, help="series of the synthetic panel")
+    p.add_argument("--days", type=int, help="business days of the panel's calendar")
+    p.add_argument("--epochs", type=int, help="epochs of the timed fit")
+    p.add_argument("--loop-epochs", type=int, help="epochs of each timed loop round")
+    p.add_argument("--rounds", type=int, help="timed loop rounds per side")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", type=Path, help="write the result as JSON here")
-    p.add_argument("--update-docs", action="store_true", help="rewrite this benchmark's section in the docs")
-    p.add_argument("--docs", type=Path, default=document.DOC, help="the benchmarks document to update")
+    add_output_options(p)
     return p.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The defaults (or the tiny settings), overridden by any option given."""
-    base = dict(TINY if args.tiny else DEFAULTS)
-    for key in ("series", "days", "epochs", "loop_epochs", "rounds"):
-        value = getattr(args, key)
-        if value is not None:
-            if value < 1:
-                raise SystemExit(f"--{key.replace('_', '-')} must be at least 1, got {value}")
-            base[key] = value
+    base = overridden(
+        TINY if args.tiny else DEFAULTS, args, ("series", "days", "epochs", "loop_epochs", "rounds")
+    )
     return Settings(device=args.device, seed=args.seed, **base)
 
 
