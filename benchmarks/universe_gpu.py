@@ -3,6 +3,7 @@ and the project's loop against a plain PyTorch loop on the same pooled windows o
 
     python -m benchmarks universe-gpu                 # a CUDA device; one call of a few minutes
     python -m benchmarks universe-gpu --update-docs   # also rewrite its section of docs/BENCHMARKS.md
+    python -m benchmarks universe-gpu --override data.batch_size=1024  # any preset key, as train.py takes it
     python -m benchmarks universe-gpu --tiny --device cpu --json x.json  # seconds-long check (the test)
 
 Run from the repository root. Two measurements, each a normal run of the project:
@@ -150,6 +151,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, help="epochs of the timed fit")
     p.add_argument("--loop-epochs", type=int, help="epochs of each timed loop round")
     p.add_argument("--rounds", type=int, help="timed loop rounds per side")
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Hydra override of the preset for every run, e.g. data.batch_size=1024 (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_output_options(p)
     return p.parse_args(argv)
@@ -160,6 +168,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     base = overridden(
         TINY if args.tiny else DEFAULTS, args, ("series", "days", "epochs", "loop_epochs", "rounds")
     )
+    base["overrides"] = [*base.get("overrides", []), *args.override]
     return Settings(device=args.device, seed=args.seed, **base)
 
 

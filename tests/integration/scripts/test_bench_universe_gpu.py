@@ -56,3 +56,13 @@ def test_cuda_without_a_gpu_says_so():
 def test_bad_settings_name_the_option():
     with pytest.raises(SystemExit, match="--epochs must be at least 1, got 0"):
         settings_from(parse_args(["--epochs", "0"]))
+
+
+def test_overrides_reach_every_run_after_the_preset(tmp_path):
+    settings = settings_from(
+        parse_args(["--override", "data.batch_size=1024", "--override", "model.hidden=32"])
+    )
+    cfg = compose(overrides_of(settings), tmp_path)
+    assert (cfg.data.batch_size, cfg.model.hidden) == (1024, 32)
+    tiny = settings_from(parse_args(["--tiny", "--override", "data.window=12"]))
+    assert tiny.overrides[-1] == "data.window=12" and "model.hidden=8" in tiny.overrides
