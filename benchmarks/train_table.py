@@ -46,7 +46,7 @@ def markdown(result: dict) -> str:
     if cuda:
         rows.append(
             (
-                "Published H200 figures (same model settings)",
+                "Published H200 figures (same network size, window and batch)",
                 f"plain loop, resident tensors {GPU_REFERENCE_SAMPLES_PER_S:,}; plain loop through a "
                 f"DataLoader {GPU_REFERENCE_DATALOADER:,}; Lightning with a DataLoader "
                 f"{GPU_REFERENCE_LIGHTNING:,}",
