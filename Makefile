@@ -30,7 +30,8 @@ endif
 # from .venv), so a new release reaches an install only through a change to that file. Python 3.10 lacks
 # wheels for several of those versions and resolves pyproject's ranges instead; LOCK= does that anywhere.
 LOCK ?= constraints.txt
-LOCKED = $$($(BIN)/python -c 'import sys; print("-c $(LOCK)" if "$(LOCK)" and sys.version_info >= (3, 11) else "")')
+LOCKED = $$($(BIN)/python -c 'import sys; new = sys.version_info >= (3, 11); print("-c $(LOCK)" if "$(LOCK)" and new else ""); \
+	"$(LOCK)" and not new and sys.stderr.write("Python %d.%d: not $(LOCK), whose versions need 3.11+; resolving pyproject.toml ranges\n" % sys.version_info[:2])')
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
