@@ -184,7 +184,7 @@ def main(argv: list[str]) -> int:
     fit, loop = result["fit"], result["loops"]
     card = result["machine"].get("gpu", "no GPU")
     print(f"device: {args.device} ({card})")
-    print(f"fit_seconds: {fit['total_seconds']:.1f} (target <= {TIME_TARGET_S}; {fit['epochs']} epochs)")
+    print(f"fit_seconds: {fit['total_seconds']:.1f} (target <= {TIME_TARGET_S}; {fit['epochs']} epoch(s))")
     print(
         f"loop_ratio: {loop['ratio']:.3f} (target >= {TARGET_RATIO}; barebones {loop['barebones_ratio']:.3f})"
     )
