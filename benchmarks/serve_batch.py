@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,7 +25,19 @@ import numpy as np
 from benchmarks.timing import call_times, percentile_ms
 
 ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ROOT / "checkpoints" / "best.pt"  # what `make train` publishes and `make serve` serves
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
+
+
+def place_artifact(target: Path, source: Path | None) -> str:
+    """Copy `source` (an artifact file) to `target`, or where it is None or missing save one of the default
+    shape there; what was served, in words."""
+    if source is not None and source.is_file():
+        shutil.copyfile(source, target)
+        path = source.resolve()
+        return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    default_artifact(target)
+    return "an artifact of the default shape (no checkpoints/best.pt: `make train` publishes one)"
 
 
 def default_artifact(path: Path, n_series: int = 1, seed: int = 0) -> Path:

@@ -11,6 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from benchmarks.serve import main
+from benchmarks.serve_batch import place_artifact
 from benchmarks.serve_load import overheads
 from tests.helpers.configs import ROOT
 
@@ -37,6 +38,7 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path, capsys, generator: str) ->
         # CPU time counts in clock ticks: a tiny run may not last one.
         assert server["rss_peak_mib"] > 0 and server["cpu_ms_per_request"] >= 0
     assert result["served_inference_ms"] > 0
+    assert result["served_artifact"].startswith("an artifact of the default shape")  # --tiny: never a file
     assert result["overhead_over_forecast"] == pytest.approx(
         overheads(result["servers"]["closecast"]["cpu_ms_per_request"], result["served_inference_ms"], 1.0)[
             "overhead_over_forecast"
@@ -57,3 +59,14 @@ def test_the_overhead_is_the_cpu_beyond_the_forecast_over_the_forecast():
     figures = overheads(0.643, 0.337, 0.18)
     assert figures["overhead_over_forecast"] == pytest.approx(0.306 / 0.337)
     assert figures["overhead_over_inproc"] == pytest.approx(0.463 / 0.18)
+
+
+def test_the_served_artifact_is_the_published_file_when_there_is_one(tmp_path):
+    published = tmp_path / "best.pt"
+    published.write_bytes(b"weights")
+    served = place_artifact(tmp_path / "copy.pt", published)
+    assert (tmp_path / "copy.pt").read_bytes() == b"weights" and served == str(published.resolve())
+    served = place_artifact(tmp_path / "built.pt", tmp_path / "missing.pt")
+    assert (
+        served.startswith("an artifact of the default shape") and (tmp_path / "built.pt").stat().st_size > 0
+    )
