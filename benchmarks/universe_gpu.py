@@ -34,6 +34,7 @@ from benchmarks.train_loops import compare_loops, environment
 from benchmarks.train_table import TARGET_RATIO
 from benchmarks.universe_runs import compose, in_child, panel_fit, panel_overrides
 from benchmarks.universe_settings import PRESET
+from benchmarks.universe_table import loop_rows
 from closecast.data.datamodule import PriceDataModule
 from closecast.training.trainer import build
 
@@ -132,11 +133,7 @@ def markdown(result: dict) -> str:
         *(f"| {a} | {b} | |" for a, b in rows),
         f"| **Whole fit, data preparation included** | **{fit['total_seconds']:.1f} s** "
         f"| ≤ {TIME_TARGET_S} s |",
-        f"| Plain PyTorch loop, samples/s (median) | {loop['plain_samples_per_s']:,.0f} | |",
-        f"| Project training loop, samples/s (median) | {loop['project_samples_per_s']:,.0f} | |",
-        f"| **Ratio project / plain** | **{loop['ratio']:.3f}** | ≥ {TARGET_RATIO} |",
-        f"| Ratio barebones Lightning / plain | {loop['barebones_ratio']:.3f} | |",
-        f"| Ratio per round | {', '.join(f'{r:.3f}' for r in loop['paired_ratios'])} | |",
+        *loop_rows(loop),
     ]
     return "\n".join(lines)
 

@@ -45,6 +45,20 @@ def full_history_lines(full: dict | None) -> list[str]:
     ]
 
 
+def loop_rows(loop: dict) -> list[str]:
+    """Table rows of a loop comparison (`benchmarks.train_loops.compare_loops`): each side's samples/s,
+    the ratio beside its target, and the rounds."""
+    return [
+        f"| Plain PyTorch loop, samples/s (median) | {loop['plain_samples_per_s']:,.0f} | |",
+        f"| Project training loop, samples/s (median) | {loop['project_samples_per_s']:,.0f} | |",
+        f"| **Ratio project / plain** | **{loop['ratio']:.3f}** | ≥ {TARGET_RATIO} |",
+        f"| Lightning with every feature off (`barebones=True`), samples/s (median) "
+        f"| {loop['barebones_samples_per_s']:,.0f} | |",
+        f"| Ratio barebones Lightning / plain: the framework's own share | {loop['barebones_ratio']:.3f} | |",
+        f"| Ratio per round | {', '.join(f'{r:.3f}' for r in loop['paired_ratios'])} | |",
+    ]
+
+
 def markdown(result: dict) -> str:
     """The docs section: machine, command, the preset's phases, loops and memory beside their targets."""
     s, m = result["settings"], result["machine"]
@@ -77,13 +91,7 @@ def markdown(result: dict) -> str:
         "",
         "| Figure | Value | Target |",
         "|---|---|---|",
-        f"| Plain PyTorch loop, samples/s (median) | {loop['plain_samples_per_s']:,.0f} | |",
-        f"| Project training loop, samples/s (median) | {loop['project_samples_per_s']:,.0f} | |",
-        f"| **Ratio project / plain** | **{loop['ratio']:.3f}** | ≥ {TARGET_RATIO} |",
-        f"| Lightning with every feature off (`barebones=True`), samples/s (median) "
-        f"| {loop['barebones_samples_per_s']:,.0f} | |",
-        f"| Ratio barebones Lightning / plain: the framework's own share | {loop['barebones_ratio']:.3f} | |",
-        f"| Ratio per round | {', '.join(f'{r:.3f}' for r in loop['paired_ratios'])} | |",
+        *loop_rows(loop),
         f"| Ratio without the validation passes | {loop['train_only_ratio']:.3f} | |",
         f"| Ratio of samples per CPU-second | {loop['cpu_time_ratio']:.3f} | |",
         "",
