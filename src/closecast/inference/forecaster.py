@@ -53,6 +53,20 @@ class Item:
     low: Any = None
 
 
+@dataclass(frozen=True)
+class Options:
+    """What a request asks of its windows, checked: the horizon, an optional central interval and
+    optional quantile levels (in (0, 1), ascending); `spread`: the answer needs the distribution."""
+
+    horizon: int
+    interval: float | None = None
+    levels: tuple[float, ...] = ()
+
+    @property
+    def spread(self) -> bool:
+        return bool(self.levels) or self.interval is not None
+
+
 @dataclass
 class Prepared:
     """A checked item: its last window, that window's High and Low (range inputs) and its series."""
@@ -187,12 +201,14 @@ class Forecaster:
         """
         return self.outputs(windows, models, distribution=False, high_low=high_low)[0]
 
-    def forward(
-        self, items: list[Item], spread: bool, label: str | None = "items"
-    ) -> tuple[list[Prepared], np.ndarray, LogReturnForecast | None]:
-        """Every item checked (`prepare`) and every window through the network in one call: the prepared
-        items, the predicted prices `(n, horizon)` and, with `spread`, the network's distribution rows;
-        `InputError` for a bad item starts with `<label>[i]: ` (with a `label`)."""
+    def options(self, horizon: int | None = None, interval: Any = None, quantiles: Any = None) -> Options:
+        """A request's horizon (default 1), interval and quantiles, checked in that order (`InputError`)."""
+        h, checked = check_horizon(horizon, self.horizon), check_interval(interval)
+        return Options(h, checked, tuple(check_quantiles(quantiles) or ()))
+
+    def prepare_items(self, items: list[Item], spread: bool, label: str | None = "items") -> list[Prepared]:
+        """Every item checked (`prepare`); `InputError` for a bad item starts with `<label>[i]: ` (with a
+        `label`)."""
         prepared = []
         for i, item in enumerate(items):
             try:
@@ -201,13 +217,42 @@ class Forecaster:
                 if label is None:
                     raise
                 raise InputError(f"{label}[{i}]: {exc}") from None
+        return prepared
+
+    def run(self, prepared: list[Prepared], spread: bool) -> tuple[np.ndarray, LogReturnForecast | None]:
+        """Every prepared window through the network in one call: the predicted prices `(n, horizon)` and,
+        with `spread`, the network's distribution rows."""
         windows = np.stack([p.window for p in prepared])
         high_low = None
         if self.needs_high_low:
             high_low = tuple(np.stack([p.high_low[k] for p in prepared]) for k in (0, 1))
-        models = [p.model for p in prepared]
-        point, dist = self.outputs(windows, models, distribution=spread, high_low=high_low)
-        return prepared, point, dist
+        return self.outputs(windows, [p.model for p in prepared], distribution=spread, high_low=high_low)
+
+    def forward(
+        self, items: list[Item], spread: bool, label: str | None = "items"
+    ) -> tuple[list[Prepared], np.ndarray, LogReturnForecast | None]:
+        """Every item checked (`prepare_items`) and every window through the network in one call (`run`):
+        the prepared items, the predicted prices `(n, horizon)` and, with `spread`, the distribution rows."""
+        prepared = self.prepare_items(items, spread, label)
+        return (prepared, *self.run(prepared, spread))
+
+    def answer_prepared(self, prepared: list[Prepared], options: Options) -> list[dict[str, Any]]:
+        """The answers for checked items, every window through the network in one call: each item's next
+        `options.horizon` prices, with its interval and quantiles when asked."""
+        o = options
+        point, dist = self.run(prepared, o.spread)
+        models, windows = [p.model for p in prepared], np.stack([p.window for p in prepared])
+        levels = list(o.levels) or None
+        spreads: list[np.ndarray | None] = [None] * len(prepared)
+        if dist is not None:  # every item's quantiles and interval ends, in one computation
+            moves = served_log_quantiles(
+                models, [p.values for p in prepared], dist, spread_levels(o.interval, levels)
+            )
+            spreads = list(windows[:, -1, None, None] * np.exp(moves))
+        return [
+            answer(p.model, point[i], p.window, o.horizon, o.interval, levels, spreads[i], len(p.values))
+            for i, p in enumerate(prepared)
+        ]
 
     def predict_items(
         self,
@@ -220,22 +265,9 @@ class Forecaster:
         """Forecast each item's next `horizon` prices, with an optional central interval and optional
         quantiles (levels in (0, 1)), every window through the network in one call; `InputError` for a
         bad item starts with `items[i]: ` (with `label`)."""
-        h = check_horizon(horizon, self.horizon)
-        check_interval(interval)
-        levels = check_quantiles(quantiles)
-        spread = bool(levels) or interval is not None
-        prepared, point, dist = self.forward(items, spread, "items" if label else None)
-        models, windows = [p.model for p in prepared], np.stack([p.window for p in prepared])
-        spreads: list[np.ndarray | None] = [None] * len(prepared)
-        if dist is not None:  # every item's quantiles and interval ends, in one computation
-            moves = served_log_quantiles(
-                models, [p.values for p in prepared], dist, spread_levels(interval, levels)
-            )
-            spreads = list(windows[:, -1, None, None] * np.exp(moves))
-        return [
-            answer(p.model, point[i], p.window, h, interval, levels, spreads[i], len(p.values))
-            for i, p in enumerate(prepared)
-        ]
+        options = self.options(horizon, interval, quantiles)
+        prepared = self.prepare_items(items, options.spread, "items" if label else None)
+        return self.answer_prepared(prepared, options)
 
     def predict(
         self,

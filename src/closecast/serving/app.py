@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from closecast.serving.coalescing import Coalescer
 from closecast.serving.dependencies import require_api_key
 from closecast.serving.docs_assets import add_offline_docs
 from closecast.serving.error_handlers import add_error_handlers
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.registry, app.state.settings = Registry(settings.checkpoints_dir), settings
+    app.state.coalescer = Coalescer(settings.coalesce, max_items=MAX_BATCH_ITEMS)
     app.add_middleware(
         BodyLimits,
         max_bytes=MAX_BODY_BYTES,

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from closecast.errors import InputError
 from closecast.inference.forecaster import Forecaster, Item, parse_device
-from closecast.serving.metrics import INFERENCE
+from closecast.serving.metrics import COALESCED, INFERENCE
 
 METRIC_KEYS = ("mae", "rmse", "mape", "mase")
 DATA_KEYS = ("start", "end", "train_end", "val_end")
@@ -88,6 +88,7 @@ class Entry:
     def __post_init__(self) -> None:
         # This checkpoint's series of the inference-time histogram, looked up once rather than per request.
         self.inference_seconds = INFERENCE.labels(self.name)
+        self.coalesced = COALESCED.labels(self.name)
         forecaster = self.forecasters["cpu"] = Forecaster(self.artifact, "cpu")
         # One forecast now: the first client does not wait for the kernels' one-time setup, and a file
         # that cannot answer is refused here rather than served.

@@ -11,9 +11,18 @@ from prometheus_fastapi_instrumentator import metrics as http_metrics
 
 INFERENCE = Histogram(
     "closecast_inference_seconds",
-    "Time of one forecast (encoding, network, decoding), by checkpoint",
+    "Time of one network call (encoding, network, decoding, answers) answering one /predict/batch body "
+    "or one or more coalesced /predict requests, by checkpoint",
     ["checkpoint"],
     buckets=(0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
+)
+# How many /predict requests each network call answered (`closecast.serving.coalescing`): a mean above 1
+# means concurrent requests shared calls.
+COALESCED = Histogram(
+    "closecast_coalesced_requests",
+    "/predict requests answered by one network call, by checkpoint",
+    ["checkpoint"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500),
 )
 # Per worker: with several workers each reports its own count (label `pid`).
 MODELS = Gauge("closecast_models_loaded", "Artifacts loaded by this worker", multiprocess_mode="all")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from typing import Any
@@ -31,29 +32,24 @@ async def reload_models(app: FastAPI) -> dict[str, Any]:
     """Reload `app`'s registry (in a thread: it reads files) and what depends on it; the reload report."""
     registry = app.state.registry
     report = await run_in_threadpool(registry.reload)
+    freeze_heap()
     MODELS.set(len(registry.entries))
     app.openapi_schema = None  # the schema states the loaded checkpoints' limits
     return report
 
 
 @predict_router.post("/predict", response_model=PredictResponse, responses=ERRORS)
-async def predict(target: Target) -> dict[str, Any]:
+async def predict(target: Target, request: Request) -> dict[str, Any]:
     """Forecast the next close(s) after `values` with a loaded checkpoint."""
     body, entry, forecaster = target.body, target.entry, target.forecaster
-    # On the event loop: one window takes a fraction of a millisecond, less than a hand-off to a
-    # thread; more workers (WORKERS) are how the server uses more cores.
-    start = time.perf_counter()
-    result = forecaster.predict(
-        body.values,
-        body.horizon,
-        body.interval,
-        body.quantiles,
-        high=body.high,
-        low=body.low,
-        series=body.series,
-        normalize=body.normalize,
-    )
-    entry.inference_seconds.observe(time.perf_counter() - start)
+    options = forecaster.options(body.horizon, body.interval, body.quantiles)
+    item = Item(body.values, body.series, body.normalize, body.high, body.low)
+    (prepared,) = forecaster.prepare_items([item], options.spread, label=None)  # a bad window: 422, alone
+    # On the event loop, with the windows of the requests in hand (`closecast.serving.coalescing`): one
+    # window takes a fraction of a millisecond, less than a hand-off to a thread; more workers (WORKERS)
+    # are how the server uses more cores.
+    coalescer = request.app.state.coalescer
+    result = await coalescer.answer(forecaster, prepared, options, entry.inference_seconds, entry.coalesced)
     if not finite(result):
         raise InputError("values are out of range: the forecast is not a finite number")
     horizon = len(result["predictions"])
@@ -74,6 +70,16 @@ async def predict_batch(target: Batch) -> dict[str, Any]:
             raise InputError(f"items[{i}]: values are out of range: the forecast is not a finite number")
     horizon = len(results[0]["predictions"])
     return {**entry.context, "device": str(forecaster.device), "horizon": horizon, "items": results}
+
+
+def freeze_heap() -> None:
+    """Collect what a reload let go, then leave every object alive now (the app, its libraries, the loaded
+    artifacts) out of later garbage collections (`gc.freeze`). A full collection walks every object of
+    the process with the event loop stopped, long enough to show in the slowest answers of a busy server;
+    after this one walks only what requests have made since."""
+    gc.unfreeze()  # the artifacts a reload dropped become collectable again
+    gc.collect()
+    gc.freeze()
 
 
 def finite(result: dict[str, Any]) -> bool:

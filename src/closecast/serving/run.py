@@ -19,6 +19,8 @@ Settings come from the environment, or from the options below (an option wins ov
   CHECKPOINTS_DIR  directory of published artifacts (default checkpoints)
   RELOAD_INTERVAL  seconds between looks for new or changed artifacts; 0 turns it off (default 10)
   BODY_TIMEOUT     seconds a request body may stall before a 408 (default 10)
+  COALESCE         concurrent /predict requests to one checkpoint share a network call (default
+                   true; false: one call per request)
   API_KEY          when set, /predict, /models and /models/reload need `Authorization: Bearer <key>`
                    (printable ASCII, no spaces around it; checked before a request's body)
 

@@ -29,7 +29,7 @@ API_KEY_WAY_OUT = "set a key of printable ASCII characters with no spaces around
 
 
 class Settings(BaseSettings):
-    """HOST, PORT, WORKERS, CHECKPOINTS_DIR, RELOAD_INTERVAL, BODY_TIMEOUT and API_KEY."""
+    """HOST, PORT, WORKERS, CHECKPOINTS_DIR, RELOAD_INTERVAL, BODY_TIMEOUT, COALESCE and API_KEY."""
 
     model_config = SettingsConfigDict(
         case_sensitive=True, frozen=True, env_ignore_empty=True, extra="ignore", populate_by_name=True
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     reload_interval: float = Field(10.0, ge=0, le=86400, alias="RELOAD_INTERVAL")
     # Seconds a client may take to send the next part of a request body before it is answered 408.
     body_timeout: float = Field(10.0, gt=0, le=3600, alias="BODY_TIMEOUT")
+    # Concurrent /predict requests to one checkpoint share a network call (`closecast.serving.coalescing`);
+    # false: a call per request, so an answer never depends on the float32 rounding of a batch.
+    coalesce: bool = Field(True, alias="COALESCE")
     # When set, /predict, /models and /models/reload need `Authorization: Bearer <API_KEY>`.
     api_key: str | None = Field(None, alias="API_KEY", repr=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from closecast.artifacts.schema import load_artifact
+from closecast.inference.forecaster import Forecaster
 from tests.helpers.live_server import live_server
 
 pytestmark = pytest.mark.slow
@@ -102,6 +105,53 @@ def test_bounded_concurrent_load_has_no_errors_and_flat_memory(url: str) -> None
     assert len(statuses) == total and set(statuses) == {200}
     assert server_errors(url) == 0
     assert after - before < 64 * 2**20, f"resident memory grew {(after - before) / 2**20:.1f} MiB under load"
+
+
+async def at_once(url: str, bodies: list[dict]) -> list[dict]:
+    """Each body on a connection of its own, all written before any answer is read (HTTP/1.1, raw)."""
+    host, port = url.removeprefix("http://").split(":")
+    opened = [await asyncio.open_connection(host, int(port)) for _ in bodies]
+    for (_, writer), body in zip(opened, bodies, strict=True):
+        data = json.dumps(body).encode()
+        head = f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        writer.write(f"{head}Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+    answers = []
+    for reader, writer in opened:
+        raw = await reader.read()
+        writer.close()
+        head, _, payload = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), raw[:300]
+        answers.append(json.loads(payload))
+    return answers
+
+
+def test_requests_in_hand_at_once_share_network_calls_and_each_gets_its_own_answer(
+    url: str, trained_artifact: Path
+) -> None:
+    forecaster = Forecaster(load_artifact(trained_artifact))
+    bodies = [
+        {"values": [v * (1 + 0.01 * i) for v in VALUES], **({"quantiles": [0.1, 0.9]} if i % 2 else {})}
+        for i in range(16)
+    ]
+    name = "closecast_coalesced_requests"
+    for _ in range(5):  # requests that arrive apart are answered apart; try again until some arrive together
+        before = httpx.get(f"{url}/metrics").text
+        answers = asyncio.run(at_once(url, bodies))
+        after = httpx.get(f"{url}/metrics").text
+        requests, calls = (
+            sample(after, f"{name}_{k}") - sample(before, f"{name}_{k}") for k in ("sum", "count")
+        )
+        assert requests == len(bodies)
+        if calls < requests:
+            break
+    assert calls < requests, "no two requests written at once shared a network call"
+    for body, answer in zip(bodies, answers, strict=True):
+        alone = forecaster.predict(body["values"], quantiles=body.get("quantiles"))
+        assert answer["predictions"] == pytest.approx(alone["predictions"], rel=1e-6)
+        assert (answer["quantiles"] is None) == (alone.get("quantiles") is None)
+        if alone.get("quantiles"):
+            for level, prices in alone["quantiles"].items():
+                assert answer["quantiles"][level] == pytest.approx(prices, rel=1e-6)
 
 
 def test_workers_share_one_metrics_view(trained_artifact: Path, tmp_path: Path) -> None:
