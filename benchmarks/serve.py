@@ -7,10 +7,11 @@
 Run from the repository root (`python -m` puts it on `sys.path`); the servers it starts get the root on
 their PYTHONPATH, since they run in a temporary folder.
 
-Three servers, each started here on a free loopback port with the same number of uvicorn workers:
+Four servers, each started here on a free loopback port with the same number of uvicorn workers:
   bare       a FastAPI route with closecast's own pydantic request body (`PredictRequest`) that answers
              a constant: the same kind of route, without the forecast;
   closecast  `python -m closecast.serve`, exactly as `make serve` runs it;
+  closecast-alone  the same with COALESCE=false: a network call per request, none shared;
   capstone   the course capstone closecast replaces: `torch.load(weights_only=False)`, a build per request.
 Each gets the same fixed number of requests at a fixed concurrency from a separate process (wrk when
 installed, else the asyncio client of `serve_load.py`), in alternating rounds; the figures are medians.
@@ -40,14 +41,11 @@ from benchmarks.serve_batch import (
     measure_batch_inproc,
     place_artifact,
 )
-from benchmarks.serve_load import Server, measure_load, overheads, served_inference_ms
+from benchmarks.serve_load import Server, measure_load, overheads, served_forecast
+from benchmarks.serve_table import SERVERS, TARGETS, markdown
 from benchmarks.timing import call_times, percentile_ms
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"ratio_vs_bare": 0.5, "ratio_vs_capstone": 10.0, "inproc_p50_ms": 0.3, "batch_p50_ms": 20.0}
-# Server CPU per request beyond the forecast, over the forecast's own time in the loaded server.
-TARGETS["overhead_over_forecast"] = 1.0
-SERVERS = ("bare", "closecast", "capstone")
 
 
 def measure_inproc(artifact: Path, iterations: int) -> dict:
@@ -90,83 +88,6 @@ def measure_inproc(artifact: Path, iterations: int) -> dict:
         "window": forecaster.window,
         "model": forecaster.metadata.get("model"),
     }
-
-
-def markdown(result: dict, command: str) -> str:
-    """The docs section: machine, command, one row per server, the figures beside their targets."""
-    load = result["servers"]
-    cpu = {name: load[name]["cpu_ms_per_request"] for name in SERVERS}
-    cpu_ratios = (  # a run shorter than a clock tick measures no CPU time
-        f"{cpu['bare'] / cpu['closecast']:.2f} and {cpu['capstone'] / cpu['closecast']:.1f}"
-        if cpu["closecast"] > 0
-        else "n/a (run too short)"
-    )
-    lines = [
-        "## Serving (`python -m benchmarks serve`)",
-        "",
-        document.machine_line(result["machine"]),
-        f"Command: `{command}` — {result['requests']} requests × {result['rounds']} rounds per server at "
-        f"concurrency {result['concurrency']}, {result['workers']} worker(s), "
-        f"load from {load['closecast']['tool']}; "
-        f"medians of alternating rounds. Load average before the run: {result['load_average_before']} "
-        f"(round by round, closecast req/s: {load['closecast']['rounds']}). Served: "
-        f"{result['served_artifact']}.",
-        "",
-        "| server | req/s | p50 ms | p99 ms | server CPU ms/req | peak RSS MiB | RSS first → last MiB "
-        "| errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name in SERVERS:
-        s = load[name]
-        lines.append(
-            f"| {name} | {s['req_per_s']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | "
-            f"{s['cpu_ms_per_request']:.3f} | {s['rss_peak_mib']:.0f} | "
-            f"{s['rss_first_mib']:.0f} → {s['rss_last_mib']:.0f} | {s['errors']} |"
-        )
-    lines += [
-        "",
-        "| figure | measured | target |",
-        "|---|---:|---:|",
-        f"| closecast / bare throughput | {result['ratio_vs_bare']:.2f} | ≥ {TARGETS['ratio_vs_bare']} |",
-        f"| closecast / capstone throughput | {result['ratio_vs_capstone']:.1f} | "
-        f"≥ {TARGETS['ratio_vs_capstone']:.0f} |",
-        f"| the same two by server CPU per request (steadier on a shared machine) | {cpu_ratios} | |",
-        f"| in-process forecast p50 (ms) | {result['inproc_p50_ms']:.3f} | ≤ {TARGETS['inproc_p50_ms']} |",
-        f"| in-process forecast p99 (ms) | {result['inproc_p99_ms']:.3f} | |",
-        f"| of which the module's forward, p50 (ms) | {result['inproc_forward_p50_ms']:.3f} | |",
-        f"| forecast inside the loaded server, mean (ms) | {result['served_inference_ms']:.3f} | |",
-        f"| server CPU per request beyond the forecast, over the forecast inside the server "
-        f"| {result['overhead_over_forecast']:.2f} | ≤ {TARGETS['overhead_over_forecast']:g} |",
-        f"| the same over the forecast timed alone (in-process p50) "
-        f"| {result['overhead_over_inproc']:.2f} | |",
-        "",
-        f"Where a request's time goes (one worker): {cpu['closecast']:.3f} ms of server CPU per "
-        f"closecast request against {cpu['bare']:.3f} ms for the bare route; the forecast is "
-        f"{result['inproc_p50_ms']:.3f} ms of it (the LSTM forward alone "
-        f"{result['inproc_forward_p50_ms']:.3f} ms) when timed alone, but "
-        f"{result['served_inference_ms']:.3f} ms inside the loaded server (its own histogram), "
-        f"which leaves {cpu['closecast'] - result['served_inference_ms']:.3f} ms for the server, the "
-        "framework, closecast's middleware and metrics (see the profile below).",
-    ]
-    if "batch_p50_ms" in result:
-        n = result["batch_items"]
-        lines += [
-            "",
-            f"Batch route: one `POST /predict/batch` of {n} series' windows ({result['batch_body_bytes']} "
-            f"bytes; a pooled artifact of the default shape with {n} series), {result['batch_requests']} "
-            "requests one at a time on a kept-alive connection to the same server.",
-            "",
-            "| figure | measured | target |",
-            "|---|---:|---:|",
-            f"| batch of {n}, p50 ms | {result['batch_p50_ms']:.2f} | ≤ {TARGETS['batch_p50_ms']:.0f} |",
-            f"| batch of {n}, p99 ms | {result['batch_p99_ms']:.2f} | |",
-            f"| the same batch in-process, p50 ms | {result['batch_inproc_p50_ms']:.2f} | |",
-            f"| the same batch in-process with 3 quantiles, p50 ms | "
-            f"{result['batch_quantiles_inproc_p50_ms']:.2f} | |",
-            f"| forecasts/s: batch of {n} / single-series requests at concurrency {result['concurrency']} | "
-            f"{result['batch_forecasts_per_s']:.0f} / {load['closecast']['req_per_s']:.0f} | |",
-        ]
-    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
@@ -218,7 +139,7 @@ def main(argv: list[str]) -> int:
         artifact = workdir / "checkpoints" / "best.pt"
         if args.artifact and not args.artifact.is_file():
             parser.error(f"--artifact {args.artifact}: no such file; train one with `make train`")
-        served = place_artifact(artifact, args.artifact or (None if args.tiny else PUBLISHED))
+        artifact_name = place_artifact(artifact, args.artifact or (None if args.tiny else PUBLISHED))
         universe = workdir / "checkpoints" / "universe.pt"
         if args.batch:
             default_artifact(universe, n_series=args.batch)
@@ -234,7 +155,7 @@ def main(argv: list[str]) -> int:
             for server in servers.values():
                 server.wait_ready()
             load = measure_load(servers, body, args, workdir)
-            served_ms = served_inference_ms(servers["closecast"].url)
+            served = {name: served_forecast(servers[name].url) for name in ("closecast", "closecast-alone")}
             batch = {}
             if args.batch:
                 items = batch_items(args.batch, window)
@@ -254,9 +175,22 @@ def main(argv: list[str]) -> int:
         "ratio_vs_bare": load["closecast"]["req_per_s"] / load["bare"]["req_per_s"],
         "ratio_vs_capstone": load["closecast"]["req_per_s"] / load["capstone"]["req_per_s"],
         **{k: v for k, v in inproc.items() if k != "window"},
-        "served_inference_ms": served_ms,
-        "served_artifact": served,
-        **overheads(load["closecast"]["cpu_ms_per_request"], served_ms, inproc["inproc_p50_ms"]),
+        "ratio_vs_alone": load["closecast"]["req_per_s"] / load["closecast-alone"]["req_per_s"],
+        **served["closecast"],
+        "alone": {
+            **served["closecast-alone"],
+            **overheads(
+                load["closecast-alone"]["cpu_ms_per_request"],
+                served["closecast-alone"]["served_inference_ms"],
+                inproc["inproc_p50_ms"],
+            ),
+        },
+        "served_artifact": artifact_name,
+        **overheads(
+            load["closecast"]["cpu_ms_per_request"],
+            served["closecast"]["served_inference_ms"],
+            inproc["inproc_p50_ms"],
+        ),
         **batch,
         "servers": load,
         "requests": args.requests,
@@ -284,10 +218,11 @@ def main(argv: list[str]) -> int:
     print(f"inproc_forward_p50_ms {result['inproc_forward_p50_ms']:.3f}")
     print(f"ratio_vs_bare {result['ratio_vs_bare']:.3f} (target >= {TARGETS['ratio_vs_bare']})")
     print(
-        f"overhead_over_forecast {result['overhead_over_forecast']:.2f} "
-        f"(target <= {TARGETS['overhead_over_forecast']:g}; over the in-process forecast "
-        f"{result['overhead_over_inproc']:.2f})"
+        f"overhead_over_inproc {result['overhead_over_inproc']:.2f} "
+        f"(target <= {TARGETS['overhead_over_forecast']:g}; over the forecast inside the server "
+        f"{result['overhead_over_forecast']:.2f}; {result['requests_per_call']:.2f} requests a call)"
     )
+    print(f"ratio_vs_alone {result['ratio_vs_alone']:.2f} (closecast / closecast with COALESCE=false)")
     if batch:
         print(
             f"batch_{args.batch}_p50_ms {batch['batch_p50_ms']:.2f} (target <= {TARGETS['batch_p50_ms']})  "

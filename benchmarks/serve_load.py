@@ -43,8 +43,10 @@ class Server:
         self.name, self.port = name, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = child_env()
-        if name == "closecast":
+        if name.startswith("closecast"):
             env.update(
+                # `closecast-alone`: every request answered by a network call of its own.
+                COALESCE="false" if name == "closecast-alone" else "true",
                 HOST="127.0.0.1",
                 PORT=str(self.port),
                 WORKERS=str(workers),
@@ -165,15 +167,25 @@ def overheads(cpu_ms: float, served_ms: float, inproc_ms: float) -> dict[str, fl
     }
 
 
-def served_inference_ms(url: str) -> float:
-    """Mean time of one forecast inside the running closecast server, from its own /metrics."""
+def served_forecast(url: str) -> dict[str, float]:
+    """From the running closecast server's own /metrics: the forecast time inside it per /predict
+    request answered (its network calls' time over the requests they answered) and the requests a call
+    answered on average."""
     import re
 
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
         text = r.read().decode()
-    pattern = r"^closecast_inference_seconds_{}{{.*}} (\S+)$"
-    total = {k: sum(map(float, re.findall(pattern.format(k), text, re.M))) for k in ("sum", "count")}
-    return total["sum"] / total["count"] * 1e3 if total["count"] else float("nan")
+
+    def total(name: str) -> float:
+        return sum(map(float, re.findall(rf"^{name}{{.*}} (\S+)$", text, re.M)))
+
+    requests, calls = total("closecast_coalesced_requests_sum"), total("closecast_coalesced_requests_count")
+    seconds = total("closecast_inference_seconds_sum")
+    nan = float("nan")
+    return {
+        "served_inference_ms": seconds / requests * 1e3 if requests else nan,
+        "requests_per_call": requests / calls if calls else nan,
+    }
 
 
 async def _client(url: str, body: bytes, requests: int, concurrency: int) -> dict:

@@ -32,12 +32,15 @@ def test_bench_serve_tiny_writes_valid_json(tmp_path, capsys, generator: str) ->
     result = json.loads(out.read_text())
     for key in ("ratio_vs_bare", "ratio_vs_capstone", "inproc_p50_ms", "inproc_p99_ms"):
         assert math.isfinite(result[key]) and result[key] > 0, key
-    for name in ("bare", "closecast", "capstone"):
+    for name in ("bare", "closecast", "closecast-alone", "capstone"):
         server = result["servers"][name]
         assert server["errors"] == 0 and server["requests"] >= 40 and server["req_per_s"] > 0
         # CPU time counts in clock ticks: a tiny run may not last one.
         assert server["rss_peak_mib"] > 0 and server["cpu_ms_per_request"] >= 0
-    assert result["served_inference_ms"] > 0
+    assert result["served_inference_ms"] > 0 and result["alone"]["served_inference_ms"] > 0
+    # Each of the server's network calls answers at least one request; with COALESCE=false exactly one.
+    assert result["requests_per_call"] >= 1 and result["alone"]["requests_per_call"] == 1
+    assert result["ratio_vs_alone"] > 0
     assert result["served_artifact"].startswith("an artifact of the default shape")  # --tiny: never a file
     assert result["overhead_over_forecast"] == pytest.approx(
         overheads(result["servers"]["closecast"]["cpu_ms_per_request"], result["served_inference_ms"], 1.0)[
