@@ -63,7 +63,9 @@ class ForecastModule(pl.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss = torch.stack([self.loss_fn(out, y) for out in self.net.member_outputs(x)]).mean()
+        losses = [self.loss_fn(out, y) for out in self.net.member_outputs(x)]
+        # One network (the default) trains on its loss as it is: no stack and mean on every step.
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
         self._losses.append((loss.detach(), x.shape[0]))
         return loss
 
