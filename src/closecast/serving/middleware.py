@@ -41,7 +41,9 @@ class BodyLimits:
     The server (uvicorn) times out idle connections but not a body that stops half way; without this a
     client could hold a connection, and a worker's memory, for as long as it likes. The errors are raised
     from `receive`, where the route reads its body, so the app's own exception handlers answer them.
-    `per_path` gives routes with larger bodies (a batch) their own limit and message.
+    `per_path` gives routes with larger bodies (a batch) their own limit and message. FastAPI's own
+    `max_body_size` (Starlette's body limit) answers 413 in plain text ("Content Too Large") and has no
+    timeout; this answers both in the API's JSON error shape, naming the limit and the way out.
     """
 
     def __init__(
