@@ -15,9 +15,20 @@ from closecast.hpo.export import ExportError, export_study
 log = logging.getLogger(__name__)
 
 
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """Trials per state, with the draws that repeated an earlier trial's parameters (never run; FAIL in the
+    storage with a `repeats` attribute, `_repeats`) counted as REPEATED, apart from trials that failed."""
+    trials = study.get_trials(deepcopy=False)
+    repeated = sum(t.state == TrialState.FAIL and "repeats" in t.user_attrs for t in trials)
+    counts = {s.name: sum(t.state == s for t in trials) for s in TrialState}
+    counts["FAIL"] -= repeated
+    counts["REPEATED"] = repeated
+    return counts
+
+
 def write_results(study: optuna.Study, directions: list[str], sweep_dir: Path) -> Path | None:
     """Log and save the study's states and best trial (or Pareto front); the Pareto table's path, if any."""
-    counts = {s.name: len(study.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    counts = state_counts(study)
     log.info("Study %s: %s", study.study_name, {k: v for k, v in counts.items() if v})
     sweep_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"name": "optuna", "study_name": study.study_name, "states": counts}

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import optuna
 import pytest
+from omegaconf import OmegaConf
 from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
@@ -16,6 +17,7 @@ from optuna.trial import TrialState
 from closecast.hpo.sampling import TrialSeededSampler
 from closecast.hpo.storage import open_storage
 from hydra_plugins.closecast_sweeper._repeats import RepeatedParams, Repeats
+from hydra_plugins.closecast_sweeper._results import state_counts, write_results
 from hydra_plugins.closecast_sweeper._study import open_study
 from tests.helpers.sweeps import ok, storage_url, study_of, sweep_here
 
@@ -65,6 +67,32 @@ def test_a_sampler_with_nothing_new_left_stops_the_sweep(caplog):
     study.optimize(one_choice, catch=(RepeatedParams,), callbacks=[repeats], n_trials=100)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] + [TrialState.FAIL] * 5
     assert "no parameter set this sampler has not tried" in caplog.text
+
+
+def test_the_study_summary_counts_repeated_draws_apart_from_failed_trials(tmp_path, caplog):
+    repeats = Repeats()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial: optuna.Trial) -> float:
+        value = float(trial.suggest_categorical("a", [1, 2]))
+        repeats.check(trial)
+        if trial.number == 0:
+            raise FloatingPointError("diverged")
+        return value
+
+    study.optimize(objective, catch=(RepeatedParams, FloatingPointError), callbacks=[repeats], n_trials=12)
+    trials = study.trials
+    repeated = sum("repeats" in t.user_attrs for t in trials)
+    assert repeated >= 1, "no draw repeated: the count below proves nothing"
+    with caplog.at_level("INFO"):
+        write_results(study, ["minimize"], tmp_path)
+    counts = state_counts(study)
+    assert counts["REPEATED"] == repeated
+    assert counts["FAIL"] == 1  # trial 0, which ran and failed
+    assert counts["COMPLETE"] == sum(t.state == TrialState.COMPLETE for t in trials)
+    saved = OmegaConf.load(tmp_path / "optimization_results.yaml")
+    assert saved.states.REPEATED == repeated and saved.states.FAIL == 1
+    assert f"'FAIL': 1, 'REPEATED': {repeated}" in caplog.text
 
 
 def open_with(url: str, space: list[str], pruner: dict | None, name: str = "closecast_lstm") -> optuna.Study:
