@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import optuna
 import pytest
-from omegaconf import OmegaConf
 from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+from omegaconf import OmegaConf
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
