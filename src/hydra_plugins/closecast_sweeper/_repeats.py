@@ -22,6 +22,11 @@ REPEAT_LIMIT = 50
 TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
+def is_repeat(trial: FrozenTrial) -> bool:
+    """Whether `trial` is a refused draw of an earlier trial's parameters (never run), not a failed run."""
+    return trial.state == TrialState.FAIL and "repeats" in trial.user_attrs
+
+
 class RepeatedParams(RuntimeError):
     """A trial drew the parameters of an earlier one: it is not run, and the sweep draws again."""
 

@@ -11,15 +11,16 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from closecast.hpo.export import ExportError, export_study
+from hydra_plugins.closecast_sweeper._repeats import is_repeat
 
 log = logging.getLogger(__name__)
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """Trials per state, with the draws that repeated an earlier trial's parameters (never run; FAIL in the
-    storage with a `repeats` attribute, `_repeats`) counted as REPEATED, apart from trials that failed."""
+    storage, `is_repeat`) counted as REPEATED, apart from trials that ran and failed."""
     trials = study.get_trials(deepcopy=False)
-    repeated = sum(t.state == TrialState.FAIL and "repeats" in t.user_attrs for t in trials)
+    repeated = sum(is_repeat(t) for t in trials)
     counts = {s.name: sum(t.state == s for t in trials) for s in TrialState}
     counts["FAIL"] -= repeated
     counts["REPEATED"] = repeated
