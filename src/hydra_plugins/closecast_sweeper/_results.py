@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from closecast.hpo.export import ExportError, export_study
-from hydra_plugins.closecast_sweeper._repeats import is_repeat
+from ._repeats import is_repeat
 
 log = logging.getLogger(__name__)
 
