@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from closecast.hpo.export import ExportError, export_study
+
 from ._repeats import is_repeat
 
 log = logging.getLogger(__name__)
