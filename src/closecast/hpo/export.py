@@ -33,9 +33,6 @@ from closecast.artifacts.schema import load_artifact  # noqa: E402
 log = logging.getLogger(__name__)
 
 
-SELECTIONS = ("min_mae", "min_rmse", "min_mape", "weighted")
-
-
 class ExportError(RuntimeError):
     """A study that has nothing exportable, or an export setting that does not fit it."""
 
@@ -61,15 +58,19 @@ def select_pareto(
     selection: str,
     weights: Mapping[str, float] | None = None,
 ) -> FrozenTrial:
-    """One trial of the Pareto front: lowest MAE/RMSE/MAPE, or lowest weighted sum of scaled values.
+    """One trial of the Pareto front: the lowest value of one objective (`min_<name>`, matched on the
+    names' last part: `min_mae`, `min_rmse`, `min_mape`, `min_mase`, ...), or the lowest weighted sum of
+    scaled values.
 
     `weighted` scales every objective to [0, 1] over the front first, so price units and percents mix.
     """
     if not trials:
         raise ExportError("the Pareto front is empty: no trial of the study completed")
-    if selection not in SELECTIONS:
-        raise ExportError(f"selection {selection!r} is not one of {list(SELECTIONS)}")
     short = [n.rsplit("/", 1)[-1] for n in names]
+    if selection != "weighted" and not selection.startswith("min_"):
+        raise ExportError(
+            f"selection {selection!r} is not one of {[f'min_{k}' for k in short] + ['weighted']}"
+        )
     if selection.startswith("min_"):
         key = selection[len("min_") :]
         if key not in short:
@@ -205,7 +206,7 @@ overrides are those of the sweep that made the study (Hydra syntax, key=value), 
   hparams_search=optuna|optuna_pareto   which search's settings (default: optuna)
   hpo.storage=URL                       the study's database (or hydra.sweeper.storage=URL)
   hpo.study_name=NAME                   the study (or hydra.sweeper.study_name=NAME)
-  hpo.export.selection=min_mae|min_rmse|min_mape|weighted   the Pareto pick
+  hpo.export.selection=min_mae|min_rmse|min_mape|min_<objective>|weighted   the Pareto pick
   hpo.export.checkpoints_dir=DIR hpo.export.name=FILE       where the pick is published
 
 example:

@@ -82,3 +82,14 @@ def test_pareto_selection_rules(names):
         select_pareto(front, names, "best")
     with pytest.raises(ExportError, match="weights"):
         select_pareto(front, names, "weighted", {"smape": 1})
+    with pytest.raises(ExportError, match="needs an objective named 'mase'"):
+        select_pareto(front, names, "min_mase")
+
+
+def test_any_objective_can_be_the_pick_as_a_universe_sweep_needs():
+    names = ["val/raw/mase", "val/raw/mape"]  # scale-free: every series of a universe weighs alike
+    front = [frozen(0, [0.99, 0.92]), frozen(1, [0.98, 0.95])]
+    assert select_pareto(front, names, "min_mase").number == 1
+    assert select_pareto(front, names, "min_mape").number == 0
+    with pytest.raises(ExportError, match=r"not one of \['min_mase', 'min_mape', 'weighted'\]"):
+        select_pareto(front, names, "lowest")
