@@ -13,13 +13,13 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from prometheus_client.parser import text_string_to_metric_families
 
 from closecast.artifacts.schema import load_artifact
 from closecast.inference.forecaster import Forecaster
 from closecast.serving.settings import Settings
 from tests.helpers.configs import compose_train, sample_closes
 from tests.helpers.live_server import live_server
+from tests.helpers.metrics import sample, scrape_until
 
 
 @pytest.fixture(scope="module")
@@ -138,15 +138,6 @@ def test_models_reports_metadata_and_what_was_refused(client: httpx.Client, serv
     assert str(served["dir"]) not in json.dumps(body)  # names only, no paths
 
 
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of a Prometheus exposition text (0 when absent)."""
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    return 0.0
-
-
 def test_the_answer_says_what_produced_the_point_forecast(client: httpx.Client) -> None:
     values = sample_closes(40)
     body = client.post("/predict", json={"values": values, "quantiles": [0.5]}).json()
@@ -213,12 +204,21 @@ def test_metrics_count_requests_latency_inference_and_resources(client: httpx.Cl
         assert client.post("/predict", json={"values": GOOD}).status_code == 200
     assert client.post("/predict", json={"values": GOOD[:2]}).status_code == 422
     assert client.get("/no/such/page").status_code == 404
-    after = scrape()
     total = "http_requests_total"
+    duration = "http_request_duration_seconds_count"
+
+    def counted(text: str) -> bool:
+        return (
+            sample(text, total, **ok) - sample(before, total, **ok) >= 3
+            and sample(text, total, **bad) - sample(before, total, **bad) >= 1
+            and sample(text, total, handler="none", status="4xx") >= 1
+            and sample(text, duration, handler="/predict", method="POST") >= 4
+        )
+
+    after = scrape_until(scrape, counted)
     assert sample(after, total, **ok) - sample(before, total, **ok) == 3
     assert sample(after, total, **bad) - sample(before, total, **bad) == 1
     assert sample(after, total, handler="none", status="4xx") >= 1  # unknown URLs share one label
-    duration = "http_request_duration_seconds_count"
     assert sample(after, duration, handler="/predict", method="POST") >= 4
     assert sample(after, "closecast_inference_seconds_count", checkpoint="best.pt") >= 3
     assert sample(after, "process_resident_memory_bytes") > 10_000_000

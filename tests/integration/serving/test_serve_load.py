@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from closecast.artifacts.schema import load_artifact
 from closecast.inference.forecaster import Forecaster
 from tests.helpers.live_server import live_server
+from tests.helpers.metrics import sample, scrape_until
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +31,6 @@ def url(trained_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> str
     shutil.copyfile(trained_artifact, checkpoints / "best.pt")
     with live_server(checkpoints) as base:
         yield base
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of `name` with these labels in a Prometheus exposition text."""
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
-    )
 
 
 def server_errors(url: str) -> float:
@@ -168,7 +158,10 @@ def test_workers_share_one_metrics_view(trained_artifact: Path, tmp_path: Path) 
         for _ in range(40):
             # A fresh connection each time, so the kernel spreads them over both workers.
             assert httpx.post(f"{base}/predict", json={"values": VALUES}).status_code == 200
-        text = client.get("/metrics").text
+        ok = {"handler": "/predict", "method": "POST", "status": "2xx"}
+        text = scrape_until(
+            lambda: client.get("/metrics").text, lambda t: sample(t, "http_requests_total", **ok) >= 40
+        )
     # Counted once, whichever worker answered.
-    assert sample(text, "http_requests_total", handler="/predict", method="POST", status="2xx") == 40
+    assert sample(text, "http_requests_total", **ok) == 40
     assert len(set(re.findall(loaded, text))) == 2
