@@ -20,8 +20,9 @@ What is timed: from the first training step to the end of the last epoch. For th
 Lightning's `on_train_start` .. `on_train_end`, so it includes every per-epoch cost of a normal run
 (validation pass and metrics, checkpoint writes, TensorBoard events, progress bar) and excludes the
 one-off work before the loop (data loading and windowing, Trainer construction, moving the model). The
-whole `trainer.fit` call is reported beside it as `project_fit_samples_per_s`. The rounds alternate
-project/plain (A/B/A/B) after one untimed warm-up epoch of each, and the medians give the ratio.
+whole `trainer.fit` call is reported beside it as `project_fit_samples_per_s`. After one untimed warm-up
+epoch of each side, each round runs every side once, their order rotated from round to round; each ratio
+is the median over the rounds of that round's own ratio (the machine's speed drifts between rounds).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from closecast.training.trainer import build
 
 
 def benchmark(s: Settings) -> dict:
-    """Warm up both sides, then alternate project/plain rounds; medians and ratio of samples/s."""
+    """Warm up every side, then rounds of each side in turn; medians of samples/s and of the paired ratios."""
     if s.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch.cuda.is_available() is False (CPU build of torch or no GPU)")
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:

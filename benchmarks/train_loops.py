@@ -167,16 +167,20 @@ class Barebones(pl.LightningModule):
 
 def run_barebones(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int, seed: int) -> dict:
     """`Barebones` fitted by `Trainer(barebones=True)` (no logger, checkpoints, progress bar or summary) on
-    the plain loop's batches and clipping, a validation pass per epoch; the whole `fit` is timed."""
+    the plain loop's batches and clipping, a validation pass per epoch; timed by the project side's own
+    `LoopTimer`, from the first training step to the end of fit, so that both Lightning sides leave out
+    the same setup."""
     device = train.x.device
     torch.manual_seed(seed)
     module = Barebones(cfg, train)
+    timer = LoopTimer(device, len(train))
     trainer = pl.Trainer(
         barebones=True,
         max_epochs=epochs,
         accelerator=device.type,
         devices=1,
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
+        callbacks=[timer],
     )
     batch_size = int(cfg.data.batch_size)
     loaders = {
@@ -184,25 +188,24 @@ def run_barebones(cfg: DictConfig, train: WindowSet, val: WindowSet, epochs: int
         "val_dataloaders": Batches((val.x, val.y), max(batch_size, EVAL_BATCH_SIZE), shuffle=False),
     }
     gc.collect()
-    _sync(device)
-    t0, cpu0 = time.perf_counter(), time.process_time()
     trainer.fit(module, **loaders)
-    _sync(device)
-    seconds = time.perf_counter() - t0
-    samples = epochs * len(train)
+    if timer.samples != epochs * len(train):
+        raise RuntimeError(f"barebones Lightning trained {timer.samples} samples, not {epochs} epochs")
     return {
-        "samples": samples,
-        "seconds": seconds,
-        "cpu_seconds": time.process_time() - cpu0,
-        "samples_per_s": samples / seconds,
+        "samples": timer.samples,
+        "seconds": timer.seconds,
+        "cpu_seconds": timer.cpu_seconds,
+        "samples_per_s": timer.samples / timer.seconds,
     }
 
 
 def compare_loops(
     cfg: DictConfig, datamodule: PriceDataModule, device: torch.device, rounds: int, tmp: Path
 ) -> dict:
-    """One untimed warm-up epoch of each side, then `rounds` alternating project/plain fits (A/B/A/B) of
-    `cfg.trainer.max_epochs` epochs on the set-up `datamodule`; the rounds, their medians and ratios."""
+    """One untimed warm-up epoch of each side, then `rounds` rounds of one fit of each side on the set-up
+    `datamodule`, `cfg.trainer.max_epochs` epochs each, the sides' order rotated from round to round (so
+    none always runs first or last). The machine's speed drifts from one stretch of seconds to the next, so
+    each ratio is the median over the rounds of that round's own ratio: sides measured seconds apart."""
     train_part = datamodule.parts["train"].to(device)
     val_part = datamodule.parts["val"].to(device)
     epochs, seed = int(cfg.trainer.max_epochs), int(cfg.seed)
@@ -213,16 +216,22 @@ def compare_loops(
     run_plain(warm, train_part, val_part, 1, seed)
     run_barebones(warm, train_part, val_part, 1, seed)
 
-    sides: dict[str, list[dict]] = {"project": [], "plain": [], "barebones": []}
+    runs = {
+        "project": lambda r: run_project(cfg, datamodule, device, tmp / f"round{r}"),
+        "plain": lambda r: run_plain(cfg, train_part, val_part, epochs, seed),
+        "barebones": lambda r: run_barebones(cfg, train_part, val_part, epochs, seed),
+    }
+    names = list(runs)
+    sides: dict[str, list[dict]] = {name: [] for name in names}
     for r in range(rounds):
-        project = run_project(cfg, datamodule, device, tmp / f"round{r}")
-        plain = run_plain(cfg, train_part, val_part, epochs, seed)
-        sides["barebones"].append(run_barebones(cfg, train_part, val_part, epochs, seed))
-        for name, res in (("project", project), ("plain", plain)):
+        for name in names[r % 3 :] + names[: r % 3]:
+            res = runs[name](r)
             res["samples_per_s"] = res["samples"] / res["seconds"]
-            res["train_only_samples_per_s"] = res["samples"] / (res["seconds"] - res["val_seconds"])
+            if name != "barebones":
+                res["train_only_samples_per_s"] = res["samples"] / (res["seconds"] - res["val_seconds"])
             res["samples_per_cpu_s"] = res["samples"] / res["cpu_seconds"]
             sides[name].append(res)
+        project, plain = sides["project"][-1], sides["plain"][-1]
         print(
             f"round {r + 1}/{rounds}: project {project['samples_per_s']:,.0f} samples/s "
             f"({project['seconds']:.2f} s loop, {project['fit_seconds']:.2f} s fit), "
@@ -234,29 +243,32 @@ def compare_loops(
     def median(side: str, key: str) -> float:
         return statistics.median(r[key] for r in sides[side])
 
-    fit_sps = statistics.median(r["samples"] / r["fit_seconds"] for r in sides["project"])
-    project_sps, plain_sps = median("project", "samples_per_s"), median("plain", "samples_per_s")
-    project_train = median("project", "train_only_samples_per_s")
-    plain_train = median("plain", "train_only_samples_per_s")
+    def paired(side: str, key: str = "samples_per_s") -> list[float]:
+        """Each round's `side` figure over the plain loop's figure of the same round."""
+        return [a[key] / b[key] for a, b in zip(sides[side], sides["plain"], strict=True)]
+
+    ratios = paired("project")
     return {
-        "ratio": project_sps / plain_sps,
-        "project_samples_per_s": project_sps,
-        "plain_samples_per_s": plain_sps,
+        "ratio": statistics.median(ratios),
+        "paired_ratios": ratios,
+        "project_samples_per_s": median("project", "samples_per_s"),
+        "plain_samples_per_s": median("plain", "samples_per_s"),
         # Lightning's loop with every feature off against the plain loop: the framework's own share.
         "barebones_samples_per_s": median("barebones", "samples_per_s"),
-        "barebones_ratio": median("barebones", "samples_per_s") / plain_sps,
-        "project_fit_samples_per_s": fit_sps,
-        "fit_ratio": fit_sps / plain_sps,
-        "project_train_only_samples_per_s": project_train,
-        "plain_train_only_samples_per_s": plain_train,
-        "train_only_ratio": project_train / plain_train,
+        "barebones_ratio": statistics.median(paired("barebones")),
+        "project_fit_samples_per_s": statistics.median(
+            r["samples"] / r["fit_seconds"] for r in sides["project"]
+        ),
+        "fit_ratio": statistics.median(
+            (p["samples"] / p["fit_seconds"]) / q["samples_per_s"]
+            for p, q in zip(sides["project"], sides["plain"], strict=True)
+        ),
+        "project_train_only_samples_per_s": median("project", "train_only_samples_per_s"),
+        "plain_train_only_samples_per_s": median("plain", "train_only_samples_per_s"),
+        "train_only_ratio": statistics.median(paired("project", "train_only_samples_per_s")),
         # Samples per second of process CPU time: on a machine shared with other jobs this moves far less
         # than wall time (on a GPU it mostly measures the host's waiting, so read it on the CPU only).
-        "cpu_time_ratio": median("project", "samples_per_cpu_s") / median("plain", "samples_per_cpu_s"),
-        "paired_ratios": [
-            p["samples_per_s"] / q["samples_per_s"]
-            for p, q in zip(sides["project"], sides["plain"], strict=True)
-        ],
+        "cpu_time_ratio": statistics.median(paired("project", "samples_per_cpu_s")),
         "train_samples": len(train_part),
         # What every side trains: the config's likelihood head on the codec's input channels.
         "model": f"{cfg.model.get('likelihood', 'none')} head on {', '.join(datamodule.codec.features)}",

@@ -27,7 +27,8 @@ def markdown(result: dict) -> str:
             f"{data} ({result['train_samples']:,} training windows), {result['model']}, "
             f"hidden {s['hidden']}, "
             f"{s['layers']} layers, window {s['window']}, batch {s['batch_size']}, {s['epochs']} epochs, "
-            f"{s['rounds']} rounds each side A/B; torch {result['torch']}, Lightning {result['lightning']}, "
+            f"{s['rounds']} rounds of each side in turn (the median of the rounds' ratios); "
+            f"torch {result['torch']}, Lightning {result['lightning']}, "
             f"torch threads: {result['threads']}",
             "",
         ),

@@ -13,8 +13,8 @@ Run from the repository root. Three measurements, each a normal run of the proje
    (`data.start=1990-05-01` to 2022; `--no-full-history` skips it).
 2. Loops: the project's Trainer against the plain loop of `python -m benchmarks train`
    (`benchmarks.train_loops`, one implementation) on the preset's pooled training windows at the preset's
-   batch size, the preset's model (the default Student-t head on three inputs) on every side, A/B rounds,
-   medians.
+   batch size, the preset's model (the default Student-t head on three inputs) on every side, rounds of each
+   side in turn, the ratio the median of the rounds' own ratios.
 3. Memory: a seeded GARCH(1,1)-t panel (`benchmarks.synthetic_universe`, ragged: random lengths and starts)
    read by `data.source=panel`, trained through the run's fit (`fit_run`: load, clean, split, encode, a
    few hundred steps of one epoch and its full validation pass) in a fresh process; its peak RSS.

@@ -15,7 +15,7 @@ Run from the repository root. Two measurements, each a normal run of the project
    before the panel is written to the end of the fit.
 2. Loops: `benchmarks.train_loops.compare_loops` on the same panel's pooled training windows on the same
    device: the project's Trainer, the plain loop and Lightning with every feature off, the preset's model
-   on every side, A/B rounds, medians.
+   on every side, rounds of each side in turn, medians of the rounds' ratios.
 """
 
 from __future__ import annotations

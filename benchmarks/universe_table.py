@@ -85,8 +85,9 @@ def markdown(result: dict) -> str:
         "",
         *full_history_lines(result.get("full_history")),
         f"**Loops** on the preset's pooled training windows ({loop['train_samples']:,}, {loop['series']} "
-        f"series, batch {loop['batch_size']}, {s['loop_epochs']} epoch(s) a round, {s['rounds']} rounds a "
-        f"side A/B; the preset's model on every side ({loop['model']}): "
+        f"series, batch {loop['batch_size']}, {s['loop_epochs']} epoch(s) a round, {s['rounds']} rounds of "
+        "each side in turn, each ratio the median of the rounds' own; the preset's model on every side "
+        f"({loop['model']}): "
         "the plain loop of `python -m benchmarks train`):",
         "",
         "| Figure | Value | Target |",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 
 import pytest
 import torch
@@ -39,7 +40,7 @@ def test_tiny_run_writes_json_and_its_docs_table(tmp_path):
         "barebones_ratio",
     ):
         assert math.isfinite(result[key]) and result[key] > 0, key
-    assert result["ratio"] == pytest.approx(result["project_samples_per_s"] / result["plain_samples_per_s"])
+    assert result["ratio"] == pytest.approx(statistics.median(result["paired_ratios"]))
     assert (
         result["settings"] | {"device": "cpu", "hidden": 8, "layers": 1, "window": 10} == result["settings"]
     )
@@ -83,3 +84,39 @@ def test_every_side_trains_the_configs_network_and_loss(tmp_path):
     out = net(train.x[:16])
     assert out.shape == (16, 1, likelihood.n_params)  # a distribution head, scored by its NLL
     assert torch.isfinite(likelihood.loss(out, train.y[:16]))
+
+
+def test_rounds_rotate_the_sides_and_each_ratio_is_the_median_of_the_rounds_own(tmp_path, monkeypatch):
+    """A machine whose speed drifts from round to round: each round's own ratio compares sides run
+    seconds apart, and the ratio is their median, not a ratio of the sides' medians (1.0 here)."""
+    from benchmarks import train_loops
+
+    cfg = compose_config(settings_from(parse_args(["--tiny"])), tmp_path / "run", None)
+    datamodule = build(cfg.data)
+    datamodule.setup("fit")
+    order: list[str] = []
+    speeds = [1.0, 1.0, 3.0, 0.2]  # the machine's, in the warm-up and in each of three rounds
+    factors = {"project": [1.25, 1.0, 2.0, 1.25], "plain": [1.0] * 4, "barebones": [1.1] * 4}  # time taken
+
+    def timed(name: str):
+        def run(*args, **kwargs) -> dict:
+            order.append(name)
+            r = (len(order) - 1) // 3
+            seconds = factors[name][r] / speeds[r]
+            return {"samples": 1000, "seconds": seconds, "val_seconds": 0.0, "cpu_seconds": seconds,
+                    "fit_seconds": seconds}  # fmt: skip
+
+        return run
+
+    for name in factors:
+        monkeypatch.setattr(train_loops, f"run_{name}", timed(name))
+    result = train_loops.compare_loops(cfg, datamodule, torch.device("cpu"), 3, tmp_path)
+    # The warm-up, then the sides' order rotated round by round: none always first or last.
+    assert order == ["project", "plain", "barebones"] * 2 + ["plain", "barebones", "project"] + [
+        "barebones", "project", "plain"
+    ]  # fmt: skip
+    assert result["paired_ratios"] == pytest.approx([1.0, 0.5, 0.8])
+    assert result["ratio"] == pytest.approx(0.8)
+    assert result["project_samples_per_s"] / result["plain_samples_per_s"] == pytest.approx(1.0)
+    assert result["barebones_ratio"] == pytest.approx(1 / 1.1)
+    assert result["train_only_ratio"] == pytest.approx(0.8) and result["cpu_time_ratio"] == pytest.approx(0.8)
