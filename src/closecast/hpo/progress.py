@@ -8,6 +8,8 @@ import logging
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hydra_plugins.closecast_sweeper._repeats import is_repeat
+
 log = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -31,7 +33,7 @@ def trial_line(
             return f"{where} (pruned before its first epoch)"
         epoch = max(trial.intermediate_values)
         return f"{where} (pruned at epoch {epoch}, {monitor}={trial.intermediate_values[epoch]:.6g})"
-    if trial.state == TrialState.FAIL and "repeats" not in trial.user_attrs:
+    if trial.state == TrialState.FAIL and not is_repeat(trial):
         return f"trial {trial.number} failed, not counted ({finished}/{n_trials} finished): see its run dir"
     return None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from ._repeats import is_repeat
+
 
 class TrialFailed(RuntimeError):
     """A trial's job raised: the trial is FAIL and the sweep goes on (anything else stops the sweep)."""
@@ -22,7 +24,7 @@ class FailureBudget:
         self.failed: list[int] = []
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.state != TrialState.FAIL or "repeats" in trial.user_attrs:
+        if trial.state != TrialState.FAIL or is_repeat(trial):
             return  # a refused repeat (`_repeats`) never ran: no failure
         self.failed.append(trial.number)
         if len(self.failed) > self.allowed:
